@@ -1,0 +1,105 @@
+"""Plain data carried between the stages. No I/O here."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Kinds of synthetic (or real) queries attached to a chunk.
+QUESTION = "question"      # hypothetical query the chunk answers
+PARAPHRASE = "paraphrase"  # rewording of a generated or seed query
+CLAIM = "claim"            # a statement the chunk supports (claim-style users, e.g. SciFact)
+KEYWORD = "keyword"        # a terse keyword query
+REAL = "real"              # a real user query with a known answer (logs, FAQ): never synthetic
+FEEDBACK = "feedback"      # paraphrase of a failed real query, attached by the feedback loop
+GENERATED_KINDS = (QUESTION, PARAPHRASE, CLAIM, KEYWORD)
+ALL_KINDS = GENERATED_KINDS + (REAL, FEEDBACK)
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    text: str
+    title: str = ""
+    source: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    chunk_id: str
+    doc_id: str
+    text: str
+    content_hash: str
+    position: int = 0
+    title: str = ""
+    # Seed queries for paraphrasing: section headings, FAQ entries, real queries.
+    seeds: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SyntheticQuery:
+    query_id: str
+    text: str
+    kind: str
+    parent_id: str
+    doc_id: str
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LegHit:
+    """Where one retrieval leg placed a parent chunk."""
+    leg: str
+    rank: int
+    score: float
+
+
+@dataclass
+class Hit:
+    chunk_id: str
+    doc_id: str
+    score: float
+    text: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    legs: dict[str, LegHit] = field(default_factory=dict)
+    matched_queries: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chunk_id": self.chunk_id,
+            "doc_id": self.doc_id,
+            "score": round(self.score, 6),
+            "text": self.text,
+            "metadata": self.metadata,
+            "legs": {k: {"rank": v.rank, "score": round(v.score, 6)} for k, v in self.legs.items()},
+            "matched_queries": self.matched_queries,
+        }
+
+
+@dataclass
+class IndexReport:
+    documents_seen: int = 0
+    documents_added: int = 0
+    documents_changed: int = 0
+    documents_deleted: int = 0
+    documents_skipped: list[dict[str, str]] = field(default_factory=list)  # {"source", "reason"}
+    chunks_total: int = 0
+    chunks_embedded: int = 0
+    chunks_unchanged: int = 0
+    chunks_deleted: int = 0
+    chunks_generated: int = 0
+    cache_hits: int = 0
+    queries_generated: int = 0
+    queries_kept: int = 0
+    queries_dropped: dict[str, int] = field(default_factory=dict)
+    generation_errors: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    generation_seconds: float = 0.0
+
+    def drop(self, reason: str, n: int = 1) -> None:
+        self.queries_dropped[reason] = self.queries_dropped.get(reason, 0) + n
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+        return asdict(self)

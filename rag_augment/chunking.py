@@ -1,0 +1,375 @@
+"""Load documents (markdown, text, HTML, BEIR corpus .jsonl) and split them into chunks with stable ids.
+
+Splitting is LlamaIndex's: MarkdownNodeParser for sections, SentenceSplitter for size. Chunk ids come from the
+chunk's own content, so editing one section of a page leaves every other chunk id (and its cache entry) intact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from html.parser import HTMLParser
+from pathlib import Path
+
+from rag_augment.errors import ConfigError, InputError
+from rag_augment.hashing import sha1_hex
+from rag_augment.types import Chunk, Document
+
+MARKDOWN_EXTS = {".md", ".markdown"}
+TEXT_EXTS = {".txt"}
+HTML_EXTS = {".html", ".htm"}
+JSONL_EXTS = {".jsonl"}
+SUPPORTED_EXTS = MARKDOWN_EXTS | TEXT_EXTS | HTML_EXTS | JSONL_EXTS
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    chunk_size: int = 256         # tokens as SentenceSplitter counts them; fits all-MiniLM-L6-v2's window
+    chunk_overlap: int = 32
+    max_file_bytes: int = 20_000_000
+
+    def __post_init__(self) -> None:
+        for name in ("chunk_size", "chunk_overlap", "max_file_bytes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ConfigError(f"chunking.{name} must be an integer, got {value!r}")
+        if self.chunk_size < 1:
+            raise ConfigError(f"chunking.chunk_size must be >= 1, got {self.chunk_size}")
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise ConfigError(f"chunking.chunk_overlap must be >= 0 and < chunk_size ({self.chunk_size}), "
+                              f"got {self.chunk_overlap}")
+        if self.max_file_bytes < 1:
+            raise ConfigError(f"chunking.max_file_bytes must be >= 1, got {self.max_file_bytes}")
+
+
+# ---------------------------------------------------------------- markup cleaning
+
+_FRONT_MATTER = re.compile(r"\A(?:---|\+\+\+)[ \t]*\n(.*?)\n(?:---|\+\+\+|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
+_FM_TITLE = re.compile(r"^title\s*[:=]\s*(.*?)\s*$", re.M)
+_SLACK_TAG = re.compile(r"\{%-?\s*slack_channel\s+[\"']([^\"']+)[\"']\s*-?%\}")
+_TEMPLATE = re.compile(r"\{%.*?%\}|\{\{.*?\}\}|\{#.*?#\}", re.S)
+_ATTR_LIST = re.compile(r"\{:?[ \t]*[.#][\w-][^{}\n]*\}")  # kramdown/pandoc attributes: {.usa-button}
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
+_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
+_MD_LINK = re.compile(r"(?<!\\)!?\[((?:\\.|\[[^\]\n]*\]|(?!\n\s*\n)[^\]\\]){0,500}?)\]"
+                      r"\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)")
+_CODE = re.compile(r"(```.*?(?:```|\Z)|`[^`\n]+`)", re.S)
+_H1 = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.M)
+_BLOCK_TAGS = {"p", "div", "section", "article", "header", "footer", "main", "aside", "nav", "ul", "ol", "li",
+               "table", "tr", "details", "summary", "blockquote", "pre", "dl", "dt", "dd", "form", "figure"}
+
+
+class _TextExtractor(HTMLParser):
+    """Keeps text, turns <h1>-<h6> into markdown headings, drops script/style, remembers <title>."""
+
+    def __init__(self, collapse_ws: bool):
+        super().__init__(convert_charrefs=True)
+        self.collapse_ws = collapse_ws  # HTML source whitespace means nothing; markdown newlines do
+        self.out: list[str] = []
+        self.title = ""
+        self._skip = 0
+        self._in_title = False
+        self._heading: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style", "template"):
+            self._skip += 1
+        elif tag == "title":
+            self._in_title = True
+        elif re.fullmatch(r"h[1-6]", tag):
+            self._heading = ["#" * int(tag[1]) + " "]
+        elif tag == "br" or tag in _BLOCK_TAGS:
+            self.out.append("\n")
+        elif tag in ("td", "th"):
+            self.out.append(" ")
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style", "template"):
+            self._skip = max(0, self._skip - 1)
+        elif tag == "title":
+            self._in_title = False
+        elif re.fullmatch(r"h[1-6]", tag) and self._heading is not None:
+            line = re.sub(r"\s+", " ", "".join(self._heading)).rstrip()
+            self._heading = None
+            if re.search(r"\w", line):
+                self.out.append(f"\n\n{line}\n\n")
+        elif tag in _BLOCK_TAGS:
+            self.out.append("\n")
+
+    def handle_data(self, data):
+        if self._skip:
+            return
+        if self._in_title:
+            self.title += data
+        elif self._heading is not None:
+            self._heading.append(data)
+        else:
+            self.out.append(re.sub(r"\s+", " ", data) if self.collapse_ws else data)
+
+
+def _strip_html(text: str, collapse_ws: bool) -> tuple[str, str]:
+    parser = _TextExtractor(collapse_ws)
+    parser.feed(text)
+    parser.close()
+    return "".join(parser.out), re.sub(r"\s+", " ", parser.title).strip()
+
+
+def _strip_html_outside_code(text: str) -> str:
+    # Markdown code often holds '<' (generics, comparisons) that html.parser would read as tags.
+    parts = _CODE.split(text)
+    return "".join(p if i % 2 else _strip_html(p, collapse_ws=False)[0] for i, p in enumerate(parts))
+
+
+def _tidy(text: str) -> str:
+    # Padded markdown tables cost hundreds of tokens of spaces and dashes: squeeze them.
+    text = re.sub(r"(?<=\S)[ \t]{2,}", " ", text.replace("\xa0", " "))
+    text = re.sub(r"([-=_*])\1{3,}", r"\1\1\1", text)
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _inline_md(text: str) -> str:
+    """A heading or title as plain words: no links, emphasis, code marks or trailing '#'."""
+    text = _MD_LINK.sub(r"\1", _MD_LINK.sub(r"\1", text))  # twice: images inside links
+    text = re.sub(r"[*_`]+", "", text)
+    return re.sub(r"\s+", " ", text).strip().rstrip("#").strip()
+
+
+def _front_matter(text: str) -> tuple[str, str]:
+    m = _FRONT_MATTER.match(text)
+    if not m:
+        return text, ""
+    t = _FM_TITLE.search(m.group(1))
+    title = t.group(1).strip().strip("\"'").strip() if t else ""
+    if title in (">", "|", ">-", "|-"):  # block scalars: rare; fall back to the H1
+        title = ""
+    return text[m.end():], title
+
+
+def clean_markup(text: str, fmt: str) -> tuple[str, str]:
+    """(clean text, title found in the markup or '') for fmt in {'markdown', 'html', 'text'}."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if fmt == "text":
+        return _tidy(text), ""
+    text, fm_title = _front_matter(text)
+    text = _SLACK_TAG.sub(r"#\1", text)  # the 18F handbook's channel tag carries a name worth keeping
+    text = _ATTR_LIST.sub("", _TEMPLATE.sub("", _COMMENT.sub("", text)))
+    html_title = ""
+    if fmt == "html":
+        text, html_title = _strip_html(text, collapse_ws=True)
+    else:
+        text = _strip_html_outside_code(_AUTOLINK.sub(r"\1", text))
+        text = _MD_LINK.sub(r"\1", _MD_LINK.sub(r"\1", text))  # link text stays; URLs would eat the embedder's 256-token window
+    text = _tidy(text)
+    h1 = _H1.search(text)
+    return text, fm_title or (_inline_md(h1.group(1)) if h1 else "") or html_title
+
+
+# ---------------------------------------------------------------- loading
+
+def _skip(source: object, reason: str) -> dict:
+    return {"source": str(source), "reason": reason}
+
+
+def _read_text(path: Path, limit: int) -> tuple[str | None, str]:
+    """(text, '') or (None, reason to skip). Never reads more than limit + 1 bytes."""
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            return None, f"file is {size} bytes, over the {limit}-byte limit (max_file_bytes)"
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except PermissionError as e:
+        return None, f"permission denied: {e.strerror or e}"
+    except OSError as e:
+        return None, f"cannot read: {e.strerror or e}"
+    if len(data) > limit:
+        return None, f"file grew past the {limit}-byte limit (max_file_bytes) while reading"
+    if not data.strip():
+        return None, "empty file"
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return None, "UTF-16 encoded text; only UTF-8 is read (re-save the file as UTF-8)"
+    if b"\x00" in data:
+        return None, "binary file (contains NUL bytes)"
+    try:
+        return data.decode("utf-8-sig"), ""  # plain UTF-8, with or without a byte-order mark
+    except UnicodeDecodeError as e:
+        return None, (f"not valid UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start}); "
+                      "re-save the file as UTF-8")
+
+
+def _load_markup(path: Path, doc_id: str, cfg: ChunkingConfig) -> tuple[Document | None, dict | None]:
+    raw, reason = _read_text(path, cfg.max_file_bytes)
+    if raw is None:
+        return None, _skip(path, reason)
+    ext = path.suffix.lower()
+    fmt = "markdown" if ext in MARKDOWN_EXTS else "html" if ext in HTML_EXTS else "text"
+    text, title = clean_markup(raw, fmt)
+    if not re.search(r"\w", text):
+        return None, _skip(path, "empty after removing front matter, template tags and markup")
+    return Document(doc_id=doc_id, text=text, title=title or path.stem, source=str(path),
+                    metadata={"format": fmt}), None
+
+
+def _jsonl_record(line: bytes, path: Path, lineno: int) -> dict:
+    try:
+        rec = json.loads(line.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"{path}: line {lineno}: not valid JSON ({e})") from e
+    if not isinstance(rec, dict):
+        raise InputError(f"{path}: line {lineno}: expected a JSON object with _id, title, text")
+    if not isinstance(rec.get("_id"), (str, int)) or isinstance(rec.get("_id"), bool) or rec["_id"] == "":
+        raise InputError(f"{path}: line {lineno}: missing or invalid '_id'")
+    for key in ("text", "title"):
+        if not isinstance(rec.get(key, ""), str):
+            raise InputError(f"{path}: line {lineno}: '{key}' must be a string")
+    if "text" not in rec:
+        raise InputError(f"{path}: line {lineno}: missing 'text'")
+    return rec
+
+
+def _load_jsonl(path: Path, cfg: ChunkingConfig) -> tuple[list[Document], list[dict]]:
+    """Streamed line by line, so max_file_bytes limits each record, not the corpus."""
+    docs, skipped = [], []
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        return [], [_skip(path, f"cannot read: {e.strerror or e}")]
+    with f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            if len(line) > cfg.max_file_bytes:
+                skipped.append(_skip(f"{path}:{lineno}", f"record is {len(line)} bytes, over the "
+                                                        f"{cfg.max_file_bytes}-byte limit (max_file_bytes)"))
+                continue
+            rec = _jsonl_record(line, path, lineno)
+            text, title = rec["text"].strip(), rec.get("title", "").strip()
+            if not (text or title):
+                skipped.append(_skip(f"{path}:{lineno}", "empty record (no title, no text)"))
+                continue
+            docs.append(Document(doc_id=str(rec["_id"]), text=text or title, title=title, source=str(path),
+                                 metadata={"format": "beir", "line": lineno}))
+    return docs, skipped
+
+
+def _walk(root: Path, skipped: list[dict]) -> list[Path]:
+    files = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: skipped.append(
+            _skip(e.filename, f"cannot list folder: {e.strerror or e}"))):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        files += [Path(dirpath, n) for n in filenames if not n.startswith(".")]
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+def load_documents(path: str | Path, cfg: ChunkingConfig | None = None) -> tuple[list[Document], list[dict]]:
+    """Documents from a file or a folder (recursive, sorted, hidden entries skipped), plus the skipped files
+    as {"source", "reason"}. Raises InputError for a missing path, a bad .jsonl line or a repeated doc id."""
+    cfg = cfg or ChunkingConfig()
+    root = Path(path)
+    if not root.exists():
+        raise InputError(f"no such file or folder: {root}")
+    skipped: list[dict] = []
+    if root.is_dir():
+        files = [(p, p.relative_to(root).as_posix()) for p in _walk(root, skipped)
+                 if p.suffix.lower() in SUPPORTED_EXTS]
+    elif root.suffix.lower() not in SUPPORTED_EXTS:
+        return [], [_skip(root, f"unsupported extension {root.suffix or '(none)'!r}")]
+    else:
+        files = [(root, root.name)]
+    docs: list[Document] = []
+    for file, doc_id in files:
+        if file.suffix.lower() in JSONL_EXTS:
+            new, skips = _load_jsonl(file, cfg)
+        else:
+            doc, skip = _load_markup(file, doc_id, cfg)
+            new, skips = [doc] if doc else [], [skip] if skip else []
+        docs += new
+        skipped += skips
+    _check_unique(docs)
+    return docs, skipped
+
+
+def _check_unique(docs: list[Document]) -> None:
+    seen: dict[str, Document] = {}
+    for d in docs:
+        if d.doc_id in seen:
+            first = seen[d.doc_id]
+            where = f"line {d.metadata['line']} of " if "line" in d.metadata else ""
+            raise InputError(f"document id {d.doc_id!r} appears twice: in {first.source} and {where}{d.source}")
+        seen[d.doc_id] = d
+
+
+# ---------------------------------------------------------------- chunking
+
+_HEADING_LINE = re.compile(r"^#+\s(.*)$")
+_PATH_SEP = "\x1f"  # headings may contain '/', MarkdownNodeParser's default separator
+
+
+@lru_cache(maxsize=8)
+def _sentence_splitter(chunk_size: int, chunk_overlap: int):
+    from llama_index.core.node_parser import SentenceSplitter
+    return SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+
+
+@lru_cache(maxsize=1)
+def _markdown_parser():
+    from llama_index.core.node_parser import MarkdownNodeParser
+    return MarkdownNodeParser.from_defaults(include_prev_next_rel=False, header_path_separator=_PATH_SEP)
+
+
+def _has_words(text: str) -> bool:
+    return re.search(r"[^\W_]", text) is not None
+
+
+def _sections(text: str) -> list[tuple[tuple[str, ...], str]]:
+    """(heading path, section text) per markdown section; heading-only sections join the next section."""
+    from llama_index.core.schema import Document as LIDocument
+    nodes = _markdown_parser().get_nodes_from_node(LIDocument(text=text))
+    sections, pending = [], ""
+    for node in nodes:
+        body = node.get_content()
+        path = [h for h in node.metadata.get("header_path", "").split(_PATH_SEP) if h]
+        first = _HEADING_LINE.match(body.split("\n", 1)[0])
+        if first:
+            path.append(first.group(1))
+        if not _has_words("\n".join(ln for ln in body.split("\n") if not _HEADING_LINE.match(ln))):
+            pending += body + "\n\n"
+            continue
+        sections.append((_seeds(path), pending + body))
+        pending = ""
+    if pending and not sections:  # a page of headings only: keep it findable by its headings
+        sections.append(((), pending.strip()))
+    return sections
+
+
+def _seeds(path: list[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for heading in path:
+        h = _inline_md(heading)
+        if h and h.lower() not in (o.lower() for o in out):
+            out.append(h)
+    return tuple(out)
+
+
+def chunk_document(doc: Document, cfg: ChunkingConfig | None = None) -> list[Chunk]:
+    cfg = cfg or ChunkingConfig()
+    splitter = _sentence_splitter(cfg.chunk_size, cfg.chunk_overlap)
+    pieces = [(seeds, piece.strip()) for seeds, section in _sections(doc.text)
+              for piece in splitter.split_text(section) if _has_words(piece)]
+    chunks, seen = [], {}
+    for position, (seeds, text) in enumerate(pieces):
+        content_hash = sha1_hex(text + "\x00" + doc.title)
+        base = f"{doc.doc_id}#{content_hash[:12]}"
+        seen[base] = seen.get(base, 0) + 1
+        chunk_id = base if seen[base] == 1 else f"{base}-{seen[base]}"
+        chunks.append(Chunk(chunk_id=chunk_id, doc_id=doc.doc_id, text=text, content_hash=content_hash,
+                            position=position, title=doc.title, seeds=seeds,
+                            metadata={"source": doc.source, "section": " > ".join(seeds)}))
+    return chunks
+
+
+def chunk_documents(docs: list[Document], cfg: ChunkingConfig | None = None) -> list[Chunk]:
+    return [c for d in docs for c in chunk_document(d, cfg)]

@@ -1,0 +1,159 @@
+"""Filters that decide which synthetic queries are kept. Each is switchable and counted by reason.
+
+Pure functions over candidates plus two checks that need vectors: near-duplicates (cosine between a chunk's
+queries) and round-trip consistency (Promptagator: keep a query only if its parent chunk ranks in the top k
+chunks for it). Doc2Query-- relevance: drop the given share of queries least similar to their own chunk.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from rag_augment.types import REAL, Chunk, SyntheticQuery
+
+PII_PATTERNS = {
+    "email": re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b"),
+    "phone": re.compile(r"(?<!\w)(?:\+?\d{1,3}[\s.-])?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}(?!\w)"),
+    "us_ssn": re.compile(r"\b\d{3}-\d{2}-\d{4}\b"),
+    "card_number": re.compile(r"\b(?:\d[ -]?){13,19}\b"),
+    "iban": re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){3,7}\b"),
+    "uk_nino": re.compile(r"\b[A-CEGHJ-PR-TW-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b"),
+}
+INJECTION = re.compile(
+    r"(ignore (?:all |any )?(?:the )?(?:previous|prior|above|earlier) (?:instructions|prompts?|rules)"
+    r"|disregard (?:the |all )?(?:previous|above|prior)|you are now|system prompt|new instructions"
+    r"|(?:output|print|say|respond with|write) (?:only |exactly )?[\"'][^\"']{2,60}[\"']"
+    r"|do anything now|jailbreak|pwned|<\s*/?\s*(?:system|instructions?)\s*>)", re.I)
+_WORD = re.compile(r"[A-Za-z0-9']+")
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    min_words: int = 2
+    max_words: int = 40
+    not_a_query: bool = True
+    dedupe_threshold: float = 0.95      # cosine between two queries of one chunk; 0 disables
+    pii: bool = True
+    injection: bool = True
+    round_trip_k: int = 0               # keep if the parent ranks in the top k chunks; 0 disables
+    relevance_drop_share: float = 0.0   # Doc2Query--: drop this share least similar to their chunk
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def pii_found(text: str) -> str | None:
+    for name, pattern in PII_PATTERNS.items():
+        m = pattern.search(text)
+        if m and (name != "card_number" or _luhn_ok(m.group())):
+            return name
+    return None
+
+
+def _luhn_ok(number: str) -> bool:
+    digits = [int(d) for d in re.sub(r"\D", "", number)][::-1]
+    total = sum(d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2) for i, d in enumerate(digits))
+    return total % 10 == 0
+
+
+def injection_sentences(chunk_text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+|\n+", chunk_text) if INJECTION.search(s)]
+
+
+def echoes_injection(query: str, planted: Sequence[str]) -> bool:
+    """The query obeys or repeats an instruction planted in the document."""
+    if INJECTION.search(query):
+        return True
+    q = set(_words(query))
+    for sentence in planted:
+        s = set(_words(sentence))
+        if s and q and len(q & s) / len(q) >= 0.6:
+            return True
+    return False
+
+
+def text_reason(q: SyntheticQuery, chunk: Chunk | None, cfg: FilterConfig, planted: Sequence[str]) -> str | None:
+    """The reason to drop a query judged on its text alone, or None to keep it."""
+    n = len(_words(q.text))
+    if n < cfg.min_words:
+        return "too_short"
+    if n > cfg.max_words:
+        return "too_long"
+    if cfg.not_a_query and (not re.search(r"[A-Za-z]", q.text) or q.text.lower().startswith(("passage", "title:"))):
+        return "not_a_query"
+    if cfg.pii and pii_found(q.text):
+        return "pii"
+    if cfg.injection and echoes_injection(q.text, planted):
+        return "prompt_injection_echo"
+    return None
+
+
+def near_duplicates(vecs: np.ndarray, parents: Sequence[str], threshold: float) -> set[int]:
+    """Indices to drop: a later query too close to an earlier kept query of the same parent."""
+    drop: set[int] = set()
+    by_parent: dict[str, list[int]] = {}
+    for i, p in enumerate(parents):
+        by_parent.setdefault(p, []).append(i)
+    for idx in by_parent.values():
+        kept: list[int] = []
+        for i in idx:
+            if kept and float(np.max(vecs[kept] @ vecs[i])) >= threshold:
+                drop.add(i)
+            else:
+                kept.append(i)
+    return drop
+
+
+def filter_queries(queries: Sequence[SyntheticQuery], chunks: dict[str, Chunk], cfg: FilterConfig, embedder,
+                   store=None) -> tuple[list[SyntheticQuery], np.ndarray, dict[str, int]]:
+    """Returns (kept queries, their embeddings, dropped counts by reason). Real queries are never filtered."""
+    dropped: dict[str, int] = {}
+    planted = {cid: injection_sentences(c.text) for cid, c in chunks.items()} if cfg.injection else {}
+    survivors = []
+    for q in queries:
+        reason = None if q.kind == REAL else text_reason(q, chunks.get(q.parent_id), cfg,
+                                                         planted.get(q.parent_id, ()))
+        if reason:
+            dropped[reason] = dropped.get(reason, 0) + 1
+        else:
+            survivors.append(q)
+    vecs = embedder.embed([q.text for q in survivors]) if survivors else np.zeros((0, 1), dtype=np.float32)
+    keep = np.ones(len(survivors), dtype=bool)
+    synthetic = np.array([q.kind != REAL for q in survivors], dtype=bool)
+
+    def drop(mask: np.ndarray, reason: str) -> None:
+        mask = mask & keep & synthetic
+        if mask.any():
+            dropped[reason] = dropped.get(reason, 0) + int(mask.sum())
+            keep[mask] = False
+
+    if cfg.dedupe_threshold > 0 and len(survivors) > 1:
+        dup = np.zeros(len(survivors), dtype=bool)
+        dup[list(near_duplicates(vecs, [q.parent_id for q in survivors], cfg.dedupe_threshold))] = True
+        drop(dup, "near_duplicate")
+    if cfg.relevance_drop_share > 0 and len(survivors) and store is not None:
+        sims = _parent_similarity(survivors, vecs, chunks, embedder)
+        cutoff = np.quantile(sims[keep], cfg.relevance_drop_share) if keep.any() else 0.0
+        drop(sims < cutoff, "low_relevance")
+    if cfg.round_trip_k > 0 and store is not None and len(survivors):
+        drop(~_round_trip(survivors, vecs, store, cfg.round_trip_k), "round_trip_failed")
+    kept = [q for q, k in zip(survivors, keep) if k]
+    return kept, vecs[keep] if len(survivors) else vecs, dropped
+
+
+def _parent_similarity(qs: Sequence[SyntheticQuery], vecs: np.ndarray, chunks: dict[str, Chunk],
+                       embedder) -> np.ndarray:
+    parents = list(dict.fromkeys(q.parent_id for q in qs))
+    pvecs = dict(zip(parents, embedder.embed([chunks[p].text for p in parents])))
+    return np.array([float(v @ pvecs[q.parent_id]) for q, v in zip(qs, vecs)])
+
+
+def _round_trip(qs: Sequence[SyntheticQuery], vecs: np.ndarray, store, k: int) -> np.ndarray:
+    ok = np.zeros(len(qs), dtype=bool)
+    for i, (q, v) in enumerate(zip(qs, vecs)):
+        ok[i] = any(cid == q.parent_id for cid, _, _, _ in store.search("chunks", v, k))
+    return ok

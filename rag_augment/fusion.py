@@ -1,0 +1,140 @@
+"""Pure fusion of retrieval legs into one ranking of parent chunks. No I/O.
+
+Legs: chunk_dense (cosine of chunk vectors), query_dense (cosine of synthetic-query vectors, collapsed to their
+parent chunk by max), chunk_lexical (BM25 on chunk text), query_lexical (BM25 on synthetic queries, collapsed),
+doc2query_lexical (BM25 on chunk text with its queries appended). The two dense legs share a scale (cosine), so
+they may first be merged into one "dense" leg by max or weighted sum, as measured in shared/experiments; then
+all remaining legs are fused by weighted reciprocal-rank fusion or a weighted sum of min-max normalised scores.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from rag_augment.errors import ConfigError
+
+LEG_NAMES = ("chunk_dense", "query_dense", "chunk_lexical", "query_lexical", "doc2query_lexical")
+Ranked = list[tuple[str, float]]  # (parent id, score), best first
+
+
+@dataclass(frozen=True)
+class FusionProfile:
+    name: str = "default"
+    method: str = "rrf"                  # rrf | weighted
+    dense_pair: str = "max"              # max | sum | separate
+    child_weight: float = 1.0            # multiplies the best child's cosine inside the dense pair
+    rrf_k: int = 60
+    weights: dict[str, float] = field(default_factory=lambda: {
+        "dense": 1.0, "chunk_dense": 1.0, "query_dense": 1.0, "chunk_lexical": 1.0, "query_lexical": 0.0,
+        "doc2query_lexical": 0.0})
+    depth: dict[str, int] = field(default_factory=lambda: {
+        "chunk_dense": 50, "query_dense": 200, "chunk_lexical": 50, "query_lexical": 200, "doc2query_lexical": 50})
+    kind_weights: dict[str, float] = field(default_factory=lambda: {"real": 1.0})  # e.g. real above synthetic
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        if self.method not in ("rrf", "weighted"):
+            raise ConfigError(f"fusion.method: {self.method!r} is not rrf or weighted")
+        if self.dense_pair not in ("max", "sum", "separate"):
+            raise ConfigError(f"fusion.dense_pair: {self.dense_pair!r} is not max, sum or separate")
+        unknown = set(self.weights) - set(LEG_NAMES) - {"dense"}
+        if unknown:
+            raise ConfigError(f"fusion.weights: unknown legs {sorted(unknown)}")
+        if self.rrf_k < 1:
+            raise ConfigError("fusion.rrf_k must be >= 1")
+
+    def leg_enabled(self, leg: str) -> bool:
+        """A raw leg runs when its own weight, or the merged dense leg's weight, is positive."""
+        if leg in ("chunk_dense", "query_dense") and self.dense_pair != "separate":
+            if leg == "query_dense" and self.child_weight <= 0:
+                return False
+            return self.weights.get("dense", 0.0) > 0
+        return self.weights.get(leg, 0.0) > 0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FusionProfile":
+        known = {f for f in cls.__dataclass_fields__}
+        extra = set(data) - known
+        if extra:
+            raise ConfigError(f"fusion profile: unknown fields {sorted(extra)}")
+        return cls(**data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "FusionProfile":
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"fusion profile {path}: {exc}") from exc
+
+
+def collapse_to_parents(child_hits: Iterable[tuple[str, str, float]]) -> tuple[Ranked, dict[str, list[str]]]:
+    """Child hits (child id, parent id, score) -> parents ranked by their best child, and the matching children
+    of each parent in score order. A parent appears once however many children matched (k counts parents)."""
+    best: dict[str, float] = {}
+    children: dict[str, list[tuple[float, str]]] = {}
+    for child, parent, score in child_hits:
+        if parent not in best or score > best[parent]:
+            best[parent] = score
+        children.setdefault(parent, []).append((score, child))
+    ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+    matched = {p: [c for _, c in sorted(v, key=lambda sc: (-sc[0], sc[1]))] for p, v in children.items()}
+    return ranked, matched
+
+
+def merge_dense(chunk: Ranked, child: Ranked, mode: str, child_weight: float) -> Ranked:
+    """Merge the two cosine legs. A parent missing from one leg gets that leg's lowest seen score (it ranked
+    below the leg's depth, so that is an upper bound; for max it never wins)."""
+    c, q = dict(chunk), {p: s * child_weight for p, s in child}
+    floor_c = min(c.values()) if c else 0.0
+    floor_q = min(q.values()) if q else 0.0
+    merged = {}
+    for p in set(c) | set(q):
+        a, b = c.get(p, floor_c), q.get(p, floor_q)
+        merged[p] = max(a, b) if mode == "max" else a + b
+    return sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def rrf(legs: dict[str, Ranked], weights: dict[str, float], k: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for leg, ranked in legs.items():
+        w = weights.get(leg, 0.0)
+        if w <= 0:
+            continue
+        for rank, (parent, _) in enumerate(ranked, start=1):
+            out[parent] = out.get(parent, 0.0) + w / (k + rank)
+    return out
+
+
+def weighted_sum(legs: dict[str, Ranked], weights: dict[str, float]) -> dict[str, float]:
+    """Min-max normalise each leg to [0, 1], then add with weights; a parent missing from a leg adds 0."""
+    out: dict[str, float] = {}
+    for leg, ranked in legs.items():
+        w = weights.get(leg, 0.0)
+        if w <= 0 or not ranked:
+            continue
+        scores = [s for _, s in ranked]
+        lo, hi = min(scores), max(scores)
+        for parent, s in ranked:
+            norm = 1.0 if hi == lo else (s - lo) / (hi - lo)
+            out[parent] = out.get(parent, 0.0) + w * norm
+    return out
+
+
+def fuse(legs: dict[str, Ranked], profile: FusionProfile, k: int) -> tuple[Ranked, dict[str, Ranked]]:
+    """Fuse raw legs into the top-k parents. Returns the ranking and the legs as fused (after the dense merge),
+    which the caller uses to explain each hit."""
+    legs = {name: ranked for name, ranked in legs.items() if ranked is not None}
+    if profile.dense_pair != "separate" and ("chunk_dense" in legs or "query_dense" in legs):
+        legs["dense"] = merge_dense(legs.pop("chunk_dense", []), legs.pop("query_dense", []),
+                                    profile.dense_pair, profile.child_weight)
+    if profile.method == "rrf":
+        scores = rrf(legs, profile.weights, profile.rrf_k)
+    else:
+        scores = weighted_sum(legs, profile.weights)
+    ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:max(k, 0)]
+    return ranked, legs

@@ -1,0 +1,152 @@
+"""Chat back end for any OpenAI-compatible server: OpenAI, Azure OpenAI, vLLM, llama.cpp's servers, Ollama.
+
+Retries are ours, not the client's (its max_retries is 0): we honour Retry-After, back off with jitter, and turn a
+request that still fails into Completion.error so one bad chunk never loses the rest of the batch.
+The API key is read from a named environment variable and lives only inside the client object.
+"""
+from __future__ import annotations
+
+import email.utils
+import os
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import urlparse
+
+import openai
+
+from rag_augment.errors import ConfigError
+from rag_augment.generators.base import Completion, LLMQueryGenerator, SamplingParams
+from rag_augment.generators.prompts import PromptConfig
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+RETRY_STATUS = {408, 409, 429}  # plus every 5xx
+
+
+def _is_local(base_url: str | None) -> bool:
+    return bool(base_url) and (urlparse(base_url).hostname or "") in LOCAL_HOSTS
+
+
+def retry_after_seconds(headers: Any, now: float | None = None) -> float | None:
+    """Seconds to wait from Retry-After (seconds or HTTP date) or retry-after-ms; None when absent or unreadable."""
+    if headers is None:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in RETRY_STATUS or exc.status_code >= 500
+    return False
+
+
+class OpenAIBackend:
+    def __init__(self, model: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
+                 concurrency: int = 4, timeout: float = 60, max_retries: int = 6,
+                 azure_api_version: str | None = None, extra_body: dict[str, Any] | None = None,
+                 model_hash: str = "", backoff_base: float = 1.0, backoff_max: float = 60.0,
+                 max_retry_after: float = 120.0):
+        if not model:
+            raise ConfigError("openai.model is required (for Azure: the deployment name)")
+        if concurrency < 1:
+            raise ConfigError("openai.concurrency must be >= 1")
+        key = os.environ.get(api_key_env, "")
+        if not key:
+            if not _is_local(base_url):
+                raise ConfigError(f"the environment variable {api_key_env} holding the API key is not set "
+                                  f"(only a server on 127.0.0.1/localhost may run without a key)")
+            key = "not-needed"  # local servers ignore the key, but the client insists on one
+        self.model_id = model
+        self.model_hash = model_hash
+        self.base_url = base_url
+        self.concurrency = concurrency
+        self.max_retries = max_retries
+        self.extra_body = dict(extra_body or {})
+        self.backoff_base, self.backoff_max, self.max_retry_after = backoff_base, backoff_max, max_retry_after
+        if azure_api_version:
+            if not base_url:
+                raise ConfigError("openai.base_url (the Azure endpoint) is required with azure_api_version")
+            self._client = openai.AzureOpenAI(api_key=key, api_version=azure_api_version, azure_endpoint=base_url,
+                                              timeout=timeout, max_retries=0)
+        else:
+            self._client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
+
+    def __repr__(self) -> str:
+        return f"OpenAIBackend(model={self.model_id!r}, base_url={self.base_url!r}, concurrency={self.concurrency})"
+
+    def complete_batch(self, conversations: list[list[dict[str, str]]], params: SamplingParams) -> list[Completion]:
+        if not conversations:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(conversations))) as pool:
+            return list(pool.map(lambda conv: self._complete_one(conv, params), conversations))
+
+    def _complete_one(self, messages: list[dict[str, str]], params: SamplingParams) -> Completion:
+        start = time.perf_counter()
+        attempt = 0
+        while True:
+            try:
+                comp = self._request(messages, params)
+                comp.seconds = time.perf_counter() - start
+                return comp
+            except Exception as exc:  # noqa: BLE001 - one request's failure must not sink the batch
+                if not _retryable(exc) or attempt >= self.max_retries:
+                    return Completion(text="", seconds=time.perf_counter() - start,
+                                      error=self._describe(exc, attempt + 1))
+                time.sleep(self._delay(exc, attempt))
+                attempt += 1
+
+    def _request(self, messages: list[dict[str, str]], params: SamplingParams) -> Completion:
+        resp = self._client.chat.completions.create(
+            model=self.model_id, messages=messages, temperature=params.temperature, top_p=params.top_p,
+            max_tokens=params.max_tokens, seed=params.seed, extra_body=self.extra_body or None)
+        if not getattr(resp, "choices", None):
+            raise ValueError("malformed response: no choices")
+        choice = resp.choices[0]
+        msg = choice.message
+        # A structured refusal has no content: keep its text so the parser notes the refusal.
+        text = (msg.content if msg is not None else None) or (getattr(msg, "refusal", None) or "")
+        usage = getattr(resp, "usage", None)
+        return Completion(text=text, prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+                          completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+                          finish_reason=choice.finish_reason or "")
+
+    def _delay(self, exc: Exception, attempt: int) -> float:
+        response = getattr(exc, "response", None)
+        hinted = retry_after_seconds(getattr(response, "headers", None))
+        if hinted is not None:
+            return min(hinted, self.max_retry_after)
+        # Full-range jitter keeps many workers from retrying in lockstep.
+        return min(self.backoff_max, self.backoff_base * 2 ** attempt) * (0.5 + random.random() / 2)
+
+    def _describe(self, exc: Exception, attempts: int) -> str:
+        status = getattr(exc, "status_code", None)
+        head = f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "")
+        text = f"{head} after {attempts} attempt(s): {str(exc)[:300]}"
+        secret = self._client.api_key or ""  # error bodies may echo a key: never let it into a report
+        return text.replace(secret, "***") if len(secret) >= 4 else text
+
+
+def openai_generator(model: str, base_url: str | None = None, prompt: PromptConfig | None = None,
+                     params: SamplingParams | None = None, **kw: Any) -> LLMQueryGenerator:
+    return LLMQueryGenerator(OpenAIBackend(model, base_url=base_url, **kw), prompt=prompt, params=params,
+                             generator_name="openai")

@@ -1,0 +1,160 @@
+"""Indexing: chunk -> (embed chunks) -> generate -> filter -> embed queries -> upsert. Incremental and resumable.
+
+Order matters for crash safety:
+1. new chunks are embedded and upserted with gen_key "" (not yet augmented);
+2. stale chunks of changed documents and chunks of deleted documents go, with their query vectors;
+3. chunks whose gen_key differs from the generator's identity are augmented in batches: generated queries are
+   appended to the on-disk cache as they come, then filtered, embedded and upserted under deterministic ids,
+   and only then is the chunk's gen_key set.
+After kill -9 anywhere, the next run redoes only what is missing; upserts are idempotent, so no duplicates.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Sequence
+
+from rag_augment.cache import GenerationCache, generation_hash
+from rag_augment.embedding import Embedder
+from rag_augment.filters import FilterConfig, filter_queries
+from rag_augment.generators.base import GenerationResult, QueryGenerator, identity_key
+from rag_augment.hashing import sha1_hex
+from rag_augment.store.chroma import ChromaStore
+from rag_augment.types import GENERATED_KINDS, Chunk, IndexReport, SyntheticQuery
+
+ProgressFactory = Callable[[int, str], "object"]
+
+
+def query_id(parent_id: str, kind: str, text: str) -> str:
+    return f"{parent_id}::{kind[:1]}{sha1_hex(kind + chr(0) + text.strip().lower(), 12)}"
+
+
+@dataclass
+class IndexPlan:
+    to_embed: list[Chunk]
+    to_delete: list[str]
+    to_generate: list[Chunk]
+    unchanged: int
+
+
+def plan(chunks: Sequence[Chunk], states: dict[str, dict], doc_ids: set[str], prune_missing: bool,
+         gen_key: str) -> IndexPlan:
+    current = {c.chunk_id for c in chunks}
+    to_embed = [c for c in chunks if c.chunk_id not in states]
+    to_delete = [cid for cid, meta in states.items() if cid not in current
+                 and (meta.get("doc_id") in doc_ids or prune_missing)]
+    to_generate = [c for c in chunks if states.get(c.chunk_id, {}).get("gen_key") != gen_key]
+    return IndexPlan(to_embed, to_delete, to_generate, len(chunks) - len(to_embed))
+
+
+class Indexer:
+    def __init__(self, store: ChromaStore, embedder: Embedder, generator: QueryGenerator, cache: GenerationCache,
+                 filters: FilterConfig | None = None, batch_size: int = 8,
+                 progress: ProgressFactory | None = None, review=None):
+        self.store = store
+        self.embedder = embedder
+        self.generator = generator
+        self.cache = cache
+        self.filters = filters or FilterConfig()
+        self.batch_size = batch_size
+        self.progress = progress
+        self.review = review  # optional ReviewBook: decisions that survive re-indexing
+
+    def index_chunks(self, chunks: Sequence[Chunk], doc_ids: set[str], prune_missing: bool = False,
+                     report: IndexReport | None = None) -> IndexReport:
+        report = report or IndexReport()
+        start = time.perf_counter()
+        identity = self.generator.identity()
+        gen_key = identity_key(identity)
+        states = self.store.chunk_states()
+        p = plan(chunks, states, doc_ids, prune_missing, gen_key)
+        report.chunks_total = len(chunks)
+        report.chunks_unchanged = p.unchanged
+        for i in range(0, len(p.to_embed), 256):
+            part = p.to_embed[i:i + 256]
+            self.store.upsert_chunks(part, self.embedder.embed([c.text for c in part]), gen_key="")
+        report.chunks_embedded = len(p.to_embed)
+        self.store.delete_chunks(p.to_delete)
+        report.chunks_deleted = len(p.to_delete)
+        deleted_docs = {states[c].get("doc_id") for c in p.to_delete} - doc_ids
+        report.documents_deleted = len(deleted_docs)
+        self._augment(p.to_generate, identity, gen_key, report)
+        report.seconds = round(time.perf_counter() - start, 3)
+        return report
+
+    def _augment(self, chunks: list[Chunk], identity: dict, gen_key: str, report: IndexReport) -> None:
+        bar = self.progress(len(chunks), "generating") if self.progress and chunks else None
+        try:
+            for i in range(0, len(chunks), self.batch_size):
+                batch = chunks[i:i + self.batch_size]
+                results = self._generate(batch, identity, report)
+                done = [c for c, r in zip(batch, results) if not r.error]
+                self._store_queries(done, results, identity, report)
+                self.store.set_gen_key([c.chunk_id for c in done], gen_key)
+                if bar is not None:
+                    bar.update(len(batch))
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _generate(self, batch: list[Chunk], identity: dict, report: IndexReport) -> list[GenerationResult]:
+        results: dict[str, GenerationResult] = {}
+        missing = []
+        for c in batch:
+            hit = self.cache.get(identity, c)
+            if hit is not None:
+                results[c.chunk_id] = hit
+                report.cache_hits += 1
+            else:
+                missing.append(c)
+        if missing:
+            t0 = time.perf_counter()
+            fresh = self.generator.generate_batch(missing)
+            report.generation_seconds += time.perf_counter() - t0
+            self.cache.put_many(identity, list(zip(missing, fresh)))
+            for c, r in zip(missing, fresh):
+                results[c.chunk_id] = r
+                report.chunks_generated += 1
+                if r.error:
+                    report.generation_errors.append({"chunk_id": c.chunk_id, "error": r.error})
+        return [results[c.chunk_id] for c in batch]
+
+    def _store_queries(self, chunks: list[Chunk], results: list[GenerationResult], identity: dict,
+                       report: IndexReport) -> None:
+        by_id = {r.chunk_id: r for r in results}
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        new: list[SyntheticQuery] = []
+        for chunk in chunks:
+            res = by_id[chunk.chunk_id]
+            for note in res.notes:
+                if note in ("empty", "refusal", "unparseable"):
+                    report.drop(f"model_{note}")
+            report.queries_generated += len(res.queries)
+            candidates = [SyntheticQuery(query_id=query_id(chunk.chunk_id, kind, text), text=text, kind=kind,
+                                         parent_id=chunk.chunk_id, doc_id=chunk.doc_id,
+                                         provenance=_provenance(identity, chunk, now))
+                          for text, kind in res.queries]
+            if self.review is not None:
+                candidates = self.review.apply(candidates, report)
+            new += candidates
+        kept, vecs, dropped = filter_queries(new, {c.chunk_id: c for c in chunks}, self.filters, self.embedder,
+                                             self.store)
+        for reason, n in dropped.items():
+            report.drop(reason, n)
+        report.queries_kept += len(kept)
+        # Replace the generated queries of these chunks; real and feedback queries stay.
+        old = self.store.queries_of([c.chunk_id for c in chunks], kinds=GENERATED_KINDS)
+        keep_ids = {q.query_id for q in kept}
+        self.store.delete_queries([q.query_id for q in old if q.query_id not in keep_ids])
+        if kept:
+            self.store.upsert_queries(kept, vecs)
+
+
+def _provenance(identity: dict, chunk: Chunk, now: str) -> dict:
+    params = identity.get("params", {})
+    return {"generator": identity.get("generator"), "model": identity.get("model"),
+            "model_hash": identity.get("model_hash"), "prompt_version": identity.get("prompt_version"),
+            "prompt_hash": identity.get("prompt_hash"), "temperature": params.get("temperature"),
+            "seed": params.get("seed"), "created_at": now, "source_chunk_hash": generation_hash(chunk),
+            "review_status": "unreviewed", "origin": "generated"}

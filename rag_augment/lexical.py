@@ -1,0 +1,142 @@
+"""The lexical leg: BM25 (bm25s, Snowball stemming) over chunk text and over synthetic queries.
+
+Three indexes are derived from what Chroma holds: chunk text alone, synthetic queries alone (hits collapse to
+their parents), and chunk text with its queries appended (Doc2Query style). Chroma is the source of truth; the
+lexical index is rebuilt from it and swapped in atomically, so a crash leaves the old or the new index, never a
+mix. bm25s has no incremental update; rebuilding is a few seconds per 100k short documents.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from rag_augment.errors import StoreError
+
+LEGS = ("chunks", "queries", "doc2query")
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+class Tokenizer:
+    def __init__(self, language: str = "english"):
+        import Stemmer
+        from bm25s.stopwords import STOPWORDS_EN
+
+        self._stem = Stemmer.Stemmer(language).stemWords
+        self._stop = set(STOPWORDS_EN)
+
+    def __call__(self, text: str) -> list[str]:
+        words = [w for w in _TOKEN.findall(text.lower()) if w not in self._stop]
+        return self._stem(words)
+
+
+class _Bm25:
+    """One bm25s index plus the ids of its rows."""
+
+    def __init__(self, model, ids: list[str]):
+        self.model, self.ids = model, ids
+
+    @classmethod
+    def build(cls, ids: list[str], token_lists: list[list[str]]) -> "_Bm25":
+        import bm25s
+
+        model = bm25s.BM25()
+        if ids:
+            # an empty token list breaks bm25s' vocabulary; a placeholder token matches nothing real
+            model.index([t or ["\x00"] for t in token_lists], show_progress=False)
+        return cls(model, ids)
+
+    def search(self, tokens: list[str], n: int) -> list[tuple[str, float]]:
+        if not self.ids or n <= 0:
+            return []
+        vocab = self.model.vocab_dict
+        known = [vocab[t] for t in tokens if t in vocab]
+        if not known:
+            return []
+        scores = self.model.get_scores(known)
+        n = min(n, len(self.ids))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def save(self, folder: Path) -> None:
+        if self.ids:
+            self.model.save(str(folder), show_progress=False)
+        (folder / "ids.json").write_text(json.dumps(self.ids))
+
+    @classmethod
+    def load(cls, folder: Path) -> "_Bm25":
+        import bm25s
+
+        ids = json.loads((folder / "ids.json").read_text())
+        model = bm25s.BM25.load(str(folder)) if ids else bm25s.BM25()
+        return cls(model, ids)
+
+
+class LexicalIndex:
+    def __init__(self, folder: str | Path, tokenizer: Tokenizer | None = None):
+        self.folder = Path(folder)
+        self.tokenize = tokenizer or Tokenizer()
+        self._legs: dict[str, _Bm25] = {}
+        self.query_parent: dict[str, str] = {}
+
+    # ---- build ---------------------------------------------------------------------------------------------
+    def build(self, chunk_ids: Sequence[str], chunk_texts: Sequence[str],
+              query_ids: Sequence[str], query_texts: Sequence[str], query_parents: Sequence[str]) -> None:
+        chunk_tokens = [self.tokenize(t) for t in chunk_texts]
+        query_tokens = [self.tokenize(t) for t in query_texts]
+        appended = {cid: list(toks) for cid, toks in zip(chunk_ids, chunk_tokens)}
+        for parent, toks in zip(query_parents, query_tokens):
+            if parent in appended:
+                appended[parent].extend(toks)
+        self._legs = {
+            "chunks": _Bm25.build(list(chunk_ids), chunk_tokens),
+            "queries": _Bm25.build(list(query_ids), query_tokens),
+            "doc2query": _Bm25.build(list(appended), list(appended.values())),
+        }
+        self.query_parent = dict(zip(query_ids, query_parents))
+
+    def save(self) -> None:
+        """Write beside the old index, then swap directories: readers see old or new, never a mix."""
+        tmp = self.folder.with_name(self.folder.name + ".new")
+        old = self.folder.with_name(self.folder.name + ".old")
+        shutil.rmtree(tmp, ignore_errors=True)
+        for leg, index in self._legs.items():
+            (tmp / leg).mkdir(parents=True)
+            index.save(tmp / leg)
+        (tmp / "parents.json").write_text(json.dumps(self.query_parent))
+        (tmp / "COMPLETE").write_text("ok")
+        shutil.rmtree(old, ignore_errors=True)
+        if self.folder.exists():
+            os.replace(self.folder, old)
+        os.replace(tmp, self.folder)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def load(self) -> bool:
+        """Load the saved index; False when there is none (or only a torn one)."""
+        old = self.folder.with_name(self.folder.name + ".old")
+        if not (self.folder / "COMPLETE").exists() and (old / "COMPLETE").exists():
+            os.replace(old, self.folder)  # crashed between the two renames of save()
+        if not (self.folder / "COMPLETE").exists():
+            return False
+        try:
+            self._legs = {leg: _Bm25.load(self.folder / leg) for leg in LEGS}
+            self.query_parent = json.loads((self.folder / "parents.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"lexical index at {self.folder}: {exc}") from exc
+        return True
+
+    # ---- search ------------------------------------------------------------------------------------------
+    def search(self, leg: str, text: str, n: int) -> list[tuple[str, float]]:
+        """(id, bm25 score) best first; for the "queries" leg the ids are query ids (see query_parent)."""
+        if leg not in self._legs:
+            return []
+        return self._legs[leg].search(self.tokenize(text), n)
+
+    def sizes(self) -> dict[str, int]:
+        return {leg: len(idx.ids) for leg, idx in self._legs.items()}

@@ -1,0 +1,189 @@
+"""Chroma storage: one collection of chunk vectors, one of synthetic-query vectors pointing at their parents.
+
+Embedded PersistentClient by default, HttpClient to a `chroma run` server when a URL is given. We always pass
+our own embeddings, so Chroma's default embedding model is never downloaded; telemetry is off.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, Sequence
+from urllib.parse import urlparse
+
+import numpy as np
+
+from rag_augment.errors import ConfigError, StoreError
+from rag_augment.types import Chunk, SyntheticQuery
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+_PROV_KEYS = ("generator", "model", "model_hash", "prompt_version", "prompt_hash", "temperature", "seed",
+              "created_at", "source_chunk_hash", "review_status", "persona", "origin")
+
+
+def open_chroma_client(path: str | None = None, url: str | None = None):
+    import chromadb
+    from chromadb.config import Settings
+
+    settings = Settings(anonymized_telemetry=False)
+    if url:
+        parsed = urlparse(url if "://" in url else f"http://{url}")
+        if not parsed.hostname:
+            raise ConfigError(f"chroma url: cannot read a host from {url!r}")
+        try:
+            return chromadb.HttpClient(host=parsed.hostname, port=parsed.port or 8000,
+                                       ssl=parsed.scheme == "https", settings=settings)
+        except Exception as exc:  # chromadb raises plain exceptions for connection failures
+            raise StoreError(f"chroma server at {url}: {exc}") from exc
+    if not path:
+        raise ConfigError("chroma: give a path for the embedded database or a server url")
+    try:
+        return chromadb.PersistentClient(path=path, settings=settings)
+    except Exception as exc:
+        raise StoreError(f"chroma database at {path}: {exc}") from exc
+
+
+def _batched(seq: Sequence, n: int) -> Iterable[Sequence]:
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+def _scalar_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """Chroma metadata values must be str, int, float or bool."""
+    out = {}
+    for k, v in meta.items():
+        if v is None:
+            continue
+        out[k] = v if isinstance(v, (str, int, float, bool)) else str(v)
+    return out
+
+
+class ChromaStore:
+    def __init__(self, client, collection: str = "rag_augment"):
+        if len(collection) < 3:
+            raise ConfigError("collection name must have at least 3 characters")
+        self.client = client
+        self.name = collection
+        cfg = {"hnsw": {"space": "cosine"}}
+        try:
+            self.chunks = client.get_or_create_collection(f"{collection}-chunks", embedding_function=None,
+                                                          configuration=cfg)
+            self.queries = client.get_or_create_collection(f"{collection}-queries", embedding_function=None,
+                                                           configuration=cfg)
+        except Exception as exc:
+            raise StoreError(f"chroma collection {collection!r}: {exc}") from exc
+        try:
+            self._batch = int(client.get_max_batch_size())
+        except Exception:
+            self._batch = 5000
+
+    # ---- chunks -------------------------------------------------------------------------------------------
+    def upsert_chunks(self, chunks: Sequence[Chunk], embeddings: np.ndarray, gen_key: str = "") -> None:
+        for i in range(0, len(chunks), self._batch):
+            part = chunks[i:i + self._batch]
+            self.chunks.upsert(
+                ids=[c.chunk_id for c in part],
+                embeddings=embeddings[i:i + len(part)],
+                documents=[c.text for c in part],
+                metadatas=[_scalar_meta({**c.metadata, "doc_id": c.doc_id, "content_hash": c.content_hash,
+                                         "position": c.position, "title": c.title,
+                                         "seeds": "\n".join(c.seeds), "gen_key": gen_key}) for c in part],
+            )
+
+    def chunk_states(self) -> dict[str, dict[str, Any]]:
+        """Metadata of every stored chunk, by id (for incremental indexing)."""
+        out: dict[str, dict[str, Any]] = {}
+        total = self.chunks.count()
+        for offset in range(0, total, self._batch):
+            res = self.chunks.get(include=["metadatas"], limit=self._batch, offset=offset)
+            out.update(zip(res["ids"], res["metadatas"]))
+        return out
+
+    def set_gen_key(self, chunk_ids: Sequence[str], gen_key: str) -> None:
+        for part in _batched(list(chunk_ids), self._batch):
+            self.chunks.update(ids=list(part), metadatas=[{"gen_key": gen_key}] * len(part))
+
+    def get_chunks(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for part in _batched(list(dict.fromkeys(ids)), self._batch):
+            res = self.chunks.get(ids=list(part), include=["documents", "metadatas"])
+            for cid, doc, meta in zip(res["ids"], res["documents"], res["metadatas"]):
+                out[cid] = {"text": doc, "metadata": meta}
+        return out
+
+    def chunk_ids_of_docs(self, doc_ids: Sequence[str]) -> list[str]:
+        ids: list[str] = []
+        for part in _batched(list(doc_ids), 500):
+            ids += self.chunks.get(where={"doc_id": {"$in": list(part)}}, include=[])["ids"]
+        return ids
+
+    def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
+        """Delete chunks and every query vector that points at them (no orphans)."""
+        if not chunk_ids:
+            return
+        for part in _batched(list(chunk_ids), 500):
+            self.queries.delete(where={"parent_id": {"$in": list(part)}})
+            self.chunks.delete(ids=list(part))
+
+    # ---- synthetic (and real) queries ------------------------------------------------------------------
+    def upsert_queries(self, queries: Sequence[SyntheticQuery], embeddings: np.ndarray) -> None:
+        for i in range(0, len(queries), self._batch):
+            part = queries[i:i + self._batch]
+            self.queries.upsert(
+                ids=[q.query_id for q in part],
+                embeddings=embeddings[i:i + len(part)],
+                documents=[q.text for q in part],
+                metadatas=[_scalar_meta({**{k: q.provenance.get(k) for k in _PROV_KEYS},
+                                         "parent_id": q.parent_id, "doc_id": q.doc_id, "kind": q.kind})
+                           for q in part],
+            )
+
+    def queries_of(self, parent_ids: Sequence[str], kinds: Sequence[str] | None = None) -> list[SyntheticQuery]:
+        out: list[SyntheticQuery] = []
+        for part in _batched(list(parent_ids), 500):
+            where: dict[str, Any] = {"parent_id": {"$in": list(part)}}
+            if kinds:
+                where = {"$and": [where, {"kind": {"$in": list(kinds)}}]}
+            res = self.queries.get(where=where, include=["documents", "metadatas"])
+            out += [_to_query(i, d, m) for i, d, m in zip(res["ids"], res["documents"], res["metadatas"])]
+        return out
+
+    def get_queries(self, ids: Sequence[str]) -> list[SyntheticQuery]:
+        out: list[SyntheticQuery] = []
+        for part in _batched(list(ids), self._batch):
+            res = self.queries.get(ids=list(part), include=["documents", "metadatas"])
+            out += [_to_query(i, d, m) for i, d, m in zip(res["ids"], res["documents"], res["metadatas"])]
+        return out
+
+    def delete_queries(self, ids: Sequence[str]) -> None:
+        for part in _batched(list(ids), self._batch):
+            self.queries.delete(ids=list(part))
+
+    def iter_all(self, which: str, include=("documents", "metadatas")):
+        """Yield (ids, documents, metadatas) pages of a whole collection."""
+        col = self.chunks if which == "chunks" else self.queries
+        total = col.count()
+        for offset in range(0, total, self._batch):
+            res = col.get(include=list(include), limit=self._batch, offset=offset)
+            yield res["ids"], res.get("documents"), res.get("metadatas")
+
+    # ---- search ------------------------------------------------------------------------------------------
+    def search(self, which: str, embedding: np.ndarray, n: int, include_docs: bool = False):
+        """Nearest neighbours as (id, cosine similarity, metadata, document) tuples, best first."""
+        col = self.chunks if which == "chunks" else self.queries
+        count = col.count()
+        if n <= 0 or count == 0:
+            return []
+        include = ["distances", "metadatas"] + (["documents"] if include_docs else [])
+        res = col.query(query_embeddings=[embedding], n_results=min(n, count), include=include)
+        docs = res["documents"][0] if include_docs else [None] * len(res["ids"][0])
+        return [(i, 1.0 - float(d), m, doc)
+                for i, d, m, doc in zip(res["ids"][0], res["distances"][0], res["metadatas"][0], docs)]
+
+    def counts(self) -> dict[str, int]:
+        return {"chunks": self.chunks.count(), "queries": self.queries.count()}
+
+
+def _to_query(qid: str, text: str, meta: dict[str, Any]) -> SyntheticQuery:
+    prov = {k: meta[k] for k in _PROV_KEYS if k in meta}
+    return SyntheticQuery(query_id=qid, text=text, kind=meta.get("kind", ""), parent_id=meta.get("parent_id", ""),
+                          doc_id=meta.get("doc_id", ""), provenance=prov)

@@ -77,7 +77,8 @@ class AugmentIndex:
                    filters: FilterConfig | None = None, prune: bool = True, progress=None,
                    batch_size: int = 8) -> IndexReport:
         """Index a folder (or file). With prune, documents no longer in the folder leave the index."""
-        docs, skipped = load_documents(path)
+        chunking = chunking or ChunkingConfig()
+        docs, skipped = load_documents(path, chunking)
         report = IndexReport(documents_seen=len(docs), documents_skipped=skipped)
         return self.index_documents(docs, generator, chunking, filters, prune, progress, batch_size, report)
 
@@ -145,9 +146,14 @@ class AugmentIndex:
     def _ensure_lexical(self) -> None:
         if self._lexical_ready:
             return
-        if self._is_dirty() or not self.lexical.load():
-            self.rebuild_lexical()  # an interrupted write left it stale: Chroma is the source of truth
+        if self._is_dirty() or not self.lexical.load() or self._lexical_stale():
+            self.rebuild_lexical()  # an interrupted or foreign write left it stale: Chroma is the source of truth
         self._lexical_ready = True
+
+    def _lexical_stale(self) -> bool:
+        """Another client of a shared Chroma server may have written since our last rebuild."""
+        sizes, counts = self.lexical.sizes(), self.store.counts()
+        return sizes.get("chunks") != counts["chunks"] or sizes.get("queries") != counts["queries"]
 
     @property
     def retriever(self) -> AugmentedRetriever:

@@ -161,10 +161,12 @@ def clean_markup(text: str, fmt: str) -> tuple[str, str]:
         text, html_title = _strip_html(text, collapse_ws=True)
     else:
         text = _strip_html_outside_code(_AUTOLINK.sub(r"\1", text))
-        text = _MD_LINK.sub(r"\1", _MD_LINK.sub(r"\1", text))  # link text stays; URLs would eat the embedder's 256-token window
+        # Link text stays, targets go: URLs would eat the embedder's 256-token window. Twice: images in links.
+        text = _MD_LINK.sub(r"\1", _MD_LINK.sub(r"\1", text))
     text = _tidy(text)
     h1 = _H1.search(text)
-    return text, fm_title or (_inline_md(h1.group(1)) if h1 else "") or html_title
+    title = fm_title or (h1.group(1) if h1 else "") or html_title
+    return text, _inline_md(_strip_html(title, collapse_ws=True)[0]) if title else ""
 
 
 # ---------------------------------------------------------------- loading
@@ -345,10 +347,18 @@ def _sections(text: str) -> list[tuple[tuple[str, ...], str]]:
     return sections
 
 
+_ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…)$")
+_QUESTION_START = re.compile(r"^(?:what|how|why|when|where|who|which|can|do|does|is|are|should)\b", re.I)
+
+
 def _seeds(path: list[str]) -> tuple[str, ...]:
     out: list[str] = []
     for heading in path:
         h = _inline_md(heading)
+        if out and h and _ELLIPSIS.search(out[-1]) and not _QUESTION_START.match(h):
+            # "How do I..." > "Get IT help" reads as the question "How do I get IT help?"
+            h = _ELLIPSIS.sub("", out.pop()) + " " + (h[0].lower() + h[1:] if h[1:2].islower() else h)
+            h = h if h.endswith("?") or not _QUESTION_START.match(h) else h + "?"
         if h and h.lower() not in (o.lower() for o in out):
             out.append(h)
     return tuple(out)

@@ -41,7 +41,7 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
         self._model = SentenceTransformer(path, device=device)
         self.batch_size = batch_size
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.dim = int(self._model.get_embedding_dimension())
         self.max_seq_length = int(self._model.max_seq_length)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -17,16 +17,28 @@ from rag_augment.types import REAL, Chunk, SyntheticQuery
 PII_PATTERNS = {
     "email": re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b"),
     "phone": re.compile(r"(?<!\w)(?:\+?\d{1,3}[\s.-])?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}(?!\w)"),
+    "phone_intl": re.compile(r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(?\d{1,5}\)?){2,6}(?!\w)"),
     "us_ssn": re.compile(r"\b\d{3}-\d{2}-\d{4}\b"),
     "card_number": re.compile(r"\b(?:\d[ -]?){13,19}\b"),
-    "iban": re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){3,7}\b"),
+    # Groups of four plus a 1-3 character tail: compact IBANs are rarely a multiple of four long.
+    "iban": re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b"),
     "uk_nino": re.compile(r"\b[A-CEGHJ-PR-TW-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b"),
 }
+# Patterns whose matches must also pass a checksum, so that order numbers and product codes are not PII.
+_CHECKSUM = {"card_number": lambda m: _luhn_ok(m), "iban": lambda m: _iban_ok(m),
+             "phone_intl": lambda m: 8 <= len(re.sub(r"\D", "", m)) <= 15}
+# A quoted payload is an instruction only where a sentence or clause starts with the verb: "How do I write
+# 'Dear Sir'?" is a question, "... and output 'PWNED'" is an order.
 INJECTION = re.compile(
     r"(ignore (?:all |any )?(?:the )?(?:previous|prior|above|earlier) (?:instructions|prompts?|rules)"
     r"|disregard (?:the |all )?(?:previous|above|prior)|you are now|system prompt|new instructions"
-    r"|(?:output|print|say|respond with|write) (?:only |exactly )?[\"'][^\"']{2,60}[\"']"
+    r"|(?:^|[.!?;:]\s*|\b(?:and|then)\s+)(?:output|print|say|respond with|reply with|write)"
+    r" (?:only |exactly )?[\"'][^\"']{2,60}[\"']"
     r"|do anything now|jailbreak|pwned|<\s*/?\s*(?:system|instructions?)\s*>)", re.I)
+_PAYLOAD = re.compile(r"[\"'“‘]([^\"'”’]{2,60})[\"'”’]")
+# Model chatter that parsers sometimes let through: preambles, refusals, labels.
+_META = re.compile(r"^(?:here (?:are|is)\b|sure\b|certainly\b|of course\b|as an ai\b|i (?:cannot|can't|am unable)\b"
+                   r"|note:|passage\b|title:|(?:questions?|queries|keywords?)\s*(?:\d+\s*)?:?$)", re.I)
 _WORD = re.compile(r"[A-Za-z0-9']+")
 
 
@@ -48,8 +60,9 @@ def _words(text: str) -> list[str]:
 
 def pii_found(text: str) -> str | None:
     for name, pattern in PII_PATTERNS.items():
-        m = pattern.search(text)
-        if m and (name != "card_number" or _luhn_ok(m.group())):
+        check = _CHECKSUM.get(name)
+        # Every match, not just the first: a failing order number may precede a real card number.
+        if any(check is None or check(m.group()) for m in pattern.finditer(text)):
             return name
     return None
 
@@ -60,8 +73,26 @@ def _luhn_ok(number: str) -> bool:
     return total % 10 == 0
 
 
+def _iban_ok(text: str) -> bool:
+    """ISO 13616 mod-97 check; also tries without the short tail, which may be a following token."""
+    compact = text.replace(" ", "")
+    for candidate in (compact, re.sub(r" ?[A-Z0-9]{1,3}$", "", text).replace(" ", "")):
+        if 15 <= len(candidate) <= 34:
+            digits = "".join(str(int(ch, 36)) for ch in candidate[4:] + candidate[:4])
+            if int(digits) % 97 == 1:
+                return True
+    return False
+
+
 def injection_sentences(chunk_text: str) -> list[str]:
-    return [s for s in re.split(r"(?<=[.!?])\s+|\n+", chunk_text) if INJECTION.search(s)]
+    """The planted instructions: each sentence that carries one, from where the instruction starts (the
+    sentence's harmless opening is real content a good query may share)."""
+    out = []
+    for s in re.split(r"(?<=[.!?])\s+|\n+", chunk_text):
+        m = INJECTION.search(s)
+        if m:
+            out.append(s[m.start():].strip(" .;:"))
+    return out
 
 
 def echoes_injection(query: str, planted: Sequence[str]) -> bool:
@@ -69,11 +100,21 @@ def echoes_injection(query: str, planted: Sequence[str]) -> bool:
     if INJECTION.search(query):
         return True
     q = set(_words(query))
+    low = " ".join(_words(query))
     for sentence in planted:
+        for payload in _PAYLOAD.findall(sentence):  # the text the document told the model to write
+            p = " ".join(_words(payload))
+            if p and re.search(rf"\b{re.escape(p)}\b", low):
+                return True
         s = set(_words(sentence))
         if s and q and len(q & s) / len(q) >= 0.6:
             return True
     return False
+
+
+def not_a_query(text: str) -> bool:
+    t = text.strip()
+    return not re.search(r"[A-Za-z]", t) or t.endswith(":") or bool(_META.match(t))
 
 
 def text_reason(q: SyntheticQuery, chunk: Chunk | None, cfg: FilterConfig, planted: Sequence[str]) -> str | None:
@@ -83,7 +124,7 @@ def text_reason(q: SyntheticQuery, chunk: Chunk | None, cfg: FilterConfig, plant
         return "too_short"
     if n > cfg.max_words:
         return "too_long"
-    if cfg.not_a_query and (not re.search(r"[A-Za-z]", q.text) or q.text.lower().startswith(("passage", "title:"))):
+    if cfg.not_a_query and not_a_query(q.text):
         return "not_a_query"
     if cfg.pii and pii_found(q.text):
         return "pii"
@@ -108,14 +149,22 @@ def near_duplicates(vecs: np.ndarray, parents: Sequence[str], threshold: float) 
     return drop
 
 
+HUMAN_STATUSES = ("approved", "edited")
+
+
+def exempt(q: SyntheticQuery) -> bool:
+    return q.kind == REAL or q.provenance.get("review_status") in HUMAN_STATUSES
+
+
 def filter_queries(queries: Sequence[SyntheticQuery], chunks: dict[str, Chunk], cfg: FilterConfig, embedder,
                    store=None) -> tuple[list[SyntheticQuery], np.ndarray, dict[str, int]]:
-    """Returns (kept queries, their embeddings, dropped counts by reason). Real queries are never filtered."""
+    """Returns (kept queries, their embeddings, dropped counts by reason). Real queries, and queries a human
+    approved or wrote in review, are never filtered: a decision must survive re-indexing."""
     dropped: dict[str, int] = {}
     planted = {cid: injection_sentences(c.text) for cid, c in chunks.items()} if cfg.injection else {}
     survivors = []
     for q in queries:
-        reason = None if q.kind == REAL else text_reason(q, chunks.get(q.parent_id), cfg,
+        reason = None if exempt(q) else text_reason(q, chunks.get(q.parent_id), cfg,
                                                          planted.get(q.parent_id, ()))
         if reason:
             dropped[reason] = dropped.get(reason, 0) + 1
@@ -123,7 +172,7 @@ def filter_queries(queries: Sequence[SyntheticQuery], chunks: dict[str, Chunk], 
             survivors.append(q)
     vecs = embedder.embed([q.text for q in survivors]) if survivors else np.zeros((0, 1), dtype=np.float32)
     keep = np.ones(len(survivors), dtype=bool)
-    synthetic = np.array([q.kind != REAL for q in survivors], dtype=bool)
+    synthetic = np.array([not exempt(q) for q in survivors], dtype=bool)
 
     def drop(mask: np.ndarray, reason: str) -> None:
         mask = mask & keep & synthetic
@@ -135,9 +184,10 @@ def filter_queries(queries: Sequence[SyntheticQuery], chunks: dict[str, Chunk], 
         dup = np.zeros(len(survivors), dtype=bool)
         dup[list(near_duplicates(vecs, [q.parent_id for q in survivors], cfg.dedupe_threshold))] = True
         drop(dup, "near_duplicate")
-    if cfg.relevance_drop_share > 0 and len(survivors) and store is not None:
+    if cfg.relevance_drop_share > 0 and len(survivors):  # needs the chunks' text, not the store
         sims = _parent_similarity(survivors, vecs, chunks, embedder)
-        cutoff = np.quantile(sims[keep], cfg.relevance_drop_share) if keep.any() else 0.0
+        pool = keep & synthetic & np.isfinite(sims)
+        cutoff = np.quantile(sims[pool], cfg.relevance_drop_share) if pool.any() else -np.inf
         drop(sims < cutoff, "low_relevance")
     if cfg.round_trip_k > 0 and store is not None and len(survivors):
         drop(~_round_trip(survivors, vecs, store, cfg.round_trip_k), "round_trip_failed")
@@ -147,9 +197,11 @@ def filter_queries(queries: Sequence[SyntheticQuery], chunks: dict[str, Chunk], 
 
 def _parent_similarity(qs: Sequence[SyntheticQuery], vecs: np.ndarray, chunks: dict[str, Chunk],
                        embedder) -> np.ndarray:
-    parents = list(dict.fromkeys(q.parent_id for q in qs))
-    pvecs = dict(zip(parents, embedder.embed([chunks[p].text for p in parents])))
-    return np.array([float(v @ pvecs[q.parent_id]) for q, v in zip(qs, vecs)])
+    """Cosine of each query to its own chunk; +inf (never dropped) when the chunk was not given."""
+    parents = [p for p in dict.fromkeys(q.parent_id for q in qs) if p in chunks]
+    pvecs = dict(zip(parents, embedder.embed([chunks[p].text for p in parents]))) if parents else {}
+    return np.array([float(v @ pvecs[q.parent_id]) if q.parent_id in pvecs else np.inf
+                     for q, v in zip(qs, vecs)])
 
 
 def _round_trip(qs: Sequence[SyntheticQuery], vecs: np.ndarray, store, k: int) -> np.ndarray:

@@ -29,45 +29,70 @@ class ReviewBook:
             for line in self.path.read_text(encoding="utf-8").splitlines():
                 try:
                     rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # torn last line after a crash
+                    check_record(rec, "")
+                except (json.JSONDecodeError, InputError, AttributeError):
+                    continue  # a torn line after a crash, or a hand-edited line that is not a decision
                 self.decisions[review_key(rec["parent_id"], rec["text"])] = rec
 
     def record(self, records: Sequence[dict]) -> None:
-        lines = []
+        """Validate every record first, then append them all in one write (a bad record changes nothing)."""
         for i, rec in enumerate(records, 1):
-            decision = rec.get("decision")
-            if decision not in DECISIONS:
-                raise InputError(f"review record {i}: decision {decision!r} is not one of {DECISIONS}")
-            for field in ("parent_id", "text"):
-                if not rec.get(field):
-                    raise InputError(f"review record {i}: field {field!r} is missing")
-            if decision == "edit" and not (rec.get("edited_text") or "").strip():
-                raise InputError(f"review record {i}: an edit needs 'edited_text'")
-            self.decisions[review_key(rec["parent_id"], rec["text"])] = rec
-            lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
+            check_record(rec, f"review record {i}")
+        lines = "".join(json.dumps(rec, ensure_ascii=False) + "\n" for rec in records)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write("".join(lines))
+        with open(self.path, "a+b") as f:
+            # A crash may have left a torn last line without its newline; never glue a record onto it.
+            if f.tell() > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    lines = "\n" + lines
+            f.write(lines.encode("utf-8"))
             f.flush()
             os.fsync(f.fileno())
+        for rec in records:
+            self.decisions[review_key(rec["parent_id"], rec["text"])] = rec
+
+    def decision_for(self, parent_id: str, text: str) -> dict | None:
+        return self.decisions.get(review_key(parent_id, text))
 
     def apply(self, queries: Sequence[SyntheticQuery], report: IndexReport | None = None) -> list[SyntheticQuery]:
-        """Drop rejected queries, replace edited ones, mark approved ones."""
-        from rag_augment.indexer import query_id
-
+        """Drop rejected queries, replace edited ones, mark approved ones. An edited text may itself have been
+        reviewed later (approved, rejected or edited again): the chain is followed to its last decision."""
         out = []
         for q in queries:
-            rec = self.decisions.get(review_key(q.parent_id, q.text))
-            if rec is None:
-                out.append(q)
-            elif rec["decision"] == "reject":
+            q = self._resolve(q)
+            if q is None:
                 if report is not None:
                     report.drop("rejected_in_review")
-            elif rec["decision"] == "approve":
-                out.append(replace(q, provenance={**q.provenance, "review_status": "approved"}))
             else:
-                text = rec["edited_text"].strip()
-                out.append(replace(q, text=text, query_id=query_id(q.parent_id, q.kind, text),
-                                   provenance={**q.provenance, "review_status": "edited"}))
+                out.append(q)
         return out
+
+    def _resolve(self, q: SyntheticQuery) -> SyntheticQuery | None:
+        from rag_augment.indexer import query_id
+
+        seen: set[str] = set()
+        while (key := review_key(q.parent_id, q.text)) in self.decisions and key not in seen:
+            seen.add(key)
+            rec = self.decisions[key]
+            if rec["decision"] == "reject":
+                return None
+            if rec["decision"] == "approve":
+                status = "edited" if q.provenance.get("review_status") == "edited" else "approved"
+                return replace(q, provenance={**q.provenance, "review_status": status})
+            text = rec["edited_text"].strip()
+            q = replace(q, text=text, query_id=query_id(q.parent_id, q.kind, text),
+                        provenance={**q.provenance, "review_status": "edited"})
+        return q
+
+
+def check_record(rec: dict, where: str) -> None:
+    """Raise InputError (prefixed with `where`) unless rec is a complete decision."""
+    decision = rec.get("decision")
+    if decision not in DECISIONS:
+        raise InputError(f"{where}: decision {decision!r} is not one of {', '.join(DECISIONS)}")
+    for field in ("parent_id", "text"):
+        if not str(rec.get(field) or "").strip():
+            raise InputError(f"{where}: field {field!r} is missing")
+    if decision == "edit" and not str(rec.get("edited_text") or "").strip():
+        raise InputError(f"{where}: an edit needs 'edited_text'")

@@ -1,0 +1,145 @@
+"""Throughput of query generation, in chunks per minute, on SciFact abstracts.
+
+    python eval/bench_generation.py --n 20                       # naive loop vs multi-sequence, default model
+    python eval/bench_generation.py --n 20 --parallel 4,8 --server 4
+
+Modes: `naive` calls create_chat_completion once per chunk (parallel=1); `parallel=P` decodes P chunks together
+in one llama.cpp context with the shared prompt prefix evaluated once; `server` sends the same chunks to a
+local `python -m llama_cpp.server` through the OpenAI back end with N concurrent requests.
+Prints a markdown table. Timings depend on the machine: they belong in results, not in tests.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from importlib.metadata import version
+from pathlib import Path
+
+from rag_augment import models
+from rag_augment.generators.base import SamplingParams
+from rag_augment.generators.prompts import PromptConfig
+from rag_augment.hashing import sha1_hex
+from rag_augment.types import Chunk
+
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared/datasets/scifact/corpus.jsonl"
+
+
+def load_chunks(path: Path, n: int) -> list[Chunk]:
+    chunks = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            doc = json.loads(line)
+            if len(doc["text"].split()) < 80:  # skip stubs: a real abstract is the unit of work
+                continue
+            chunks.append(Chunk(chunk_id=doc["_id"], doc_id=doc["_id"], text=doc["text"], title=doc["title"],
+                                content_hash=sha1_hex(doc["text"])))
+            if len(chunks) == n:
+                break
+    return chunks
+
+
+def run(gen, chunks: list[Chunk], warmup: Chunk) -> dict:
+    gen.generate_batch([warmup])  # pages the model in; not timed
+    start = time.perf_counter()
+    results = gen.generate_batch(chunks)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "chunks_per_min": 60 * len(chunks) / seconds,
+            "gen_tokens": sum(r.completion_tokens for r in results),
+            "prompt_tokens": sum(r.prompt_tokens for r in results),
+            "queries_per_chunk": sum(len(r.queries) for r in results) / len(chunks),
+            "errors": sum(bool(r.error) for r in results)}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(model: str, n_threads: int, n_ctx: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", model, "--host", "127.0.0.1",
+                             "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(n_threads),
+                             "--n_threads_batch", str(n_threads)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1"
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(url + "/models", timeout=2)
+            return proc, url
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("llama_cpp.server did not start")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=20, help="number of SciFact abstracts")
+    ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    ap.add_argument("--model", default="", help="GGUF path (default: the assembled Qwen2.5-Coder-1.5B)")
+    ap.add_argument("--parallel", default="8", help="comma-separated sequence counts for the multi-sequence mode")
+    ap.add_argument("--no-naive", action="store_true", help="skip the naive baseline")
+    ap.add_argument("--server", type=int, default=0, help="also run the openai back end against llama_cpp.server "
+                                                          "with this many concurrent requests")
+    ap.add_argument("--max-tokens", type=int, default=SamplingParams().max_tokens)
+    ap.add_argument("--n-ctx", type=int, default=2048)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--profile", default="scientific")
+    args = ap.parse_args()
+
+    from rag_augment.generators.llama_cpp import local_generator
+    from rag_augment.generators.openai_compat import openai_generator
+
+    model = args.model or models.default_model_path()
+    chunks = load_chunks(args.corpus, args.n + 1)
+    warmup, chunks = chunks[0], chunks[1:]
+    prompt = PromptConfig(profile=args.profile)
+    params = SamplingParams(max_tokens=args.max_tokens)
+    rows: list[tuple[str, dict]] = []
+    modes = ([] if args.no_naive else [1]) + [int(p) for p in args.parallel.split(",") if p]
+    for p in modes:
+        gen = local_generator(model, prompt=prompt, params=params, n_ctx=args.n_ctx, n_threads=args.threads,
+                              parallel=p)
+        rows.append(("naive (1 chunk per call)" if p == 1 else f"local, parallel={p}", run(gen, chunks, warmup)))
+        print(f"# {rows[-1][0]}: {rows[-1][1]}", file=sys.stderr)
+        del gen
+        gc.collect()
+    if args.server:
+        proc, url = start_server(model, args.threads, args.n_ctx)
+        try:
+            gen = openai_generator(os.path.basename(model), base_url=url, prompt=prompt, params=params,
+                                   concurrency=args.server, timeout=600,
+                                   extra_body={"repeat_penalty": params.repeat_penalty, "top_k": 40, "min_p": 0.05})
+            rows.append((f"openai -> llama_cpp.server, {args.server} concurrent", run(gen, chunks, warmup)))
+        finally:
+            proc.terminate()
+            proc.wait()
+
+    base = rows[0][1]["chunks_per_min"] if not args.no_naive else None
+    print(f"Machine: {platform.machine()}, nproc={os.cpu_count()}, threads={args.threads}; "
+          f"date {datetime.date.today()}; model {os.path.basename(model)}; "
+          f"llama-cpp-python {version('llama-cpp-python')}; {len(chunks)} SciFact abstracts; "
+          f"prompt {prompt.version}/{prompt.profile}, n_questions={prompt.n_questions}; {params.to_dict()}\n")
+    print("| mode | seconds | chunks/min | speed-up | prompt tok | gen tok | gen tok/s | queries/chunk | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, r in rows:
+        speed = f"{r['chunks_per_min'] / base:.2f}x" if base else "-"
+        print(f"| {name} | {r['seconds']:.1f} | {r['chunks_per_min']:.2f} | {speed} | {r['prompt_tokens']} | "
+              f"{r['gen_tokens']} | {r['gen_tokens'] / r['seconds']:.1f} | {r['queries_per_chunk']:.1f} | "
+              f"{r['errors']} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The CLI end to end with the real MiniLM embedding and the rules generator (no LLM)."""
+import json
+
+import pytest
+
+from rag_augment.cli import main
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory):
+    import shutil
+    from conftest import SAMPLE_DOCS
+    root = tmp_path_factory.mktemp("cli")
+    kb = root / "kb"
+    for rel in ("travel-and-leave/leave.md", "getting-started/piv.md"):
+        (kb / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SAMPLE_DOCS / rel, kb / rel)
+    home = root / "home"
+    assert main(["index", str(kb), "--home", str(home), "--generator", "rules", "--json"]) == 0
+    return kb, home
+
+
+def test_index_then_query_json(indexed, capsys):
+    kb, home = indexed
+    capsys.readouterr()
+    assert main(["query", "how many hours of sick leave do I earn", "--home", str(home), "-k", "3", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert len(hits) == 3
+    assert hits[0]["doc_id"] == "travel-and-leave/leave.md"
+    assert hits[0]["legs"]
+
+
+def test_query_explain_shows_legs_and_matches(indexed, capsys):
+    _, home = indexed
+    assert main(["query", "PIV card", "--home", str(home), "--explain"]) == 0
+    out = capsys.readouterr().out
+    assert "legs:" in out and "piv.md" in out
+
+
+def test_stats_and_show(indexed, capsys):
+    _, home = indexed
+    capsys.readouterr()
+    assert main(["stats", "--home", str(home)]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["documents"] == 2 and stats["query_vectors"] > 0
+    assert main(["query", "PIV", "--home", str(home), "--json", "-k", "1"]) == 0
+    chunk_id = json.loads(capsys.readouterr().out)[0]["chunk_id"]
+    assert main(["show", chunk_id, "--home", str(home)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["queries"] and shown["queries"][0]["provenance"]["generator"] == "rules"
+    assert shown["queries"][0]["provenance"]["source_chunk_hash"]
+
+
+def test_errors_are_one_line_and_nonzero(indexed, capsys, tmp_path):
+    _, home = indexed
+    capsys.readouterr()
+    assert main(["index", str(tmp_path / "missing"), "--home", str(home), "--generator", "rules"]) == 2
+    err = capsys.readouterr().err
+    assert "missing" in err and err.count("\n") == 1
+    assert main(["show", "no-such-chunk", "--home", str(home)]) == 2
+    assert main(["delete", "no/such/doc.md", "--home", str(home)]) == 2
+    assert main(["index", str(tmp_path), "--home", str(home), "--generator", "openai"]) == 2
+
+
+def test_delete_then_reindex_restores(indexed, capsys):
+    kb, home = indexed
+    assert main(["delete", "getting-started/piv.md", "--home", str(home)]) == 0
+    capsys.readouterr()
+    assert main(["stats", "--home", str(home)]) == 0
+    assert json.loads(capsys.readouterr().out)["documents"] == 1
+    assert main(["index", str(kb), "--home", str(home), "--generator", "rules"]) == 0
+    capsys.readouterr()
+    assert main(["stats", "--home", str(home)]) == 0
+    assert json.loads(capsys.readouterr().out)["documents"] == 2

@@ -326,14 +326,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def llama_server(smollm2):
+def llama_server(smollm2, tmp_path_factory):
     pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is required")
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", smollm2, "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", "2048"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tmp_path_factory.mktemp("server") / "server.log"  # a file, not a pipe: a full pipe blocks the server
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", smollm2, "--host",
+                                 "127.0.0.1", "--port", str(port), "--n_ctx", "2048"], stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 120
+    deadline = time.time() + 180
     while True:
         try:
             with urllib.request.urlopen(url + "/models", timeout=2) as r:
@@ -343,7 +344,7 @@ def llama_server(smollm2):
             pass
         if proc.poll() is not None or time.time() > deadline:
             proc.kill()
-            pytest.fail(f"llama_cpp.server did not start: {proc.stderr.read().decode()[-2000:]}")
+            pytest.fail(f"llama_cpp.server did not start: {log.read_text(errors='replace')[-2000:]}")
         time.sleep(0.5)
     yield url
     proc.terminate()

@@ -183,3 +183,15 @@ def sample_queries(ds: EvalDataset, split: str, n: int, seed: int) -> list[str]:
     ids = sorted(ds.split(split))
     random.Random(seed).shuffle(ids)
     return ids[:n]
+
+
+def bm25_top_documents(ds: EvalDataset, query_ids: Sequence[str], k: int) -> dict[str, list[str]]:
+    """Each query's top k documents by BM25 over the whole corpus: hard distractors for build_subset."""
+    import tempfile
+
+    from rag_augment.lexical import LexicalIndex
+
+    with tempfile.TemporaryDirectory() as tmp:  # built in memory; the folder is only named, never written
+        lex = LexicalIndex(tmp)
+        lex.build(ds.doc_ids, [d.text for d in ds.documents], [], [], [])
+        return {q: [d for d, _ in lex.search("chunks", ds.queries[q], k)] for q in query_ids}

@@ -1,0 +1,146 @@
+"""Measure one round of the feedback loop: feed back the TRAIN queries that fail, report held-out TEST queries.
+
+    python eval/bench_feedback_loop.py                                   # sample_kb, rules generator, MiniLM
+    python eval/bench_feedback_loop.py --dataset ../shared/datasets/scifact --variants rules
+
+Steps: index the data set with the rules generator into a temporary home; score train and test queries
+(document level: a ranking of chunks collapses to distinct documents); every train query whose relevant document
+is not in the top k becomes a feedback record (verdict thumbs_down, its relevant document as the target); one
+round of apply_feedback runs per variant, on its own copy of the index:
+  none   -- attach only the failed query itself to its target chunk;
+  rules  -- the failed query plus deterministic templated paraphrases (the rules generator);
+  llm    -- the failed query plus LLM paraphrases (--llm-model GGUF, needs llama-cpp-python).
+Test queries are passed as the holdout, so none of them can be attached. Train queries are what was fed back, so
+train gains are expected (the exact text is now a child vector); test gains come only from generalisation to
+different wordings of similar needs.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rag_augment.augment_index import AugmentIndex
+from rag_augment.chunking import ChunkingConfig
+from rag_augment.eval.datasets import load_dataset
+from rag_augment.eval.metrics import mean_metrics, paired_bootstrap, score_query, wins_losses
+from rag_augment.feedback import FeedbackStore, apply_feedback
+from rag_augment.generators.rules import RulesGenerator
+
+METRICS = ("R@5", "MRR@10", "nDCG@10")
+
+
+def rankings(index: AugmentIndex, queries: dict[str, str], depth: int) -> dict[str, list[str]]:
+    return {qid: [h.doc_id for h in index.query(text, k=depth)] for qid, text in queries.items()}
+
+
+def score(index, queries, qrels, depth) -> dict[str, np.ndarray]:
+    ranks = rankings(index, queries, depth)
+    rows = [score_query(ranks[q], qrels[q]) for q in sorted(queries)]
+    return {m: np.array([r[m] for r in rows]) for m in METRICS}
+
+
+def summarise(before: dict, after: dict) -> dict:
+    out = {}
+    for m in METRICS:
+        lift, lo, hi = paired_bootstrap(after[m], before[m])
+        w, l, t = wins_losses(after[m], before[m])
+        out[m] = {"before": round(float(before[m].mean()), 4), "after": round(float(after[m].mean()), 4),
+                  "lift": round(lift, 4), "ci95": [round(lo, 4), round(hi, 4)], "wins": w, "losses": l}
+    return out
+
+
+def make_embedder(name: str):
+    if name.startswith("hash"):
+        from rag_augment.embedding import HashEmbedder
+        return HashEmbedder(256)
+    from rag_augment.embedding import SentenceTransformerEmbedder
+    return SentenceTransformerEmbedder()
+
+
+def variant_generator(name: str, args):
+    if name == "none":
+        return None
+    if name == "rules":
+        return RulesGenerator()
+    from rag_augment.generators.llama_cpp import LlamaCppBackend
+    return LlamaCppBackend(model_path=args.llm_model, n_ctx=2048, parallel=args.llm_parallel)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", default="sample_kb")
+    p.add_argument("--k", type=int, default=5, help="a query fails when no relevant document is in the top k")
+    p.add_argument("--depth", type=int, default=30, help="chunks retrieved per query before collapsing to docs")
+    p.add_argument("--variants", default="none,rules", help="comma list of none, rules, llm")
+    p.add_argument("--llm-model", default=None, help="GGUF for the llm variant (default: the packaged model)")
+    p.add_argument("--llm-parallel", type=int, default=4)
+    p.add_argument("--embedder", default="minilm", help="minilm (default) or hash (fast, not meaningful)")
+    p.add_argument("--paraphrases", type=int, default=3)
+    p.add_argument("--out", default=None, help="write the JSON result here")
+    args = p.parse_args(argv)
+
+    t0 = time.time()
+    ds = load_dataset(args.dataset)
+    train_q, test_q = ds.split_queries("train"), ds.split_queries("test")
+    train_rels, test_rels = ds.split("train"), ds.split("test")
+    overlap = {t.lower().strip() for t in train_q.values()} & {t.lower().strip() for t in test_q.values()}
+    work = Path(tempfile.mkdtemp(prefix="bench_feedback_"))
+    try:
+        base = AugmentIndex(work / "base", embedder=make_embedder(args.embedder))
+        rep = base.index_documents(ds.documents, RulesGenerator(), ChunkingConfig())
+        t_index = time.time() - t0
+        test_before = score(base, test_q, test_rels, args.depth)
+        train_before = score(base, train_q, train_rels, args.depth)
+        failing = [q for q, r in zip(sorted(train_q), train_before["R@5"]) if r == 0.0]
+        result = {"dataset": ds.name, "date": datetime.date.today().isoformat(), "nproc": os.cpu_count(),
+                  "embedder": base.embedder.name, "k": args.k, "depth": args.depth,
+                  "documents": len(ds.documents), "chunks": rep.chunks_total, "queries_indexed": rep.queries_kept,
+                  "train_queries": len(train_q), "test_queries": len(test_q), "train_test_text_overlap": len(overlap),
+                  "train_failing_before": len(failing), "index_seconds": round(t_index, 1), "variants": {}}
+        for name in [v.strip() for v in args.variants.split(",") if v.strip()]:
+            result["variants"][name] = run_variant(name, base, work, args, failing, train_q, train_rels, test_q,
+                                                   test_rels, train_before, test_before)
+        result["seconds"] = round(time.time() - t0, 1)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    text = json.dumps(result, indent=2)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+    print(text)
+    return 0
+
+
+def run_variant(name, base, work, args, failing, train_q, train_rels, test_q, test_rels, train_before,
+                test_before) -> dict:
+    home = work / name
+    shutil.copytree(base.home, home)  # each variant starts from the same index
+    idx = AugmentIndex(home, embedder=base.embedder)
+    with FeedbackStore.for_index(idx) as fb:
+        fb.add_many([{"query": train_q[q], "verdict": "thumbs_down", "session_id": "bench",
+                      "doc_id": max(sorted(train_rels[q]), key=lambda d: train_rels[q][d])} for q in failing],
+                    idx.store.name)
+    t = time.time()
+    rnd = apply_feedback(idx, variant_generator(name, args), k=args.k, n_paraphrases=args.paraphrases,
+                         holdout=list(test_q.values()))
+    seconds = time.time() - t
+    train_after = score(idx, train_q, train_rels, args.depth)
+    test_after = score(idx, test_q, test_rels, args.depth)
+    fixed_docs = sum(1 for q, r in zip(sorted(train_q), train_after["R@5"]) if q in set(failing) and r > 0)
+    return {"round": {k: rnd[k] for k in ("handled", "fixed", "still_failing", "skipped", "queries_added",
+                                          "dropped")},
+            "round_seconds": round(seconds, 1), "train_failing_fixed_doc_level": fixed_docs,
+            "test": summarise(test_before, test_after), "train": summarise(train_before, train_after)}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""`rag-augment eval`: score rag_augment against the baselines on a labelled data set (see eval/RESULTS.md).
+
+    rag-augment eval --dataset sample_kb --split test --generator rules --tune --train-split train
+    rag-augment eval --dataset ../shared/datasets/scifact --generator replay --cache eval/cache/X.jsonl ...
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from rag_augment.errors import ConfigError
+
+GENERATORS = ("rules", "local", "openai", "replay")
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("eval", help="measure retrieval on labelled queries: rag_augment vs baselines",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", required=True, help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels/) or sample_kb")
+    p.add_argument("--split", default="test", help="the split that is reported")
+    p.add_argument("--tune", action="store_true", help="tune fusion on --train-split and write a named profile")
+    p.add_argument("--train-split", default="train")
+    p.add_argument("--profile-name", default=None, help="tuned profile name (default tuned-<dataset>)")
+    p.add_argument("--profile-dir", default=None, help="where the tuned profile goes (default: rag_augment/profiles)")
+    p.add_argument("--out", default=None, help="run folder (default eval/runs/<name>)")
+    p.add_argument("--name", default=None, help="run name (default <dataset>-<split>-<generator>)")
+    p.add_argument("--pool", default=None, help="JSON with 'docs' and 'queries' id lists: evaluate on that pool")
+    p.add_argument("--subset", type=int, default=0, help="documents: every relevant one plus seeded distractors")
+    p.add_argument("--subset-seed", type=int, default=0)
+    p.add_argument("--subset-hard", type=int, default=0, help="also each query's top N BM25 documents")
+    p.add_argument("--no-title", action="store_true", help="BEIR: do not prefix the title to the text")
+    p.add_argument("--chunk-size", type=int, default=256)
+    p.add_argument("--chunk-overlap", type=int, default=32)
+    p.add_argument("--no-filters", action="store_true", help="keep every generated query")
+    p.add_argument("--round-trip-k", type=int, default=0)
+    p.add_argument("--bootstrap", type=int, default=5000, help="paired bootstrap resamples")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (and subset/example sampling)")
+    p.add_argument("--embedding-model", default=None, help="local sentence-transformers folder (default MiniLM)")
+    p.add_argument("--json", action="store_true", help="print the run record as JSON")
+    _generator_args(p)
+    return p
+
+
+def _generator_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("generation (read from / written to --cache)")
+    g.add_argument("--generator", choices=GENERATORS, default="rules",
+                   help="replay: only read --cache (no model); a chunk missing from it is an error")
+    g.add_argument("--cache", default=None, help="generation cache file (default RUN/generations.jsonl)")
+    g.add_argument("--identity", default=None, help="replay: the generator identity key when the cache has several")
+    g.add_argument("--model", default=None)
+    g.add_argument("--base-url", default=None)
+    g.add_argument("--api-key-env", default="OPENAI_API_KEY")
+    g.add_argument("--concurrency", type=int, default=4)
+    g.add_argument("--prompt-profile", default="general", help="general, hr_policy, scientific, ...")
+    g.add_argument("--questions", type=int, default=5)
+    g.add_argument("--claims", type=int, default=0)
+    g.add_argument("--keywords", type=int, default=0)
+    g.add_argument("--paraphrases", type=int, default=2)
+    g.add_argument("--examples-from-train", type=int, default=0,
+                   help="few-shot: this many --train-split queries as style examples in the prompt")
+    g.add_argument("--temperature", type=float, default=0.7)
+    g.add_argument("--gen-seed", type=int, default=1)
+    g.add_argument("--batch-size", type=int, default=8)
+
+
+def _dataset(args):
+    from rag_augment.eval import datasets as D
+
+    ds = D.load_dataset(args.dataset, title_in_text=not args.no_title)
+    if args.pool:
+        pool = json.loads(Path(args.pool).read_text())
+        ds = D.restrict(ds, pool["docs"], pool["queries"], {"pool": args.pool})
+    if args.subset:
+        splits = [args.split] + ([args.train_split] if args.tune else [])
+        hard = D.bm25_top_documents(ds, [q for s in splits for q in ds.split(s)], args.subset_hard) \
+            if args.subset_hard else None
+        ds = D.build_subset(ds, splits, args.subset, args.subset_seed, hard, args.subset_hard)
+    return ds
+
+
+def _generator(args, ds):
+    if args.generator == "replay":
+        from rag_augment.eval.replay import ReplayGenerator
+        if not args.cache:
+            raise ConfigError("--generator replay needs --cache FILE")
+        return ReplayGenerator(args.cache, args.identity)
+    from rag_augment.generators.base import SamplingParams
+    from rag_augment.generators.factory import make_generator
+    from rag_augment.generators.prompts import PromptConfig
+
+    examples: tuple[str, ...] = ()
+    if args.examples_from_train:
+        train = sorted(ds.split_queries(args.train_split).items())
+        picked = random.Random(args.seed).sample(train, min(args.examples_from_train, len(train)))
+        examples = tuple(text for _, text in picked)
+    prompt = PromptConfig(profile=args.prompt_profile, n_questions=args.questions, n_claims=args.claims,
+                          n_keywords=args.keywords, n_paraphrases=args.paraphrases, examples=examples)
+    params = SamplingParams(temperature=args.temperature, seed=args.gen_seed)
+    return make_generator(args.generator, model=args.model, base_url=args.base_url, api_key_env=args.api_key_env,
+                          concurrency=args.concurrency, prompt=prompt, params=params)
+
+
+def _spec(args, name: str):
+    from rag_augment.chunking import ChunkingConfig
+    from rag_augment.eval.harness import EvalSpec
+    from rag_augment.filters import FilterConfig
+
+    filters = FilterConfig(round_trip_k=args.round_trip_k) if not args.no_filters else FilterConfig(
+        min_words=0, max_words=10_000, not_a_query=False, dedupe_threshold=0, pii=False, injection=False)
+    return EvalSpec(name=name, split=args.split, train_split=args.train_split if args.tune else None,
+                    profile_name=args.profile_name, profile_dir=Path(args.profile_dir) if args.profile_dir else None,
+                    chunking=ChunkingConfig(args.chunk_size, args.chunk_overlap), filters=filters,
+                    bootstrap=args.bootstrap, seed=args.seed, batch_size=args.batch_size,
+                    command="rag-augment eval " + " ".join(shlex.quote(a) for a in args.argv))
+
+
+def progress_bar(total: int, desc: str):
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, disable=None, file=sys.stderr, dynamic_ncols=True)
+
+
+def execute(args) -> tuple[dict[str, Any], dict[str, Path]]:
+    """The library calls behind the command (also used by eval/run_benchmarks.py)."""
+    from rag_augment.embedding import SentenceTransformerEmbedder
+    from rag_augment.eval.harness import run_eval
+    from rag_augment.eval.report import write_run
+
+    ds = _dataset(args)
+    generator = _generator(args, ds)
+    name = args.name or f"{Path(str(args.dataset)).name}-{args.split}-{args.generator}"
+    out = Path(args.out or Path("eval") / "runs" / name)
+    embedder = SentenceTransformerEmbedder(args.embedding_model) if args.embedding_model else None
+    result = run_eval(ds, generator, out, _spec(args, name), embedder=embedder, cache_path=args.cache,
+                      progress=progress_bar)
+    return result, write_run(result, out)
+
+
+def run(args) -> int:
+    from rag_augment.eval.report import systems_table, lifts_table, tuning_lines
+
+    if not hasattr(args, "argv"):
+        args.argv = sys.argv[2:] if len(sys.argv) > 2 and sys.argv[1] == "eval" else []
+    result, paths = execute(args)
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items() if k != "per_query"}, indent=2, default=str))
+        return 0
+    print("\n".join(systems_table(result)))
+    print()
+    print("\n".join(lifts_table(result, reference="dense")))
+    for line in tuning_lines(result):
+        print(line)
+    print(f"\nreport: {paths['markdown']}  json: {paths['json']}")
+    return 0

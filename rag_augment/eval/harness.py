@@ -1,0 +1,338 @@
+"""The eval harness: index a labelled data set once (cached generations, incremental Chroma), retrieve every raw
+leg once per query, score every system offline, tune fusion on the train split only, report on the eval split.
+
+Never prints: progress goes through a callback (total, description) -> object with update(n) and close().
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from rag_augment.augment_index import AugmentIndex
+from rag_augment.cache import GenerationCache
+from rag_augment.chunking import ChunkingConfig, chunk_documents
+from rag_augment.errors import ConfigError
+from rag_augment.eval import metrics as M
+from rag_augment.eval.datasets import EvalDataset, Qrels
+from rag_augment.eval.systems import (EVAL_DEPTH, MAX_K, QAExtractorIndex, QueryLegs, System, latency, rank,
+                                      single_leg, standard_systems)
+from rag_augment.filters import FilterConfig
+from rag_augment.fusion import LEG_NAMES, FusionProfile, fuse
+from rag_augment.profiles import load_profile
+
+Progress = Callable[[int, str], Any]
+BASELINE = "dense"
+
+
+class LeakageError(ConfigError):
+    """An evaluation query would reach a generation prompt: the harness refuses to run."""
+
+
+@dataclass
+class EvalSpec:
+    name: str
+    split: str = "test"
+    train_split: str | None = None       # set to tune fusion on this split
+    profile_name: str | None = None      # the tuned profile's name (rag_augment/profiles/<name>.json)
+    profile_dir: Path | None = None      # where the tuned profile is written (default: the package's profiles/)
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    filters: FilterConfig = field(default_factory=FilterConfig)
+    depths: dict[str, int] = field(default_factory=lambda: dict(EVAL_DEPTH))
+    bootstrap: int = 5000
+    seed: int = 0
+    batch_size: int = 8
+    command: str = ""
+
+
+# ---------------------------------------------------------------- leakage
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+
+
+def _strings(obj: Any) -> list[str]:
+    if isinstance(obj, str):
+        return [obj]
+    if isinstance(obj, Mapping):
+        return [s for v in obj.values() for s in _strings(v)]
+    if isinstance(obj, (list, tuple)):
+        return [s for v in obj for s in _strings(v)]
+    return []
+
+
+def prompt_texts(generator: Any) -> list[str]:
+    """Every text a generator adds to its prompts besides the chunk: few-shot examples, personas, extra
+    instructions, and every string of its identity (a replayed cache records its prompt there)."""
+    texts: list[str] = []
+    prompt = getattr(generator, "prompt", None)
+    if prompt is not None:
+        texts += list(getattr(prompt, "examples", ())) + list(getattr(prompt, "personas", ()))
+        texts.append(getattr(prompt, "extra_instructions", ""))
+    texts += _strings(generator.identity())
+    return [t for t in texts if t and t.strip()]
+
+
+def check_leakage(generator: Any, chunks: Sequence, queries: Mapping[str, str]) -> None:
+    """Raise LeakageError when an evaluation query is a chunk's seed (seeds are paraphrased in the prompt) or
+    appears in the generator's prompt texts. Compared case- and punctuation-insensitively; a query of 4 or more
+    words also counts when it is contained in a longer prompt text."""
+    prompts = [f" {_norm(t)} " for t in prompt_texts(generator)]
+    seeds = {_norm(s): c.chunk_id for c in chunks for s in c.seeds}
+    leaks = []
+    for qid, text in queries.items():
+        key = _norm(text)
+        if not key:
+            continue
+        if key in seeds:
+            leaks.append(f"query {qid} ({text!r}) is a seed of chunk {seeds[key]}")
+        elif any(p.strip() == key or (len(key.split()) >= 4 and f" {key} " in p) for p in prompts):
+            leaks.append(f"query {qid} ({text!r}) appears in the generator's prompt")
+    if leaks:
+        raise LeakageError(f"{len(leaks)} evaluation queries would be seen by the generator, e.g. {leaks[0]}; "
+                           "take few-shot examples and seeds from the train split only")
+
+
+# ---------------------------------------------------------------- index
+
+def build_index(ds: EvalDataset, chunks: Sequence, generator: Any, home: Path, spec: EvalSpec, embedder=None,
+                cache_path: Path | None = None, progress: Progress | None = None) -> tuple[AugmentIndex, dict]:
+    """Index the data set into home (reused across runs: unchanged chunks are not embedded again)."""
+    index = AugmentIndex(home, embedder=embedder, cache_path=cache_path, collection="eval")
+    start = time.perf_counter()
+    report = index.index_documents(ds.documents, generator, spec.chunking, spec.filters, prune=True,
+                                   progress=progress, batch_size=spec.batch_size)
+    seconds = time.perf_counter() - start
+    stats = index.stats()
+    return index, {
+        "documents": stats["documents"], "chunks": stats["chunks"], "query_vectors": stats["query_vectors"],
+        "queries_by_kind": stats["queries_by_kind"], "mean_queries_per_chunk": stats["mean_queries_per_chunk"],
+        "index_seconds_this_run": round(seconds, 2), "chunks_embedded_this_run": report.chunks_embedded,
+        "generation_seconds_this_run": round(report.generation_seconds, 2),
+        "chunks_generated_this_run": report.chunks_generated, "cache_hits": report.cache_hits,
+        "generation_seconds_recorded": round(_recorded_generation_seconds(index.cache, generator, chunks), 2),
+        "queries_generated": report.queries_generated, "queries_kept": report.queries_kept,
+        "queries_dropped": report.queries_dropped, "generation_errors": len(report.generation_errors),
+        "cache_file": str(index.cache.path),
+    }
+
+
+def _recorded_generation_seconds(cache: GenerationCache, generator: Any, chunks: Sequence) -> float:
+    """What generating these chunks cost when the cache entries were made (0 for cache misses)."""
+    identity = generator.identity()
+    hits = (cache.get(identity, c) for c in chunks)
+    return sum(h.seconds for h in hits if h is not None)
+
+
+def chunk_docs(index: AugmentIndex) -> dict[str, str]:
+    return {cid: meta.get("doc_id", cid) for cid, meta in index.store.chunk_states().items()}
+
+
+# ---------------------------------------------------------------- retrieval
+
+def qa_index(index: AugmentIndex, fmt: str, kinds: tuple[str, ...], cache_dir: Path) -> QAExtractorIndex:
+    """(d) vectors for every chunk; cached on disk by a hash of the embedder and the exact texts."""
+    queries: dict[str, list[tuple[str, str]]] = {}
+    for _, docs, metas in index.store.iter_all("queries"):
+        for text, meta in zip(docs, metas):
+            if not kinds or meta.get("kind") in kinds:
+                queries.setdefault(meta["parent_id"], []).append((meta.get("kind", ""), text))
+    ids, texts = [], []
+    for cids, docs, _ in index.store.iter_all("chunks", include=("documents",)):
+        for cid, text in zip(cids, docs):
+            ids.append(cid)
+            texts.append(QAExtractorIndex.text(text, [t for _, t in sorted(queries.get(cid, []))], fmt))
+    digest = hashlib.sha1("\x00".join([index.embedder.name, *ids, *texts]).encode()).hexdigest()[:16]
+    path = cache_dir / f"qa-{fmt}-{digest}.npy"
+    if path.exists():
+        return QAExtractorIndex(ids, np.load(path))
+    vecs = np.concatenate([index.embedder.embed(texts[i:i + 256]) for i in range(0, len(texts), 256)]) \
+        if texts else np.zeros((0, 1), dtype=np.float32)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    np.save(path, vecs)
+    return QAExtractorIndex(ids, vecs)
+
+
+def child_ranks(index: AugmentIndex, embedding: np.ndarray, depth: int) -> dict[str, int]:
+    """parent -> rank (from 1) of its best query vector among the top `depth` query vectors."""
+    ranks: dict[str, int] = {}
+    for i, (_, _, meta, _) in enumerate(index.store.search("queries", embedding, depth), 1):
+        ranks.setdefault(meta["parent_id"], i)
+    return ranks
+
+
+def collect_legs(index: AugmentIndex, queries: Mapping[str, str], depths: Mapping[str, int],
+                 products: Mapping[str, FusionProfile] | None = None,
+                 qa: Mapping[str, QAExtractorIndex] | None = None,
+                 progress: Progress | None = None, desc: str = "retrieving") -> dict[str, QueryLegs]:
+    """Every raw leg for every query, timed leg by leg (the library runs legs in sequence, so a system's latency
+    is the sum of its legs). Profiles in `products` run through the product path: legs_for(profile) + fuse."""
+    retriever = index.retriever
+    singles = {leg: single_leg(leg, depths[leg]) for leg in LEG_NAMES}
+    out: dict[str, QueryLegs] = {}
+    bar = progress(len(queries), desc) if progress else None
+    for qid, text in queries.items():
+        q = QueryLegs()
+        emb = _timed(q.seconds, "embed", lambda: index.embedder.embed([text])[0])
+        for leg, prof in singles.items():
+            res = _timed(q.seconds, leg, lambda: retriever.legs_for(text, embedding=emb, profile=prof))
+            q.legs[leg] = res.legs.get(leg, [])
+        q.child_rank = _timed(q.seconds, "children", lambda: child_ranks(index, emb, depths["query_dense"]))
+        for key, prof in (products or {}).items():
+            t0 = time.perf_counter()
+            ranked, _ = fuse(retriever.legs_for(text, embedding=emb, profile=prof).legs, prof, MAX_K)
+            q.product[key] = ([p for p, _ in ranked], time.perf_counter() - t0)
+        for key, idx in (qa or {}).items():
+            q.qa[key] = _timed(q.seconds, key, lambda: idx.search(emb))
+        out[qid] = q
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def _timed(seconds: dict[str, float], key: str, fn: Callable[[], Any]) -> Any:
+    t0 = time.perf_counter()
+    value = fn()
+    seconds[key] = time.perf_counter() - t0
+    return value
+
+
+# ---------------------------------------------------------------- scoring
+
+def score_system(system: System, legs: Mapping[str, QueryLegs], qrels: Qrels,
+                 chunk_doc: Mapping[str, str]) -> tuple[dict[str, np.ndarray], list[float]]:
+    rankings, costs, lat = {}, {}, []
+    for qid in sorted(qrels):
+        q = legs[qid]
+        t0 = time.perf_counter()
+        ids, c = rank(system, q)
+        offline = time.perf_counter() - t0 if system.kind == "fuse" else 0.0
+        rankings[qid], doc_costs = M.to_documents(ids, chunk_doc, c)
+        if doc_costs is not None:
+            costs[qid] = doc_costs
+        lat.append(latency(system, q, offline))
+    return M.score_run(rankings, qrels, costs or None), lat
+
+
+def compare(per_query: Mapping[str, Mapping[str, np.ndarray]], pairs: Sequence[tuple[str, str]],
+            metrics: Sequence[str] = ("nDCG@10", "R@10"), n: int = 5000, seed: int = 0) -> list[dict]:
+    out = []
+    for system, ref in pairs:
+        for m in metrics:
+            a, b = per_query[system][m], per_query[ref][m]
+            delta, lo, hi = M.paired_bootstrap(a, b, n=n, seed=seed)
+            wins, losses, ties = M.wins_losses(a, b)
+            out.append({"system": system, "reference": ref, "metric": m, "delta": delta, "lo": lo, "hi": hi,
+                        "wins": wins, "losses": losses, "ties": ties})
+    return out
+
+
+def default_pairs(systems: Sequence[System]) -> list[tuple[str, str]]:
+    """Every system against the dense baseline; rag_augment's profiles also against the strongest rivals."""
+    keys = [s.key for s in systems]
+    pairs = [(k, BASELINE) for k in keys if k != BASELINE]
+    rivals = [k for k in ("hybrid", "bm25", "qa_extractor", "multivector", "synthetic") if k in keys]
+    for s in systems:
+        if s.kind == "product":
+            pairs += [(s.key, r) for r in rivals]
+    return pairs
+
+
+def percentiles_ms(seconds: Sequence[float]) -> dict[str, float]:
+    if not seconds:
+        return {"p50": 0.0, "p95": 0.0}
+    p50, p95 = np.percentile(np.asarray(seconds) * 1000, [50, 95])
+    return {"p50": round(float(p50), 2), "p95": round(float(p95), 2)}
+
+
+# ---------------------------------------------------------------- the run
+
+def run_eval(ds: EvalDataset, generator: Any, out_dir: str | Path, spec: EvalSpec, embedder=None,
+             cache_path: str | Path | None = None, systems: Sequence[System] | None = None,
+             pairs: Sequence[tuple[str, str]] | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Index, (tune on train), retrieve, score. Returns the run record that report.write_run writes out."""
+    from rag_augment.eval.tune import write_profile
+
+    out_dir = Path(out_dir)
+    qrels = ds.split(spec.split)
+    queries = {q: ds.queries[q] for q in sorted(qrels)}
+    if spec.train_split == spec.split:
+        raise ConfigError(f"--train-split must differ from --split ({spec.split}): tuning on the eval queries leaks")
+    chunks = chunk_documents(ds.documents, spec.chunking)
+    check_leakage(generator, chunks, queries)
+    index, info = build_index(ds, chunks, generator, out_dir / "index", spec, embedder,
+                              Path(cache_path) if cache_path else out_dir / "generations.jsonl", progress)
+    chunk_doc = chunk_docs(index)
+    profiles = {"rag_augment": load_profile(None)}
+    tuning = None
+    if spec.train_split:
+        tuning = _tune(ds, index, chunk_doc, spec, profiles["rag_augment"], progress)
+        profiles["rag_augment_tuned"] = tuning.pop("profile_obj")
+        tuning["path"] = str(write_profile(profiles["rag_augment_tuned"], spec.profile_dir))
+    systems = list(systems or standard_systems(profiles))
+    qa = {s.key: qa_index(index, s.qa_format, s.qa_kinds, out_dir / "vectors") for s in systems if s.kind == "qa"}
+    products = {s.key: s.profile for s in systems if s.kind == "product"}
+    legs = collect_legs(index, queries, spec.depths, products, qa, progress, f"eval {spec.split}")
+    per_query, lat = {}, {}
+    for s in systems:
+        per_query[s.key], lat[s.key] = score_system(s, legs, qrels, chunk_doc)
+    return {
+        "run": run_info(ds, generator, index, spec, len(queries)),
+        "index": info,
+        "systems": [{"key": s.key, "label": s.label, "kind": s.kind,
+                     "profile": asdict(s.profile) if s.profile else None,
+                     "metrics": M.mean_metrics(per_query[s.key]), "latency_ms": percentiles_ms(lat[s.key])}
+                    for s in systems],
+        "lifts": compare(per_query, pairs or default_pairs(systems), n=spec.bootstrap, seed=spec.seed),
+        "tuning": tuning,
+        "per_query": {s.key: {m: per_query[s.key][m].round(6).tolist() for m in ("nDCG@10", "R@10")}
+                      for s in systems},
+        "query_ids": sorted(qrels),
+        "curve_ks": list(M.CURVE_KS),
+    }
+
+
+def _tune(ds: EvalDataset, index: AugmentIndex, chunk_doc: Mapping[str, str], spec: EvalSpec,
+          start: FusionProfile, progress: Progress | None) -> dict[str, Any]:
+    from rag_augment.eval.tune import tune_profile
+
+    train = ds.split(spec.train_split)
+    legs = collect_legs(index, {q: ds.queries[q] for q in sorted(train)}, spec.depths, progress=progress,
+                        desc=f"legs {spec.train_split}")
+    name = spec.profile_name or f"tuned-{ds.name}"
+    result = tune_profile(legs, train, chunk_doc, start, name, spec.depths, progress=progress,
+                          notes=f"tuned on {ds.name} {spec.train_split} ({len(train)} queries)")
+    return {"split": spec.train_split, "queries": len(train), "name": name, "profile_obj": result.profile,
+            "start_score": result.start_score, "score": result.score, "evaluated": result.evaluated,
+            "train_metrics": result.train_metrics, "start_train_metrics": result.start_train_metrics}
+
+
+def run_info(ds: EvalDataset, generator: Any, index: AugmentIndex, spec: EvalSpec, n_queries: int) -> dict:
+    return {"name": spec.name, "command": spec.command, "dataset": ds.name, "source": ds.source,
+            "dataset_notes": ds.notes, "split": spec.split, "queries": n_queries, "documents": len(ds.documents),
+            "train_split": spec.train_split,
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine_info(),
+            "embedding_model": index.embedder.name, "generator": generator.identity(),
+            "chunking": asdict(spec.chunking), "filters": asdict(spec.filters), "depths": spec.depths,
+            "bootstrap": {"resamples": spec.bootstrap, "seed": spec.seed}}
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu": cpu or platform.processor(), "platform": platform.platform(),
+            "python": platform.python_version()}

@@ -1,0 +1,156 @@
+"""Write a run: result.json for machines, report.md for people, PNG plots (recall@k curves of every system; the
+histogram of per-query nDCG@10 deltas against the dense baseline)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+TABLE_METRICS = ("nDCG@10", "R@1", "R@5", "R@10", "R@100", "MRR@10", "Hit@10")
+
+
+def main_system(result: dict[str, Any]) -> str:
+    keys = [s["key"] for s in result["systems"]]
+    return "rag_augment_tuned" if "rag_augment_tuned" in keys else "rag_augment"
+
+
+def write_run(result: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "result.json", "markdown": out / "report.md"}
+    paths["json"].write_text(json.dumps(result, indent=1, default=str) + "\n")
+    paths.update(plot(result, out))
+    paths["markdown"].write_text(markdown(result, {k: v.name for k, v in paths.items() if k.endswith("png")}))
+    return paths
+
+
+# ---------------------------------------------------------------- markdown
+
+def _fmt_delta(row: dict[str, Any]) -> str:
+    return f"{100 * row['delta']:+.1f} [{100 * row['lo']:+.1f}, {100 * row['hi']:+.1f}]"
+
+
+def header_lines(result: dict[str, Any]) -> list[str]:
+    run, idx, gen = result["run"], result["index"], result["run"]["generator"]
+    m = run["machine"]
+    model = gen.get("model", "")
+    if gen.get("model_hash"):
+        model += f" (sha256 {gen['model_hash'][:8]}...{gen['model_hash'][-5:]})"
+    recorded = idx["generation_seconds_recorded"]
+    per_chunk = recorded / idx["chunks"] if idx["chunks"] else 0.0
+    return [
+        f"- command: `{run['command']}`" if run["command"] else "- command: (library call)",
+        f"- date: {run['date']}; machine: {m['nproc']} cores, {m['cpu']}, {m['platform']}, Python {m['python']}",
+        f"- data: {run['dataset']} `{run['split']}` split, {run['queries']} queries, {run['documents']} documents"
+        + (f"; subset {json.dumps(run['dataset_notes']['subset'])}" if "subset" in run["dataset_notes"] else ""),
+        f"- embedder: {run['embedding_model']}; generator: {gen.get('generator')} / {model} "
+        f"(prompt {gen.get('prompt_version')}); chunking: {run['chunking']['chunk_size']} tokens",
+        f"- index: {idx['chunks']} chunks, {idx['query_vectors']} query vectors "
+        f"({idx['mean_queries_per_chunk']} per chunk; kinds {json.dumps(idx['queries_by_kind'])}); "
+        f"dropped by filters: {json.dumps(idx['queries_dropped']) if idx['queries_dropped'] else 'none'}",
+        f"- generation time: {recorded:.1f} s recorded in the cache ({per_chunk:.3f} s per chunk); this run "
+        f"generated {idx['chunks_generated_this_run']} chunks in {idx['generation_seconds_this_run']:.1f} s "
+        f"({idx['cache_hits']} cache hits); indexing this run {idx['index_seconds_this_run']:.1f} s",
+    ]
+
+
+def systems_table(result: dict[str, Any]) -> list[str]:
+    lines = ["| system | " + " | ".join(TABLE_METRICS) + " | p50 ms | p95 ms |",
+             "|---|" + "---:|" * (len(TABLE_METRICS) + 2)]
+    for s in result["systems"]:
+        vals = " | ".join(f"{s['metrics'][m]:.3f}" for m in TABLE_METRICS)
+        lines.append(f"| {s['label']} | {vals} | {s['latency_ms']['p50']:.1f} | {s['latency_ms']['p95']:.1f} |")
+    return lines
+
+
+def lifts_table(result: dict[str, Any], reference: str | None = None) -> list[str]:
+    labels = {s["key"]: s["key"] for s in result["systems"]}
+    rows: dict[tuple[str, str], dict[str, dict]] = {}
+    for r in result["lifts"]:
+        if reference is None or r["reference"] == reference:
+            rows.setdefault((r["system"], r["reference"]), {})[r["metric"]] = r
+    lines = ["| system vs reference | dnDCG@10 [95% CI] | dR@10 [95% CI] | nDCG@10 wins/losses |",
+             "|---|---:|---:|---:|"]
+    for (sys_key, ref), by_metric in rows.items():
+        n, r = by_metric.get("nDCG@10"), by_metric.get("R@10")
+        wl = f"{n['wins']}/{n['losses']}" if n else ""
+        lines.append(f"| {labels.get(sys_key, sys_key)} vs {ref} | {_fmt_delta(n) if n else ''} | "
+                     f"{_fmt_delta(r) if r else ''} | {wl} |")
+    return lines
+
+
+def tuning_lines(result: dict[str, Any]) -> list[str]:
+    t = result.get("tuning")
+    if not t:
+        return []
+    prof = next(s["profile"] for s in result["systems"] if s["key"] == "rag_augment_tuned")
+    weights = {k: v for k, v in prof["weights"].items() if v}
+    return [f"Tuned on `{t['split']}` ({t['queries']} queries, {t['evaluated']} profiles tried): train nDCG@10 "
+            f"{t['start_score']:.3f} (default) -> {t['score']:.3f}; written to `{t['path']}`: method "
+            f"{prof['method']}, dense pair {prof['dense_pair']}, child weight {prof['child_weight']}, rrf_k "
+            f"{prof['rrf_k']}, weights {json.dumps(weights)}, depth {json.dumps(prof['depth'])}."]
+
+
+def markdown(result: dict[str, Any], pngs: dict[str, str] | None = None, level: int = 1) -> str:
+    h = "#" * level
+    lines = [f"{h} {result['run']['name']}", "", *header_lines(result), "", *systems_table(result), "",
+             "Lifts (paired bootstrap, {} resamples, seed {}; points of the metric x100):".format(
+                 result["run"]["bootstrap"]["resamples"], result["run"]["bootstrap"]["seed"]), "",
+             *lifts_table(result), ""]
+    tl = tuning_lines(result)
+    if tl:
+        lines += [*tl, ""]
+    for key, name in (pngs or {}).items():
+        lines += [f"![{key}]({name})", ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- plots
+
+def plot(result: dict[str, Any], out: Path) -> dict[str, Path]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    name = result["run"]["name"]
+    paths = {"recall_png": out / f"{name}-recall.png", "delta_png": out / f"{name}-ndcg-delta.png"}
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ks = result["curve_ks"]
+    for s in result["systems"]:
+        ax.plot(ks, [s["metrics"][f"R@{k}"] for k in ks], marker=".", label=s["key"])
+    ax.set(xscale="log", xlabel="k (documents)", ylabel="mean Recall@k", title=f"{name}: Recall@k")
+    ax.set_xticks(ks, [str(k) for k in ks])
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(paths["recall_png"], dpi=90)
+    plt.close(fig)
+    _delta_hist(result, paths["delta_png"], plt)
+    return paths
+
+
+def _delta_hist(result: dict[str, Any], path: Path, plt) -> None:
+    main = main_system(result)
+    refs = [r for r in ("dense", "hybrid") if r in result["per_query"]]
+    fig, axes = plt.subplots(1, len(refs), figsize=(4.5 * len(refs), 3.5), squeeze=False)
+    for ax, ref in zip(axes[0], refs):
+        d = np.array(result["per_query"][main]["nDCG@10"]) - np.array(result["per_query"][ref]["nDCG@10"])
+        ax.hist(d, bins=np.linspace(-1, 1, 41), color="tab:blue")
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set(xlabel=f"nDCG@10: {main} - {ref}", ylabel="queries",
+               title=f"mean {d.mean():+.3f}; {(d > 1e-9).sum()} up, {(d < -1e-9).sum()} down")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def results_section(results: Sequence[dict[str, Any]], png_dir: str = "results") -> str:
+    """The '## Retrieval quality' body for eval/RESULTS.md: one subsection per run."""
+    parts = []
+    for r in results:
+        name = r["run"]["name"]
+        pngs = {"recall": f"{png_dir}/{name}-recall.png", "ndcg delta": f"{png_dir}/{name}-ndcg-delta.png"}
+        parts.append(markdown(r, pngs, level=3))
+    return "\n".join(parts)

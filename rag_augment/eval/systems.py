@@ -1,0 +1,212 @@
+"""The systems compared side by side. All read the same index: the same chunks, the same embedder and the same
+generated queries (one generation cache). Raw legs are retrieved once per query (`QueryLegs`); every system is
+then a cheap offline function of them, except rag_augment's own profiles, which run the product path
+(AugmentedRetriever.legs_for with the profile, then fusion.fuse) so the reported figures are the product's.
+
+(a) dense          chunk vectors only.
+(b) rag_augment    the product's fused search with a profile (the shipped default, and the one tuned on train).
+(c) synthetic      synthetic-query vectors only: parents ranked by their best query's cosine; k counts parents.
+(d) qa_extractor   LlamaIndex QuestionsAnsweredExtractor recipe: the chunk's generated queries are written into
+                   its metadata and, with LlamaIndex's default MetadataMode.EMBED template, PREPENDED to the text
+                   that is embedded ("questions_this_excerpt_can_answer: ...\\n\\n<chunk>"): one vector per chunk.
+(e) multivector    LangChain MultiVectorRetriever recipe (hypothetical questions): only the query vectors are in
+                   the vector store; similarity_search returns the top k CHILD vectors and their parents are
+                   deduplicated in order, so k counts child vectors and fewer than k parents may come back.
+                   Same ordering as (c); it differs in the cut: at cutoff k only parents whose best child ranks in
+                   the top k children count. Neither (c) nor (e) has the chunk's own vector as a child.
+(f) bm25           our lexical leg (bm25s, Snowball stemming) on chunk text.
+(g) bm25_doc2query BM25 on chunk text with its synthetic queries appended (Doc2Query).
+(h) hybrid         dense chunks + BM25 chunks, RRF k=60, default depths: hybrid without synthetic queries.
+(i) rag_augment_all every leg: dense chunks and queries (max), BM25 chunks, BM25 queries, doc2query; RRF.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Mapping
+
+import numpy as np
+
+from rag_augment.fusion import LEG_NAMES, FusionProfile, Ranked, fuse
+from rag_augment.profiles import load_profile
+
+MAX_K = 100
+# Depths of the raw legs for the offline systems: enough parents for Recall@100 (children: about 5-10 per parent).
+EVAL_DEPTH = {"chunk_dense": 200, "query_dense": 1000, "chunk_lexical": 200, "query_lexical": 1000,
+              "doc2query_lexical": 200}
+CHILD_LEGS = ("query_dense", "query_lexical")
+
+
+@dataclass
+class QueryLegs:
+    """Everything retrieved for one query."""
+    legs: dict[str, Ranked] = field(default_factory=dict)        # raw legs at EVAL_DEPTH
+    child_rank: dict[str, int] = field(default_factory=dict)     # parent -> rank of its best query vector
+    seconds: dict[str, float] = field(default_factory=dict)      # "embed", each leg, "children", "qa"
+    product: dict[str, tuple[list[str], float]] = field(default_factory=dict)  # profile system -> (ids, s)
+    qa: dict[str, list[str]] = field(default_factory=dict)        # (d) system key -> ranking
+
+
+@dataclass(frozen=True)
+class System:
+    key: str
+    label: str
+    kind: str                           # fuse | product | multivector | qa
+    legs: tuple[str, ...] = ()          # raw legs it reads (latency = their sum)
+    profile: FusionProfile | None = None
+    dense: bool = True                  # needs the query embedding
+    qa_format: str = "prepend"          # (d) only: prepend (LlamaIndex) | append
+    qa_kinds: tuple[str, ...] = ()      # (d) only: which query kinds go into the text (empty: all)
+
+
+AS_RETRIEVED = 10 ** 9  # an offline system's depth: use the leg as far as it was retrieved
+
+
+def single_leg(leg: str, depth: int = AS_RETRIEVED) -> FusionProfile:
+    return FusionProfile(name=f"only-{leg}", dense_pair="separate", weights={leg: 1.0}, depth={leg: depth})
+
+
+def hybrid_profile() -> FusionProfile:
+    return FusionProfile(name="hybrid-no-synthetic", dense_pair="separate",
+                         weights={"chunk_dense": 1.0, "chunk_lexical": 1.0})
+
+
+def all_legs_profile() -> FusionProfile:
+    return FusionProfile(name="all-legs", weights={"dense": 1.0, "chunk_lexical": 1.0, "query_lexical": 1.0,
+                                                   "doc2query_lexical": 1.0})
+
+
+def standard_systems(profiles: Mapping[str, FusionProfile]) -> list[System]:
+    """The side-by-side table. `profiles`: system key -> rag_augment profile run through the product path."""
+    systems = [System("dense", "(a) dense: chunk vectors only", "fuse", ("chunk_dense",), single_leg("chunk_dense"))]
+    for key, prof in profiles.items():
+        systems.append(System(key, f"(b) rag_augment, profile {prof.name}", "product", legs_used(prof), prof,
+                              dense=prof.leg_enabled("chunk_dense") or prof.leg_enabled("query_dense")))
+    systems += [
+        System("synthetic", "(c) synthetic-query vectors only (k counts parents)", "fuse", ("query_dense",),
+               single_leg("query_dense")),
+        System("qa_extractor", "(d) LlamaIndex QuestionsAnsweredExtractor: queries prepended, one vector", "qa"),
+        System("multivector", "(e) LangChain MultiVectorRetriever: top-k child vectors, parents deduplicated",
+               "multivector", ("children",)),
+        System("bm25", "(f) BM25 on chunks", "fuse", ("chunk_lexical",), single_leg("chunk_lexical"), dense=False),
+        System("bm25_doc2query", "(g) BM25 on chunks + synthetic queries (doc2query)", "fuse",
+               ("doc2query_lexical",), single_leg("doc2query_lexical"), dense=False),
+        System("hybrid", "(h) hybrid without synthetic: RRF(dense, BM25)", "fuse", ("chunk_dense", "chunk_lexical"),
+               hybrid_profile()),
+        System("rag_augment_all", "(i) rag_augment, all legs (dense pair, BM25 chunks, queries, doc2query)",
+               "product", legs_used(all_legs_profile()), all_legs_profile()),
+    ]
+    return systems
+
+
+def legs_used(profile: FusionProfile) -> tuple[str, ...]:
+    return tuple(leg for leg in LEG_NAMES if profile.leg_enabled(leg))
+
+
+def truncate(q: QueryLegs, profile: FusionProfile) -> dict[str, Ranked]:
+    """The raw legs cut to a profile's depths, as the product would have retrieved them. A child leg's depth
+    counts query vectors: a parent stays if its best child ranks within the depth. query_lexical keeps its
+    EVAL_DEPTH (its child ranks are not recorded), so tuned profiles keep that depth for it."""
+    out: dict[str, Ranked] = {}
+    for leg in legs_used(profile):
+        ranked = q.legs.get(leg, [])
+        depth = profile.depth.get(leg, EVAL_DEPTH[leg])
+        if leg == "query_dense":
+            out[leg] = [(p, s) for p, s in ranked if q.child_rank.get(p, depth + 1) <= depth]
+        elif leg == "query_lexical":
+            out[leg] = ranked
+        else:
+            out[leg] = ranked[:depth]
+    return out
+
+
+def rank(system: System, q: QueryLegs) -> tuple[list[str], list[int] | None]:
+    """(parent chunk ids best first, costs or None). Costs only for (e): the child rank that brought each parent."""
+    if system.kind == "product":
+        return q.product[system.key][0], None
+    if system.kind == "qa":
+        return q.qa[system.key], None
+    if system.kind == "multivector":
+        parents = sorted(q.child_rank, key=lambda p: q.child_rank[p])
+        parents = [p for p in parents if q.child_rank[p] <= MAX_K]
+        return parents, [q.child_rank[p] for p in parents]
+    ranked, _ = fuse(truncate(q, system.profile), system.profile, MAX_K)
+    return [p for p, _ in ranked], None
+
+
+def latency(system: System, q: QueryLegs, fuse_seconds: float = 0.0) -> float:
+    """Seconds for one query: embedding (if dense) + the legs it runs, in sequence, as the library runs them."""
+    if system.kind == "product":
+        return q.seconds.get("embed", 0.0) + q.product[system.key][1]
+    legs = (system.key,) if system.kind == "qa" else system.legs
+    own = sum(q.seconds.get(leg, 0.0) for leg in legs)
+    return (q.seconds.get("embed", 0.0) if system.dense else 0.0) + own + fuse_seconds
+
+
+def with_depth(profile: FusionProfile, **depths: int) -> FusionProfile:
+    return replace(profile, depth={**profile.depth, **depths})
+
+
+class QAExtractorIndex:
+    """(d) in memory: one vector per chunk for "questions_this_excerpt_can_answer: <queries>\\n\\n<chunk text>"
+    (LlamaIndex's default metadata template "{key}: {value}" and text template "{metadata_str}\\n\\n{content}")."""
+
+    def __init__(self, ids: list[str], vectors: np.ndarray):
+        self.ids, self.vectors = ids, vectors
+
+    @staticmethod
+    def text(chunk_text: str, queries: list[str], fmt: str = "prepend") -> str:
+        if not queries:
+            return chunk_text
+        if fmt == "append":
+            return chunk_text + "\n\n" + "\n".join(queries)
+        return "questions_this_excerpt_can_answer: " + "\n".join(queries) + "\n\n" + chunk_text
+
+    def search(self, embedding: np.ndarray, k: int = MAX_K) -> list[str]:
+        scores = self.vectors @ embedding
+        k = min(k, len(self.ids))
+        if k <= 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        return [self.ids[i] for i in sorted(top, key=lambda i: (-scores[i], self.ids[i]))]
+
+
+
+def ablation_systems() -> list[System]:
+    """The ablations of shared/experiments/scifact_pool_qwen15b (its README's rows, in order), every leg used as
+    far as it was retrieved, plus (b) the shipped profile and (e). Q = questions, C = claims."""
+    full = {leg: AS_RETRIEVED for leg in LEG_NAMES}
+
+    def prof(name: str, **kw) -> FusionProfile:
+        return FusionProfile(name=name, depth=full, **kw)
+
+    pc = ("chunk_dense", "query_dense")
+    return [
+        System("dense", "dense baseline (chunk vectors only)", "fuse", ("chunk_dense",), single_leg("chunk_dense")),
+        System("synthetic", "children only, max score (MultiVector style, k counts parents)", "fuse",
+               ("query_dense",), single_leg("query_dense")),
+        System("max_pc", "max(parent, best child)", "fuse", pc, prof("max", weights={"dense": 1.0})),
+        System("rrf_pc", "RRF(parent, children) k=60", "fuse", pc,
+               prof("rrf-pc", dense_pair="separate", weights={"chunk_dense": 1.0, "query_dense": 1.0})),
+        System("sum_pc", "parent + 0.5 x best child", "fuse", pc,
+               prof("sum", dense_pair="sum", child_weight=0.5, weights={"dense": 1.0})),
+        System("qa_prepend_q", "questions prepended to the text (QA-extractor)", "qa", qa_kinds=("question",)),
+        System("qa_prepend", "Q + C prepended to the text (QA-extractor, all items)", "qa"),
+        System("qa_append_q", "questions appended to the text", "qa", qa_format="append", qa_kinds=("question",)),
+        System("max_pc_q", "max(parent, child), questions only (Q)", "product", pc,
+               prof("max-q", weights={"dense": 1.0}, kind_weights={"claim": 0.0})),
+        System("max_pc_c", "max(parent, child), claims only (C)", "product", pc,
+               prof("max-c", weights={"dense": 1.0}, kind_weights={"question": 0.0})),
+        System("bm25", "BM25 on the text (bm25s, stemmed)", "fuse", ("chunk_lexical",), single_leg("chunk_lexical"),
+               dense=False),
+        System("bm25_doc2query", "BM25 on text + Q + C (doc2query)", "fuse", ("doc2query_lexical",),
+               single_leg("doc2query_lexical"), dense=False),
+        System("rrf_dense_bm25", "RRF(dense, BM25), no synthetic", "fuse", ("chunk_dense", "chunk_lexical"),
+               prof("rrf-dense-bm25", dense_pair="separate", weights={"chunk_dense": 1.0, "chunk_lexical": 1.0})),
+        System("rrf_3", "RRF(dense, children, BM25)", "fuse", pc + ("chunk_lexical",),
+               prof("rrf-3", dense_pair="separate",
+                    weights={"chunk_dense": 1.0, "query_dense": 1.0, "chunk_lexical": 1.0})),
+        System("rag_augment", "(b) rag_augment, shipped default profile", "product",
+               legs_used(load_profile(None)), load_profile(None)),
+        System("multivector", "(e) LangChain MultiVectorRetriever (k counts child vectors)", "multivector",
+               ("children",)),
+    ]

@@ -1,0 +1,189 @@
+"""Human review of a live index: export every query vector for reviewers, apply their decisions back.
+
+`export` writes one flat row per query (text, kind, provenance, and the chunk it points at) as JSONL or CSV; a
+reviewer fills in `decision` (approve / reject / edit) and, for edits, `edited_text`. `apply_review` records the
+decisions in the index's ReviewBook -- so they survive re-indexing and regeneration, because the indexer applies
+the book to every newly generated query -- and changes the live index at once: rejected vectors are deleted,
+edited ones re-embedded under a new id, approved ones marked. Nothing secret is exported: provenance never holds
+keys, and the chunk's source path is left out.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+from rag_augment.errors import InputError
+from rag_augment.indexer import query_id
+from rag_augment.real_queries import norm_text, now_iso, read_jsonl
+from rag_augment.review import check_record
+from rag_augment.types import SyntheticQuery
+
+PROVENANCE_FIELDS = ("origin", "generator", "model", "model_hash", "prompt_version", "prompt_hash", "temperature",
+                     "seed", "persona", "created_at", "source_chunk_hash", "review_status")
+EXPORT_FIELDS = ("query_id", "kind", "text", "decision", "edited_text", "reviewer_note", "parent_id", "doc_id",
+                 *PROVENANCE_FIELDS, "chunk_title", "chunk_section", "chunk_text")
+FORMATS = ("jsonl", "csv")
+_SYNONYMS = {"approved": "approve", "ok": "approve", "keep": "approve", "rejected": "reject", "drop": "reject",
+             "delete": "reject", "edited": "edit"}
+
+
+# ---- export -------------------------------------------------------------------------------------------------
+def export_rows(index, kinds: tuple[str, ...] | None = None) -> Iterator[dict[str, Any]]:
+    """One flat row per stored query vector, grouped by document and chunk position."""
+    metas = {}
+    for ids, docs, ms in index.store.iter_all("queries"):
+        metas.update({i: (d, m) for i, d, m in zip(ids, docs, ms) if not kinds or m.get("kind") in kinds})
+    chunks = index.store.get_chunks(sorted({m["parent_id"] for _, m in metas.values()}))
+
+    def order(qid):
+        text, m = metas[qid]
+        pos = (chunks.get(m["parent_id"], {}).get("metadata") or {}).get("position", 0)
+        return m.get("doc_id", ""), pos, m["parent_id"], m.get("kind", ""), text
+
+    for qid in sorted(metas, key=order):
+        text, m = metas[qid]
+        chunk = chunks.get(m["parent_id"], {})
+        cmeta = chunk.get("metadata") or {}
+        yield {"query_id": qid, "kind": m.get("kind", ""), "text": text, "decision": "", "edited_text": "",
+               "reviewer_note": "", "parent_id": m["parent_id"], "doc_id": m.get("doc_id", ""),
+               **{f: m.get(f, "") for f in PROVENANCE_FIELDS},
+               "chunk_title": cmeta.get("title", ""), "chunk_section": cmeta.get("section", ""),
+               "chunk_text": chunk.get("text") or ""}
+
+
+def export(index, path: str | Path, fmt: str | None = None, kinds: tuple[str, ...] | None = None) -> int:
+    """Write the review file (format from `fmt` or the file suffix); returns the number of rows."""
+    path = Path(path)
+    fmt = (fmt or path.suffix.lstrip(".") or "jsonl").lower()
+    if fmt not in FORMATS:
+        raise InputError(f"export: format {fmt!r} is not one of {', '.join(FORMATS)}")
+    rows = list(export_rows(index, kinds))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        if fmt == "csv":
+            writer = csv.DictWriter(f, fieldnames=EXPORT_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+        else:
+            f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    os.replace(tmp, path)  # a reviewer never opens a half-written file
+    return len(rows)
+
+
+# ---- reading decisions --------------------------------------------------------------------------------------
+def read_decisions(path: str | Path) -> list[tuple[str, dict]]:
+    """(where, row) for each row with a decision; rows left blank are not reviewed and are skipped."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"review file {path} does not exist")
+    rows = _read_csv(path) if path.suffix.lower() == ".csv" else \
+        [(f"{path}: line {n}", rec) for n, rec in read_jsonl(path)]
+    out = []
+    for where, rec in rows:
+        decision = str(rec.get("decision") or "").strip().lower()
+        if not decision:
+            continue
+        rec = {**rec, "decision": _SYNONYMS.get(decision, decision)}
+        check_record(rec, where)
+        out.append((where, rec))
+    return out
+
+
+def _read_csv(path: Path) -> list[tuple[str, dict]]:
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:  # -sig: spreadsheets add a byte-order mark
+            reader = csv.DictReader(f)
+            missing = {"decision", "parent_id", "text"} - set(reader.fieldnames or ())
+            if missing:
+                raise InputError(f"{path}: line 1: the header lacks column(s) {', '.join(sorted(missing))}")
+            rows = []
+            for row in reader:
+                rows.append((f"{path}: line {reader.line_num}", row))
+            return rows
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{path}: cannot read as CSV: {exc}") from exc
+
+
+# ---- applying decisions -------------------------------------------------------------------------------------
+def apply_review(index, path: str | Path) -> dict[str, Any]:
+    """Apply a filled-in review file to the live index and remember the decisions for future indexing.
+    Every row is checked before anything changes, so a bad row (named by file and line) changes nothing."""
+    rows = read_decisions(path)
+    resolved = _match_stored(index, rows)
+    records = [_decision_record(rec, stored, path) for (where, rec), stored in zip(rows, resolved)]
+    index._review_book().record(records)
+    counts = {"rows": len(rows), "approved": 0, "rejected": 0, "edited": 0, "not_in_index": 0}
+    index._mark_dirty(True)  # a crash before the rebuild leaves the lexical index marked stale
+    approve, reject, edits = [], [], []
+    for (_, rec), stored in zip(rows, resolved):
+        if stored is None:
+            counts["not_in_index"] += 1  # recorded: applied when the same text is generated again
+        elif rec["decision"] == "approve":
+            approve.append(stored.query_id)
+        elif rec["decision"] == "reject":
+            reject.append(stored.query_id)
+        else:
+            edits.append((stored, rec["edited_text"].strip()))
+    _approve(index, approve)
+    index.store.delete_queries(reject)
+    _edit(index, edits)
+    counts.update(approved=len(approve), rejected=len(reject), edited=len(edits))
+    index.rebuild_lexical()
+    return counts
+
+
+def _match_stored(index, rows: list[tuple[str, dict]]) -> list[SyntheticQuery | None]:
+    """The indexed query each row is about: by query_id when given, else by (parent, text)."""
+    by_id = {q.query_id: q for q in index.store.get_queries(
+        [str(r["query_id"]) for _, r in rows if r.get("query_id")])}
+    parents = sorted({str(r["parent_id"]) for _, r in rows if not r.get("query_id")})
+    by_text = {(q.parent_id, norm_text(q.text)): q for q in index.store.queries_of(parents)} if parents else {}
+    out = []
+    for where, rec in rows:
+        if rec.get("query_id"):
+            q = by_id.get(str(rec["query_id"]))
+            if q is not None and (q.parent_id != rec["parent_id"] or norm_text(q.text) != norm_text(rec["text"])):
+                raise InputError(f"{where}: text or parent_id differ from indexed query {rec['query_id']}; "
+                                 "leave them as exported and put a new wording in edited_text with decision edit")
+        else:
+            q = by_text.get((str(rec["parent_id"]), norm_text(str(rec["text"]))))
+        out.append(q)
+    return out
+
+
+def _decision_record(rec: dict, stored: SyntheticQuery | None, path) -> dict:
+    out = {"parent_id": str(rec["parent_id"]), "text": stored.text if stored else str(rec["text"]),
+           "decision": rec["decision"], "kind": stored.kind if stored else str(rec.get("kind") or ""),
+           "query_id": stored.query_id if stored else str(rec.get("query_id") or ""),
+           "decided_at": now_iso(), "source": Path(path).name}
+    if rec["decision"] == "edit":
+        out["edited_text"] = rec["edited_text"].strip()
+    if rec.get("reviewer_note"):
+        out["note"] = str(rec["reviewer_note"])
+    return out
+
+
+def _approve(index, ids: list[str]) -> None:
+    # Chroma merges metadata on update: only review_status changes; an edited query stays "edited".
+    keep_edited = {q.query_id for q in index.store.get_queries(ids) if q.provenance.get("review_status") == "edited"}
+    ids = [i for i in ids if i not in keep_edited]
+    for i in range(0, len(ids), 1000):
+        part = ids[i:i + 1000]
+        index.store.queries.update(ids=part, metadatas=[{"review_status": "approved"}] * len(part))
+
+
+def _edit(index, edits: list[tuple[SyntheticQuery, str]]) -> None:
+    if not edits:
+        return
+    new = {}
+    for old, text in edits:
+        qid = query_id(old.parent_id, old.kind, text)
+        new[qid] = SyntheticQuery(query_id=qid, text=text, kind=old.kind, parent_id=old.parent_id,
+                                  doc_id=old.doc_id, provenance={**old.provenance, "review_status": "edited"})
+    queries = list(new.values())
+    index.store.upsert_queries(queries, index.embedder.embed([q.text for q in queries]))
+    index.store.delete_queries([old.query_id for old, _ in edits if old.query_id not in new])

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Create ./.venv and install rag_augment with the extras given (comma-separated), e.g. `scripts/setup.sh local`.
+# torch goes first and pinned: the CPU wheel on this machine's disk, not a multi-GB CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-local}"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+. .venv/bin/activate
+python -m pip install -q --upgrade pip
+python -m pip install -q torch==2.13.0
+# llama-cpp-python builds from source (about 6 minutes on 2 cores) the first time.
+CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" python -m pip install -q -e ".[${extras}]"

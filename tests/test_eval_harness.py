@@ -1,0 +1,142 @@
+"""The harness end to end on a 10-document BEIR set (rules generator, HashEmbedder), the leakage refusal,
+replaying a cache, and offline fusion agreeing with the product path."""
+import json
+from pathlib import Path
+
+import pytest
+
+from rag_augment.embedding import HashEmbedder
+from rag_augment.errors import ConfigError, GenerationError
+from rag_augment.eval.datasets import load_dataset
+from rag_augment.eval.harness import EvalSpec, LeakageError, check_leakage, run_eval
+from rag_augment.eval.replay import ReplayGenerator
+from rag_augment.eval.report import write_run
+from rag_augment.eval.systems import rank, truncate
+from rag_augment.generators.base import Completion, LLMQueryGenerator
+from rag_augment.generators.prompts import PromptConfig
+from rag_augment.generators.rules import RulesGenerator
+from rag_augment.types import Chunk
+
+TOPICS = [
+    ("Annual leave", "Employees earn annual leave every pay period. New staff accrue four hours of vacation."),
+    ("Sick leave", "Sick leave covers illness and medical appointments, four hours each pay period."),
+    ("Transit benefit", "The transit subsidy pays for bus and subway commuting up to a monthly limit."),
+    ("PIV card", "A PIV card is the badge used to enter buildings and to log in with a smart card reader."),
+    ("Zoom meetings", "Zoom is the video conferencing tool; schedule meetings from the calendar."),
+    ("Travel reimbursement", "Travel costs are reimbursed after you submit receipts within five days."),
+    ("Telework", "Telework agreements let staff work from home on approved days."),
+    ("Jury duty", "Court leave is granted for jury duty without loss of pay."),
+    ("Name change", "To change your name in HR systems, submit the form with legal documents to payroll."),
+    ("Security clearance", "Background investigations are handled by the personnel security office."),
+]
+TEST_Q = ["vacation hours for new employees", "sick leave for a doctor visit", "subsidy for subway commuting",
+          "badge to log in", "video call tool", "reimbursed for travel receipts", "work from home days",
+          "paid leave for jury service", "change my legal name", "who runs background investigations"]
+TRAIN_Q = ["annual leave per pay period", "bus commuting benefit", "smart card reader login", "schedule a meeting"]
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    root = tmp_path / "tiny"
+    (root / "qrels").mkdir(parents=True)
+    with open(root / "corpus.jsonl", "w") as f:
+        for i, (title, text) in enumerate(TOPICS):
+            f.write(json.dumps({"_id": f"d{i}", "title": title, "text": text}) + "\n")
+    queries = TEST_Q + TRAIN_Q
+    with open(root / "queries.jsonl", "w") as f:
+        for i, q in enumerate(queries):
+            f.write(json.dumps({"_id": f"q{i}", "text": q}) + "\n")
+    test = [f"q{i}\td{i}\t{2 if i % 3 == 0 else 1}" for i in range(10)]
+    train = [f"q{10 + i}\td{d}\t1" for i, d in enumerate((0, 2, 3, 4))]
+    for split, rows in (("test", test), ("train", train)):
+        (root / "qrels" / f"{split}.tsv").write_text("query-id\tcorpus-id\tscore\n" + "\n".join(rows) + "\n")
+    return load_dataset(root)
+
+
+def spec(tmp_path, **kw):
+    kw.setdefault("profile_dir", tmp_path / "profiles")
+    return EvalSpec(name="tiny", bootstrap=200, **kw)
+
+
+def test_end_to_end_with_tuning(tiny, tmp_path):
+    out = tmp_path / "run"
+    result = run_eval(tiny, RulesGenerator(), out, spec(tmp_path, train_split="train"), embedder=HashEmbedder(64))
+    keys = [s["key"] for s in result["systems"]]
+    assert keys == ["dense", "rag_augment", "rag_augment_tuned", "synthetic", "qa_extractor", "multivector",
+                    "bm25", "bm25_doc2query", "hybrid", "rag_augment_all"]
+    for s in result["systems"]:
+        assert all(0.0 <= v <= 1.0 for v in s["metrics"].values()), s["key"]
+        assert s["latency_ms"]["p95"] >= s["latency_ms"]["p50"] >= 0
+    assert result["index"]["chunks"] == 10 and result["index"]["query_vectors"] > 10
+    assert result["run"]["queries"] == 10 and result["tuning"]["queries"] == 4
+    assert Path(result["tuning"]["path"]).exists()
+    assert {(r["system"], r["reference"]) for r in result["lifts"]} >= {("rag_augment", "dense"),
+                                                                         ("rag_augment", "hybrid")}
+    paths = write_run(result, out)
+    assert all(p.exists() for p in paths.values())
+    assert "| (a) dense: chunk vectors only |" in paths["markdown"].read_text()
+    # a second run reads the generation cache and the stored vectors: nothing generated or embedded again
+    again = run_eval(tiny, RulesGenerator(), out, spec(tmp_path), embedder=HashEmbedder(64))
+    assert again["index"]["chunks_generated_this_run"] == 0 and again["index"]["chunks_embedded_this_run"] == 0
+    dense = lambda r: next(s for s in r["systems"] if s["key"] == "dense")["metrics"]  # noqa: E731
+    assert dense(again) == dense(result)
+
+
+def test_offline_fusion_matches_the_product_path(tiny, tmp_path):
+    from rag_augment.eval.harness import build_index, collect_legs
+    from rag_augment.chunking import chunk_documents
+    from rag_augment.profiles import load_profile
+
+    s = spec(tmp_path)
+    chunks = chunk_documents(tiny.documents, s.chunking)
+    index, _ = build_index(tiny, chunks, RulesGenerator(), tmp_path / "idx", s, HashEmbedder(64))
+    prof = load_profile(None)
+    legs = collect_legs(index, tiny.split_queries("test"), s.depths, products={"p": prof})
+    from rag_augment.fusion import fuse
+    for q in legs.values():
+        offline, _ = fuse(truncate(q, prof), prof, 100)
+        assert [p for p, _ in offline] == q.product["p"][0]
+
+
+def test_replay_reads_the_cache_and_refuses_missing_chunks(tiny, tmp_path):
+    cache = tmp_path / "gen.jsonl"
+    first = run_eval(tiny, RulesGenerator(), tmp_path / "a", spec(tmp_path), embedder=HashEmbedder(64),
+                     cache_path=cache)
+    replay = ReplayGenerator(cache)
+    assert replay.identity() == RulesGenerator().identity() and replay.entries == 10
+    second = run_eval(tiny, replay, tmp_path / "b", spec(tmp_path), embedder=HashEmbedder(64), cache_path=cache)
+    assert [s["metrics"] for s in second["systems"]] == [s["metrics"] for s in first["systems"]]
+    assert second["index"]["cache_hits"] == 10
+    with pytest.raises(GenerationError, match="not in"):
+        replay.generate_batch([Chunk("x#1", "x", "new text", "h")])
+    with pytest.raises(ConfigError, match="does not exist"):
+        ReplayGenerator(tmp_path / "nope.jsonl")
+
+
+class FakeBackend:
+    model_id, model_hash = "fake", "0"
+
+    def complete_batch(self, conversations, params):
+        return [Completion("Q: a question?") for _ in conversations]
+
+
+def test_leakage_refused_for_prompt_examples_and_seeds(tiny, tmp_path):
+    leaky = LLMQueryGenerator(FakeBackend(), PromptConfig(examples=("Sick leave for a doctor visit!",)))
+    with pytest.raises(LeakageError, match="q1"):
+        run_eval(tiny, leaky, tmp_path / "r", spec(tmp_path), embedder=HashEmbedder(64))
+    assert not (tmp_path / "r" / "index").exists()  # refused before anything was indexed
+    fine = LLMQueryGenerator(FakeBackend(), PromptConfig(examples=tuple(TRAIN_Q)))
+    check_leakage(fine, [], tiny.split_queries("test"))  # train queries as few-shot examples are allowed
+    seeded = [Chunk("c", "d", "text", "h", seeds=("Badge to log in",))]
+    with pytest.raises(LeakageError, match="seed of chunk c"):
+        check_leakage(RulesGenerator(), seeded, tiny.split_queries("test"))
+    with pytest.raises(ConfigError, match="train-split must differ"):
+        run_eval(tiny, RulesGenerator(), tmp_path / "r", spec(tmp_path, train_split="test"),
+                 embedder=HashEmbedder(64))
+
+
+def test_multivector_cuts_by_child_vectors():
+    from rag_augment.eval.systems import QueryLegs, System
+    q = QueryLegs(child_rank={"p1": 1, "p2": 4, "p3": 150})
+    ids, costs = rank(System("multivector", "", "multivector"), q)
+    assert ids == ["p1", "p2"] and costs == [1, 4]

@@ -10,6 +10,7 @@ from typing import Any, Sequence
 from rag_augment.errors import RagAugmentError
 
 EXIT_ERROR = 2
+TRUST_COMMANDS = ("export", "review", "feedback", "real", "report")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -75,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("delete", help="remove a document, its chunks and their query vectors")
     p.add_argument("doc_id")
     _common(p)
+
+    from rag_augment import trust_commands
+    from rag_augment.eval import command as eval_command
+    eval_command.add_parser(sub)
+    trust_commands.add_parsers(sub)
     return parser
 
 
@@ -142,6 +148,12 @@ def _print_hits(hits, explain: bool) -> None:
 
 def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "eval":
+        from rag_augment.eval import command as eval_command
+        return eval_command.run(args)
+    if args.command in TRUST_COMMANDS:
+        from rag_augment import trust_commands
+        return trust_commands.run(args) or 0
     if args.command == "index":
         rep = _index(args)
         print(json.dumps(rep, indent=2)) if args.json else _print_report(rep)

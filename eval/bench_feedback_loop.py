@@ -30,12 +30,12 @@ import numpy as np
 
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.chunking import ChunkingConfig
-from rag_augment.eval.datasets import load_dataset
-from rag_augment.eval.metrics import mean_metrics, paired_bootstrap, score_query, wins_losses
+from rag_augment.eval.datasets import build_subset, load_dataset
+from rag_augment.eval.metrics import paired_bootstrap, score_query, wins_losses
 from rag_augment.feedback import FeedbackStore, apply_feedback
 from rag_augment.generators.rules import RulesGenerator
 
-METRICS = ("R@5", "MRR@10", "nDCG@10")
+METRICS = ("R@1", "R@5", "MRR@10", "nDCG@10")
 
 
 def rankings(index: AugmentIndex, queries: dict[str, str], depth: int) -> dict[str, list[str]]:
@@ -85,11 +85,15 @@ def main(argv=None) -> int:
     p.add_argument("--llm-parallel", type=int, default=4)
     p.add_argument("--embedder", default="minilm", help="minilm (default) or hash (fast, not meaningful)")
     p.add_argument("--paraphrases", type=int, default=3)
+    p.add_argument("--subset-docs", type=int, default=0, help="BEIR sets: every document relevant to a train or "
+                   "test query plus seeded random distractors up to this many (0: the whole corpus)")
     p.add_argument("--out", default=None, help="write the JSON result here")
     args = p.parse_args(argv)
 
     t0 = time.time()
     ds = load_dataset(args.dataset)
+    if args.subset_docs:
+        ds = build_subset(ds, ["train", "test"], args.subset_docs, seed=0)
     train_q, test_q = ds.split_queries("train"), ds.split_queries("test")
     train_rels, test_rels = ds.split("train"), ds.split("test")
     overlap = {t.lower().strip() for t in train_q.values()} & {t.lower().strip() for t in test_q.values()}
@@ -100,7 +104,7 @@ def main(argv=None) -> int:
         t_index = time.time() - t0
         test_before = score(base, test_q, test_rels, args.depth)
         train_before = score(base, train_q, train_rels, args.depth)
-        failing = [q for q, r in zip(sorted(train_q), train_before["R@5"]) if r == 0.0]
+        failing = [q for q, r in zip(sorted(train_q), train_before[f"R@{args.k}"]) if r == 0.0]
         result = {"dataset": ds.name, "date": datetime.date.today().isoformat(), "nproc": os.cpu_count(),
                   "embedder": base.embedder.name, "k": args.k, "depth": args.depth,
                   "documents": len(ds.documents), "chunks": rep.chunks_total, "queries_indexed": rep.queries_kept,
@@ -112,12 +116,25 @@ def main(argv=None) -> int:
         result["seconds"] = round(time.time() - t0, 1)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    text = json.dumps(result, indent=2)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
-    print(text)
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(markdown(result))
     return 0
+
+
+def markdown(r: dict) -> str:
+    lines = [f"{r['dataset']}: {r['documents']} docs, {r['chunks']} chunks, {r['queries_indexed']} rules queries; "
+             f"embedder {r['embedder']}; k={r['k']}; train {r['train_queries']} queries "
+             f"({r['train_failing_before']} fail at k), test {r['test_queries']}; nproc {r['nproc']}; {r['date']}",
+             "", "| variant | fed back | fixed (round, target in top k) | test " + " | test ".join(METRICS) +
+             " | train " + " | train ".join(METRICS) + " |",
+             "|---|---|---|" + "---|" * (2 * len(METRICS))]
+    for name, v in r["variants"].items():
+        cells = [f"{v[s][m]['before']:.3f} -> {v[s][m]['after']:.3f} ({v[s][m]['lift']:+.3f}, "
+                 f"[{v[s][m]['ci95'][0]:+.3f}, {v[s][m]['ci95'][1]:+.3f}])" for s in ("test", "train") for m in METRICS]
+        lines.append(f"| {name} | {v['round']['handled']} | {v['round']['fixed']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def run_variant(name, base, work, args, failing, train_q, train_rels, test_q, test_rels, train_before,
@@ -135,7 +152,7 @@ def run_variant(name, base, work, args, failing, train_q, train_rels, test_q, te
     seconds = time.time() - t
     train_after = score(idx, train_q, train_rels, args.depth)
     test_after = score(idx, test_q, test_rels, args.depth)
-    fixed_docs = sum(1 for q, r in zip(sorted(train_q), train_after["R@5"]) if q in set(failing) and r > 0)
+    fixed_docs = sum(1 for q, r in zip(sorted(train_q), train_after[f"R@{args.k}"]) if q in set(failing) and r > 0)
     return {"round": {k: rnd[k] for k in ("handled", "fixed", "still_failing", "skipped", "queries_added",
                                           "dropped")},
             "round_seconds": round(seconds, 1), "train_failing_fixed_doc_level": fixed_docs,

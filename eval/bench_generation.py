@@ -59,6 +59,10 @@ def run(gen, chunks: list[Chunk], warmup: Chunk) -> dict:
             "errors": sum(bool(r.error) for r in results)}
 
 
+def median_run(runs: list[dict]) -> dict:
+    return sorted(runs, key=lambda r: r["chunks_per_min"])[len(runs) // 2]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -94,6 +98,7 @@ def main() -> None:
     ap.add_argument("--server", type=int, default=0, help="also run the openai back end against llama_cpp.server "
                                                           "with this many concurrent requests")
     ap.add_argument("--max-tokens", type=int, default=SamplingParams().max_tokens)
+    ap.add_argument("--repeat", type=int, default=1, help="alternate the modes this many times; report medians")
     ap.add_argument("--n-ctx", type=int, default=2048)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--profile", default="scientific")
@@ -107,15 +112,18 @@ def main() -> None:
     warmup, chunks = chunks[0], chunks[1:]
     prompt = PromptConfig(profile=args.profile)
     params = SamplingParams(max_tokens=args.max_tokens)
-    rows: list[tuple[str, dict]] = []
     modes = ([] if args.no_naive else [1]) + [int(p) for p in args.parallel.split(",") if p]
-    for p in modes:
-        gen = local_generator(model, prompt=prompt, params=params, n_ctx=args.n_ctx, n_threads=args.threads,
-                              parallel=p)
-        rows.append(("naive (1 chunk per call)" if p == 1 else f"local, parallel={p}", run(gen, chunks, warmup)))
-        print(f"# {rows[-1][0]}: {rows[-1][1]}", file=sys.stderr)
-        del gen
-        gc.collect()
+    gens = {("naive (1 chunk per call)" if p == 1 else f"local, parallel={p}"):
+            local_generator(model, prompt=prompt, params=params, n_ctx=args.n_ctx, n_threads=args.threads,
+                            parallel=p) for p in modes}
+    runs: dict[str, list[dict]] = {name: [] for name in gens}
+    for rep in range(args.repeat):  # modes alternate, so a busy neighbour slows all of them alike
+        for name, gen in gens.items():
+            runs[name].append(run(gen, chunks, warmup))
+            print(f"# rep {rep} {name}: {runs[name][-1]}", file=sys.stderr)
+    rows = [(name, median_run(rs)) for name, rs in runs.items()]
+    del gens
+    gc.collect()
     if args.server:
         proc, url = start_server(model, args.threads, args.n_ctx)
         try:
@@ -131,6 +139,7 @@ def main() -> None:
     print(f"Machine: {platform.machine()}, nproc={os.cpu_count()}, threads={args.threads}; "
           f"date {datetime.date.today()}; model {os.path.basename(model)}; "
           f"llama-cpp-python {version('llama-cpp-python')}; {len(chunks)} SciFact abstracts; "
+          f"median of {args.repeat} alternating run(s); load average {os.getloadavg()[0]:.1f}; "
           f"prompt {prompt.version}/{prompt.profile}, n_questions={prompt.n_questions}; {params.to_dict()}\n")
     print("| mode | seconds | chunks/min | speed-up | prompt tok | gen tok | gen tok/s | queries/chunk | errors |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -51,7 +52,7 @@ def sample_kb(args) -> AppData:
 
     from rag_augment.generators.factory import make_generator
     qrels: dict[str, set[str]] = {}
-    for line in (KB / "qrels" / "test.tsv").read_text().splitlines()[1:]:
+    for line in (KB / "qrels" / f"{args.split}.tsv").read_text().splitlines()[1:]:
         qid, doc, score = line.split("\t")
         if int(score) > 0:
             qrels.setdefault(qid, set()).add(doc)
@@ -60,7 +61,8 @@ def sample_kb(args) -> AppData:
         rec = json.loads(line)
         if rec["_id"] in qrels:
             queries[rec["_id"]] = rec["text"]
-    docs = SimpleDirectoryReader(str(KB / "docs"), recursive=True, required_exts=[".md"]).load_data()
+    docs = SimpleDirectoryReader(str(KB / "docs"), recursive=True, required_exts=[".md"],
+                                 filename_as_id=True).load_data()
     root = (KB / "docs").resolve()
     return AppData(docs, queries, qrels, lambda n: Path(n.metadata["file_path"]).resolve().relative_to(root).as_posix(),
                    make_generator(args.generator), True, args.cache)
@@ -72,6 +74,8 @@ def scifact_pool(args) -> AppData:
     from rag_augment.eval.datasets import load_dataset, restrict
     from rag_augment.eval.replay import ReplayGenerator
     pool_dir = Path(args.shared) / "experiments" / "scifact_pool_qwen15b"
+    if args.split != "test":
+        raise SystemExit("scifact-pool: the pool's generations cover its 100 test queries only")
     pool = json.loads((pool_dir / "pool.json").read_text())
     ds = restrict(load_dataset(Path(args.shared) / "datasets" / "scifact"), pool["docs"], pool["queries"])
     split = ds.split("test")
@@ -85,12 +89,14 @@ def scifact_pool(args) -> AppData:
 def scores(nodes, relevant: set[str], doc_of) -> dict[str, float]:
     docs = list(dict.fromkeys(doc_of(n.node) for n in nodes))
     first = next((i + 1 for i, d in enumerate(docs) if d in relevant), None)
+    added = sum(bool(n.node.metadata.get("rag_augment", {}).get("added")) for n in nodes)
     return {"hit": float(first is not None), "recall": len(relevant & set(docs)) / len(relevant),
-            "mrr": 1.0 / first if first else 0.0}
+            "mrr": 1.0 / first if first else 0.0, "added_nodes": added}
 
 
 def mean(rows: list[dict[str, float]]) -> dict[str, float]:
-    return {k: round(statistics.fmean(r[k] for r in rows), 4) for k in rows[0]}
+    return {k: round(statistics.fmean(r[k] for r in rows), 4) for k in rows[0]
+            if k != "added_nodes" or any(r[k] for r in rows)}
 
 
 def paired_ci(a: list[float], b: list[float], n: int = 2000, seed: int = 7) -> list[float]:
@@ -114,60 +120,69 @@ def run_config(chunk_size: int, args, embedder, data: AppData) -> dict:
 
     from rag_augment.augment_index import AugmentIndex
     from rag_augment.integrations.llamaindex import (QueryAugmentPostprocessor, RagAugmentEmbedding,
-                                                     augment_vector_store_index)
+                                                     RagAugmentRetriever, augment_vector_store_index)
 
     queries, qrels = data.queries, data.qrels
     tmp = tempfile.mkdtemp(prefix="bench_li_")
     collection = chromadb.PersistentClient(path=f"{tmp}/app").get_or_create_collection("app")
+    # Node ids from the document id and position (LlamaIndex's default is a random uuid): fusion breaks score ties
+    # by id, so random ids would move the figures a little from run to run.
+    splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=args.overlap,
+                                id_func=lambda i, d: f"{d.doc_id}#{i}")
     app = VectorStoreIndex.from_documents(
-        data.documents, storage_context=StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection)),
-        embed_model=RagAugmentEmbedding(embedder), transformations=[SentenceSplitter(chunk_size=chunk_size,
-                                                                                     chunk_overlap=args.overlap)])
+        data.documents, embed_model=RagAugmentEmbedding(embedder), transformations=[splitter],
+        storage_context=StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection)))
     augment = AugmentIndex(f"{tmp}/rag_augment", collection="app", embedder=embedder, cache_path=data.cache)
     t0 = time.perf_counter()
     report = augment_vector_store_index(app, augment, data.generator, clean=data.clean)
     augment_s = time.perf_counter() - t0
 
-    n = args.top_n
-    plain = app.as_retriever(similarity_top_k=n)
-    deep = app.as_retriever(similarity_top_k=args.base_k)
-    variants = {
-        f"plain top-{n}": None,
-        f"plain top-{args.base_k} + postprocessor -> {n}": QueryAugmentPostprocessor(
-            index=augment, top_n=n, reuse_query_embedding=True),
-        f"plain top-{n} + postprocessor -> {n}": QueryAugmentPostprocessor(
-            index=augment, top_n=n, reuse_query_embedding=True),
-        f"plain top-{args.base_k} + postprocessor, re-rank only (add_missing=False) -> {n}": QueryAugmentPostprocessor(
-            index=augment, top_n=n, reuse_query_embedding=True, add_missing=False),
-    }
+    n, k, w0 = args.top_n, args.base_k, args.base_weights[0]
+    plain, deep = app.as_retriever(similarity_top_k=n), app.as_retriever(similarity_top_k=k)
+
+    def pp(weight: float, **kw):
+        return QueryAugmentPostprocessor(index=augment, top_n=n, reuse_query_embedding=True, base_weight=weight, **kw)
+
+    main = f"plain top-{k} + postprocessor -> {n}"
+    variants = {f"plain top-{n}": (plain, None)}  # name -> (first stage, postprocessor)
+    for w in args.base_weights:
+        variants[main if w == w0 else f"{main}, base_weight={w}"] = (deep, pp(w))
+    variants[f"plain top-{n} + postprocessor -> {n}"] = (plain, pp(w0))
+    variants[f"plain top-{k} + postprocessor, re-rank only (add_missing=False) -> {n}"] = (
+        deep, pp(w0, add_missing=False))
+    variants[f"RagAugmentRetriever alone, top-{n} (no base retriever)"] = (RagAugmentRetriever(augment, n), None)
     rows = {name: [] for name in variants}
     base_ms, added_ms = [], []
     for qid in list(queries)[:3]:  # warm-up: model, Chroma and BM25 caches
         qb = QueryBundle(queries[qid])
-        variants[f"plain top-{args.base_k} + postprocessor -> {n}"].postprocess_nodes(deep.retrieve(qb), qb)
+        variants[main][1].postprocess_nodes(deep.retrieve(qb), qb)
     for qid, text in queries.items():
-        for name, pp in variants.items():
+        for name, (first, post) in variants.items():
             qb = QueryBundle(text)
-            base_retriever = plain if pp is None or name.startswith(f"plain top-{n} ") else deep
             t0 = time.perf_counter()
-            nodes = base_retriever.retrieve(qb)
+            nodes = first.retrieve(qb)
             t1 = time.perf_counter()
-            if pp is not None:
-                nodes = pp.postprocess_nodes(nodes, qb)
+            if post is not None:
+                nodes = post.postprocess_nodes(nodes, qb)
             t2 = time.perf_counter()
-            if name == f"plain top-{args.base_k} + postprocessor -> {n}":
+            if name == main:
                 base_ms.append(t1 - t0)
                 added_ms.append(t2 - t1)
-            rows[name].append(scores(nodes, qrels[qid], data.doc_of))
+            row = scores(nodes, qrels[qid], data.doc_of)
+            if first is not plain and first is not deep:
+                row.pop("added_nodes")  # every node comes from rag_augment: "added" means nothing here
+            rows[name].append(row)
+    shutil.rmtree(tmp, ignore_errors=True)  # the app's and rag_augment's Chroma folders of this run
     baseline = rows[f"plain top-{n}"]
     out = {"chunk_size": chunk_size, "chunk_overlap": args.overlap, "app_nodes": collection.count(),
-           "augment": {"seconds": round(augment_s, 1), "chunks": report.chunks_total, "queries_kept": report.queries_kept,
-                       "cache_hits": report.cache_hits, "chunks_generated": report.chunks_generated},
+           "augment": {"seconds": round(augment_s, 1), "chunks": report.chunks_total,
+                       "queries_kept": report.queries_kept, "cache_hits": report.cache_hits,
+                       "chunks_generated": report.chunks_generated},
            "metrics": {}, "latency_ms": {
-               f"base retrieve top-{args.base_k}": {"p50": pct(base_ms, 0.5), "p95": pct(base_ms, 0.95)},
+               f"base retrieve top-{k}": {"p50": pct(base_ms, 0.5), "p95": pct(base_ms, 0.95)},
                "added by postprocessor": {"p50": pct(added_ms, 0.5), "p95": pct(added_ms, 0.95)}}}
     for name, r in rows.items():
-        out["metrics"][name] = mean(r)
+        out["metrics"][name] = mean(r)  # added_nodes: mean number of returned nodes the base retriever missed
         if r is not baseline:
             out["metrics"][name]["delta_ci95"] = {m: paired_ci([x[m] for x in baseline], [x[m] for x in r])
                                                   for m in ("hit", "mrr")}
@@ -183,6 +198,9 @@ def main() -> int:
     ap.add_argument("--overlap", type=int, default=32)
     ap.add_argument("--top-n", type=int, default=5)
     ap.add_argument("--base-k", type=int, default=10)
+    ap.add_argument("--base-weights", type=float, nargs="+", default=[1.0],
+                    help="fusion weight of the base retriever's leg; the first is used by every variant")
+    ap.add_argument("--split", default="test", help="qrels split (sample_kb has train and test)")
     ap.add_argument("--generator", default="rules", choices=["rules", "local"])
     ap.add_argument("--cache", default=None, help="generation cache (JSONL); default: a fresh one per run")
     ap.add_argument("--torch-threads", type=int, default=1,
@@ -201,7 +219,8 @@ def main() -> int:
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "machine": {"nproc": os.cpu_count(), "platform": platform.platform(), "torch_threads": args.torch_threads,
                           "loadavg_start": [round(x, 2) for x in os.getloadavg()]},
-              "dataset": args.dataset, "generator": data.generator.identity(), "queries": len(data.queries),
+              "dataset": args.dataset, "split": args.split, "generator": data.generator.identity(),
+              "queries": len(data.queries),
               "configs": []}
     for cs in sizes:
         result["configs"].append(run_config(cs, args, embedder, data))

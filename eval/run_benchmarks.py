@@ -48,6 +48,12 @@ ORDER = ["pool-qwen15b", "scifact-rules", "scifact1k-qwen15b", "sample_kb-rules"
          "xquad-rules"]
 
 
+def log_progress(total: int, desc: str):
+    """Progress that also shows in a log file (the CLI's bars hide when stderr is not a terminal)."""
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, file=sys.stderr, mininterval=20, ascii=True)
+
+
 def _parse(name: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="rag-augment")
     command.add_parser(parser.add_subparsers(dest="command"))
@@ -80,7 +86,7 @@ def run_pool() -> None:
     systems = ablation_systems()
     pairs = [(s.key, "dense") for s in systems if s.key != "dense"]
     result = run_eval(ds, ReplayGenerator(POOL_CACHE), out, spec, cache_path=POOL_CACHE, systems=systems,
-                      pairs=pairs, progress=command.progress_bar)
+                      pairs=pairs, progress=log_progress)
     write_run(result, out)
 
 
@@ -135,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         if name in ("pool", "pool-qwen15b"):
             run_pool()
         elif name in RUNS:
-            command.execute(_parse(name))
+            command.execute(_parse(name), progress=log_progress)
         else:
             ap.error(f"unknown run {name!r}")
     print("RESULTS.md: " + ", ".join(write_results()))

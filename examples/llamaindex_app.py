@@ -1,6 +1,6 @@
 """A LlamaIndex app on Chroma, augmented by rag_augment in two calls (augment, postprocessor). Run from the repo root:
 
-    python examples/llamaindex_app.py ["your question"] [--generator local]
+    python examples/llamaindex_app.py ["your question"] [--generator local] [--retrieval-only]
 
 Retrieval needs no LLM. With the `local` extra (llama-cpp-python) installed, the local model also writes an answer.
 """
@@ -20,13 +20,15 @@ from rag_augment.integrations.llamaindex import (QueryAugmentPostprocessor, RagA
 ap = argparse.ArgumentParser()
 ap.add_argument("question", nargs="?", default="how much vacation time do I earn per pay period as a new employee")
 ap.add_argument("--generator", choices=["rules", "local"], default="rules")
+ap.add_argument("--retrieval-only", action="store_true", help="no answer synthesis even when the local LLM is there")
 args = ap.parse_args()
 
 with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as work:  # a fresh app each run
     # generations are cached by chunk content in .rag_augment/, so a rerun generates nothing
     augment = AugmentIndex(f"{work}/rag_augment", cache_path=".rag_augment/llamaindex_example.jsonl")
     Settings.embed_model = RagAugmentEmbedding(augment.embedder)  # one local MiniLM for the app and rag_augment
-    Settings.llm = llm = local_llm()  # None: retrieval only (LlamaIndex then uses its MockLLM)
+    llm = None if args.retrieval_only else local_llm()  # None without the `local` extra: retrieval only
+    Settings.llm = llm  # None makes LlamaIndex use its MockLLM; retrieval never calls it
 
     # The app as it already was: documents -> VectorStoreIndex on Chroma.
     docs = SimpleDirectoryReader("sample_kb/docs", recursive=True).load_data()

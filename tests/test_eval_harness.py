@@ -140,3 +140,25 @@ def test_multivector_cuts_by_child_vectors():
     q = QueryLegs(child_rank={"p1": 1, "p2": 4, "p3": 150})
     ids, costs = rank(System("multivector", "", "multivector"), q)
     assert ids == ["p1", "p2"] and costs == [1, 4]
+
+
+def test_command_builds_what_the_harness_needs(tiny, tmp_path):
+    import argparse
+
+    from rag_augment.eval import command
+
+    parser = argparse.ArgumentParser(prog="rag-augment")
+    command.add_parser(parser.add_subparsers(dest="command"))
+    argv = ["eval", "--dataset", tiny.source, "--tune", "--subset", "6", "--subset-seed", "1",
+            "--examples-from-train", "2", "--generator", "rules", "--no-filters"]
+    args = parser.parse_args(argv)
+    args.argv = argv[1:]
+    ds = command._dataset(args)
+    assert len(ds.documents) == 10 and set(ds.qrels) == {"test", "train"}  # all 10 documents are relevant
+    spec = command._spec(args, "x")
+    assert spec.train_split == "train" and spec.filters.dedupe_threshold == 0
+    assert spec.command.startswith("rag-augment eval --dataset")
+    assert command._generator(args, ds).identity()["generator"] == "rules"
+    args = parser.parse_args(["eval", "--dataset", tiny.source, "--generator", "replay"])
+    with pytest.raises(ConfigError, match="needs --cache"):
+        command._generator(args, ds)

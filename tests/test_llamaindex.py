@@ -10,7 +10,9 @@ from pathlib import Path
 
 import chromadb
 import pytest
-from llama_index.core import Settings, SimpleDirectoryReader, StorageContext, VectorStoreIndex
+
+pytest.importorskip("llama_index.vector_stores.chroma", reason="needs the llamaindex extra")
+from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
 from llama_index.core.evaluation import RetrieverEvaluator
 from llama_index.core.llms import MockLLM
 from llama_index.core.query_engine import RetrieverQueryEngine
@@ -341,9 +343,9 @@ def test_sample_kb_with_minilm_rules_and_a_query_engine(tmp_path):
     from rag_augment.generators.rules import RulesGenerator
 
     embedder = SentenceTransformerEmbedder()
-    augment = AugmentIndex(tmp_path / "ra", collection="kb", embedder=embedder)
+    augment = AugmentIndex(tmp_path / "ra", collection="kb-li", embedder=embedder)
     docs = SimpleDirectoryReader(str(ROOT / "sample_kb" / "docs" / "travel-and-leave"), recursive=True).load_data()
-    collection = chromadb.PersistentClient(path=str(tmp_path / "app")).get_or_create_collection("kb")
+    collection = chromadb.PersistentClient(path=str(tmp_path / "app")).get_or_create_collection("kb-app")
     index = VectorStoreIndex.from_documents(docs, embed_model=RagAugmentEmbedding(embedder),
                                             storage_context=StorageContext.from_defaults(
                                                 vector_store=ChromaVectorStore(chroma_collection=collection)))
@@ -373,3 +375,18 @@ def test_sample_kb_with_minilm_rules_and_a_query_engine(tmp_path):
     assert set(result.retrieved_ids) <= app_ids
     assert all(0.0 <= v <= 1.0 for v in result.metric_vals_dict.values())
     assert result.metric_vals_dict["hit_rate"] == 1.0
+
+
+@pytest.mark.integration
+def test_local_llm_answers_through_a_query_engine_with_the_tiny_model(app):
+    pytest.importorskip("llama_cpp", reason="needs the local extra (llama-cpp-python)")
+    from rag_augment import models
+    from rag_augment.integrations.llamaindex import local_llm
+
+    index, augment, _ = app
+    llm = local_llm(models.smollm2_path(), n_ctx=2048, num_output=24)  # a plumbing check: the model is tiny
+    engine = index.as_query_engine(llm=llm, similarity_top_k=2,
+                                   node_postprocessors=[QueryAugmentPostprocessor(index=augment, top_n=2)])
+    response = engine.query("reimbursement for my commute")
+    assert isinstance(response.response, str) and response.response.strip()
+    assert "n-bike" in [n.node.node_id for n in response.source_nodes]

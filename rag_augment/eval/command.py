@@ -124,7 +124,7 @@ def progress_bar(total: int, desc: str):
     return tqdm(total=total, desc=desc, disable=None, file=sys.stderr, dynamic_ncols=True)
 
 
-def execute(args) -> tuple[dict[str, Any], dict[str, Path]]:
+def execute(args, progress=progress_bar) -> tuple[dict[str, Any], dict[str, Path]]:
     """The library calls behind the command (also used by eval/run_benchmarks.py)."""
     from rag_augment.embedding import SentenceTransformerEmbedder
     from rag_augment.eval.harness import run_eval
@@ -136,7 +136,7 @@ def execute(args) -> tuple[dict[str, Any], dict[str, Path]]:
     out = Path(args.out or Path("eval") / "runs" / name)
     embedder = SentenceTransformerEmbedder(args.embedding_model) if args.embedding_model else None
     result = run_eval(ds, generator, out, _spec(args, name), embedder=embedder, cache_path=args.cache,
-                      progress=progress_bar)
+                      progress=progress)
     return result, write_run(result, out)
 
 

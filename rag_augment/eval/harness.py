@@ -5,7 +5,6 @@ Never prints: progress goes through a callback (total, description) -> object wi
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import re
@@ -23,8 +22,8 @@ from rag_augment.chunking import ChunkingConfig, chunk_documents
 from rag_augment.errors import ConfigError
 from rag_augment.eval import metrics as M
 from rag_augment.eval.datasets import EvalDataset, Qrels
-from rag_augment.eval.systems import (EVAL_DEPTH, MAX_K, QAExtractorIndex, QueryLegs, System, latency, rank,
-                                      single_leg, standard_systems)
+from rag_augment.eval.systems import (EVAL_DEPTH, MAX_K, QueryLegs, System, latency, rank, single_leg,
+                                      standard_systems)
 from rag_augment.filters import FilterConfig
 from rag_augment.fusion import LEG_NAMES, FusionProfile, fuse
 from rag_augment.profiles import load_profile
@@ -138,29 +137,6 @@ def chunk_docs(index: AugmentIndex) -> dict[str, str]:
 
 # ---------------------------------------------------------------- retrieval
 
-def qa_index(index: AugmentIndex, fmt: str, kinds: tuple[str, ...], cache_dir: Path) -> QAExtractorIndex:
-    """(d) vectors for every chunk; cached on disk by a hash of the embedder and the exact texts."""
-    queries: dict[str, list[tuple[str, str]]] = {}
-    for _, docs, metas in index.store.iter_all("queries"):
-        for text, meta in zip(docs, metas):
-            if not kinds or meta.get("kind") in kinds:
-                queries.setdefault(meta["parent_id"], []).append((meta.get("kind", ""), text))
-    ids, texts = [], []
-    for cids, docs, _ in index.store.iter_all("chunks", include=("documents",)):
-        for cid, text in zip(cids, docs):
-            ids.append(cid)
-            texts.append(QAExtractorIndex.text(text, [t for _, t in sorted(queries.get(cid, []))], fmt))
-    digest = hashlib.sha1("\x00".join([index.embedder.name, *ids, *texts]).encode()).hexdigest()[:16]
-    path = cache_dir / f"qa-{fmt}-{digest}.npy"
-    if path.exists():
-        return QAExtractorIndex(ids, np.load(path))
-    vecs = np.concatenate([index.embedder.embed(texts[i:i + 256]) for i in range(0, len(texts), 256)]) \
-        if texts else np.zeros((0, 1), dtype=np.float32)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    np.save(path, vecs)
-    return QAExtractorIndex(ids, vecs)
-
-
 def child_ranks(index: AugmentIndex, embedding: np.ndarray, depth: int) -> dict[str, int]:
     """parent -> rank (from 1) of its best query vector among the top `depth` query vectors."""
     ranks: dict[str, int] = {}
@@ -171,7 +147,7 @@ def child_ranks(index: AugmentIndex, embedding: np.ndarray, depth: int) -> dict[
 
 def collect_legs(index: AugmentIndex, queries: Mapping[str, str], depths: Mapping[str, int],
                  products: Mapping[str, FusionProfile] | None = None,
-                 qa: Mapping[str, QAExtractorIndex] | None = None,
+                 memory: Mapping[str, Callable[[str, np.ndarray], list[str]]] | None = None,
                  progress: Progress | None = None, desc: str = "retrieving") -> dict[str, QueryLegs]:
     """Every raw leg for every query, timed leg by leg (the library runs legs in sequence, so a system's latency
     is the sum of its legs). Profiles in `products` run through the product path: legs_for(profile) + fuse."""
@@ -190,8 +166,8 @@ def collect_legs(index: AugmentIndex, queries: Mapping[str, str], depths: Mappin
             t0 = time.perf_counter()
             ranked, _ = fuse(retriever.legs_for(text, embedding=emb, profile=prof).legs, prof, MAX_K)
             q.product[key] = ([p for p, _ in ranked], time.perf_counter() - t0)
-        for key, idx in (qa or {}).items():
-            q.qa[key] = _timed(q.seconds, key, lambda: idx.search(emb))
+        for key, search in (memory or {}).items():
+            q.memory[key] = _timed(q.seconds, key, lambda: search(text, emb))
         out[qid] = q
         if bar is not None:
             bar.update(1)
@@ -280,9 +256,9 @@ def run_eval(ds: EvalDataset, generator: Any, out_dir: str | Path, spec: EvalSpe
         profiles["rag_augment_tuned"] = tuning.pop("profile_obj")
         tuning["path"] = str(write_profile(profiles["rag_augment_tuned"], spec.profile_dir))
     systems = list(systems or standard_systems(profiles))
-    qa = {s.key: qa_index(index, s.qa_format, s.qa_kinds, out_dir / "vectors") for s in systems if s.kind == "qa"}
+    memory = {s.key: s.build(index, out_dir / "vectors") for s in systems if s.kind == "memory"}
     products = {s.key: s.profile for s in systems if s.kind == "product"}
-    legs = collect_legs(index, queries, spec.depths, products, qa, progress, f"eval {spec.split}")
+    legs = collect_legs(index, queries, spec.depths, products, memory, progress, f"eval {spec.split}")
     per_query, lat = {}, {}
     for s in systems:
         per_query[s.key], lat[s.key] = score_system(s, legs, qrels, chunk_doc)
@@ -334,5 +310,6 @@ def machine_info() -> dict[str, Any]:
             cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
     except OSError:
         pass
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
     return {"nproc": os.cpu_count(), "cpu": cpu or platform.processor(), "platform": platform.platform(),
-            "python": platform.python_version()}
+            "python": platform.python_version(), "load_avg_1_5_15": [round(x, 2) for x in load]}

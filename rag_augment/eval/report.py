@@ -42,9 +42,11 @@ def header_lines(result: dict[str, Any]) -> list[str]:
     per_chunk = recorded / idx["chunks"] if idx["chunks"] else 0.0
     return [
         f"- command: `{run['command']}`" if run["command"] else "- command: (library call)",
-        f"- date: {run['date']}; machine: {m['nproc']} cores, {m['cpu']}, {m['platform']}, Python {m['python']}",
+        f"- date: {run['date']}; machine: {m['nproc']} cores, {m['cpu']}, {m['platform']}, Python {m['python']}"
+        f"; load average at the end {m.get('load_avg_1_5_15')} (the machine is shared: latency varies with it)",
         f"- data: {run['dataset']} `{run['split']}` split, {run['queries']} queries, {run['documents']} documents"
-        + (f"; subset {json.dumps(run['dataset_notes']['subset'])}" if "subset" in run["dataset_notes"] else ""),
+        + (f"; subset {json.dumps(run['dataset_notes']['subset'])}" if "subset" in run["dataset_notes"] else "")
+        + (f"; pool `{run['dataset_notes']['pool']}`" if "pool" in run["dataset_notes"] else ""),
         f"- embedder: {run['embedding_model']}; generator: {gen.get('generator')} / {model} "
         f"(prompt {gen.get('prompt_version')}); chunking: {run['chunking']['chunk_size']} tokens",
         f"- index: {idx['chunks']} chunks, {idx['query_vectors']} query vectors "
@@ -146,11 +148,14 @@ def _delta_hist(result: dict[str, Any], path: Path, plt) -> None:
     plt.close(fig)
 
 
-def results_section(results: Sequence[dict[str, Any]], png_dir: str = "results") -> str:
-    """The '## Retrieval quality' body for eval/RESULTS.md: one subsection per run."""
+def results_section(results: Sequence[dict[str, Any]], png_dir: str = "results",
+                    notes: dict[str, str] | None = None) -> str:
+    """The '## Retrieval quality' body for eval/RESULTS.md: one subsection per run, each followed by its notes."""
     parts = []
     for r in results:
         name = r["run"]["name"]
         pngs = {"recall": f"{png_dir}/{name}-recall.png", "ndcg delta": f"{png_dir}/{name}-ndcg-delta.png"}
         parts.append(markdown(r, pngs, level=3))
+        if notes and notes.get(name):
+            parts.append(notes[name].strip() + "\n")
     return "\n".join(parts)

@@ -21,11 +21,10 @@ then a cheap offline function of them, except rag_augment's own profiles, which 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Mapping
 
-import numpy as np
-
+from rag_augment.eval.memory import Builder, okapi_reference, qa_extractor
 from rag_augment.fusion import LEG_NAMES, FusionProfile, Ranked, fuse
 from rag_augment.profiles import load_profile
 
@@ -33,7 +32,6 @@ MAX_K = 100
 # Depths of the raw legs for the offline systems: enough parents for Recall@100 (children: about 5-10 per parent).
 EVAL_DEPTH = {"chunk_dense": 200, "query_dense": 1000, "chunk_lexical": 200, "query_lexical": 1000,
               "doc2query_lexical": 200}
-CHILD_LEGS = ("query_dense", "query_lexical")
 
 
 @dataclass
@@ -41,21 +39,21 @@ class QueryLegs:
     """Everything retrieved for one query."""
     legs: dict[str, Ranked] = field(default_factory=dict)        # raw legs at EVAL_DEPTH
     child_rank: dict[str, int] = field(default_factory=dict)     # parent -> rank of its best query vector
-    seconds: dict[str, float] = field(default_factory=dict)      # "embed", each leg, "children", "qa"
+    seconds: dict[str, float] = field(default_factory=dict)      # "embed", each leg, "children", memory keys
     product: dict[str, tuple[list[str], float]] = field(default_factory=dict)  # profile system -> (ids, s)
-    qa: dict[str, list[str]] = field(default_factory=dict)        # (d) system key -> ranking
+    memory: dict[str, list[str]] = field(default_factory=dict)    # in-memory system key -> ranking
 
 
 @dataclass(frozen=True)
 class System:
     key: str
     label: str
-    kind: str                           # fuse | product | multivector | qa
+    kind: str                           # fuse | product | multivector | memory
     legs: tuple[str, ...] = ()          # raw legs it reads (latency = their sum)
     profile: FusionProfile | None = None
     dense: bool = True                  # needs the query embedding
-    qa_format: str = "prepend"          # (d) only: prepend (LlamaIndex) | append
-    qa_kinds: tuple[str, ...] = ()      # (d) only: which query kinds go into the text (empty: all)
+    build: Builder | None = None        # memory only: builds its searcher from the index
+    substitute: tuple[tuple[str, str], ...] = ()  # fuse only: (leg, memory system key) read in the leg's place
 
 
 AS_RETRIEVED = 10 ** 9  # an offline system's depth: use the leg as far as it was retrieved
@@ -84,7 +82,8 @@ def standard_systems(profiles: Mapping[str, FusionProfile]) -> list[System]:
     systems += [
         System("synthetic", "(c) synthetic-query vectors only (k counts parents)", "fuse", ("query_dense",),
                single_leg("query_dense")),
-        System("qa_extractor", "(d) LlamaIndex QuestionsAnsweredExtractor: queries prepended, one vector", "qa"),
+        System("qa_extractor", "(d) LlamaIndex QuestionsAnsweredExtractor: queries prepended, one vector", "memory",
+               build=qa_extractor()),
         System("multivector", "(e) LangChain MultiVectorRetriever: top-k child vectors, parents deduplicated",
                "multivector", ("children",)),
         System("bm25", "(f) BM25 on chunks", "fuse", ("chunk_lexical",), single_leg("chunk_lexical"), dense=False),
@@ -123,13 +122,16 @@ def rank(system: System, q: QueryLegs) -> tuple[list[str], list[int] | None]:
     """(parent chunk ids best first, costs or None). Costs only for (e): the child rank that brought each parent."""
     if system.kind == "product":
         return q.product[system.key][0], None
-    if system.kind == "qa":
-        return q.qa[system.key], None
+    if system.kind == "memory":
+        return q.memory[system.key], None
     if system.kind == "multivector":
         parents = sorted(q.child_rank, key=lambda p: q.child_rank[p])
         parents = [p for p in parents if q.child_rank[p] <= MAX_K]
         return parents, [q.child_rank[p] for p in parents]
-    ranked, _ = fuse(truncate(q, system.profile), system.profile, MAX_K)
+    legs = truncate(q, system.profile)
+    for leg, key in system.substitute:  # a rank-only ranking: its scores only keep its order
+        legs[leg] = [(c, -float(i)) for i, c in enumerate(q.memory[key])]
+    ranked, _ = fuse(legs, system.profile, MAX_K)
     return [p for p, _ in ranked], None
 
 
@@ -137,38 +139,10 @@ def latency(system: System, q: QueryLegs, fuse_seconds: float = 0.0) -> float:
     """Seconds for one query: embedding (if dense) + the legs it runs, in sequence, as the library runs them."""
     if system.kind == "product":
         return q.seconds.get("embed", 0.0) + q.product[system.key][1]
-    legs = (system.key,) if system.kind == "qa" else system.legs
+    subs = dict(system.substitute)
+    legs = (system.key,) if system.kind == "memory" else tuple(subs.get(leg, leg) for leg in system.legs)
     own = sum(q.seconds.get(leg, 0.0) for leg in legs)
     return (q.seconds.get("embed", 0.0) if system.dense else 0.0) + own + fuse_seconds
-
-
-def with_depth(profile: FusionProfile, **depths: int) -> FusionProfile:
-    return replace(profile, depth={**profile.depth, **depths})
-
-
-class QAExtractorIndex:
-    """(d) in memory: one vector per chunk for "questions_this_excerpt_can_answer: <queries>\\n\\n<chunk text>"
-    (LlamaIndex's default metadata template "{key}: {value}" and text template "{metadata_str}\\n\\n{content}")."""
-
-    def __init__(self, ids: list[str], vectors: np.ndarray):
-        self.ids, self.vectors = ids, vectors
-
-    @staticmethod
-    def text(chunk_text: str, queries: list[str], fmt: str = "prepend") -> str:
-        if not queries:
-            return chunk_text
-        if fmt == "append":
-            return chunk_text + "\n\n" + "\n".join(queries)
-        return "questions_this_excerpt_can_answer: " + "\n".join(queries) + "\n\n" + chunk_text
-
-    def search(self, embedding: np.ndarray, k: int = MAX_K) -> list[str]:
-        scores = self.vectors @ embedding
-        k = min(k, len(self.ids))
-        if k <= 0:
-            return []
-        top = np.argpartition(-scores, k - 1)[:k]
-        return [self.ids[i] for i in sorted(top, key=lambda i: (-scores[i], self.ids[i]))]
-
 
 
 def ablation_systems() -> list[System]:
@@ -180,6 +154,8 @@ def ablation_systems() -> list[System]:
         return FusionProfile(name=name, depth=full, **kw)
 
     pc = ("chunk_dense", "query_dense")
+    rrf_dense_bm25 = prof("rrf-dense-bm25", dense_pair="separate", weights={"chunk_dense": 1.0, "chunk_lexical": 1.0})
+    rrf_3 = prof("rrf-3", dense_pair="separate", weights={"chunk_dense": 1.0, "query_dense": 1.0, "chunk_lexical": 1.0})
     return [
         System("dense", "dense baseline (chunk vectors only)", "fuse", ("chunk_dense",), single_leg("chunk_dense")),
         System("synthetic", "children only, max score (MultiVector style, k counts parents)", "fuse",
@@ -189,22 +165,31 @@ def ablation_systems() -> list[System]:
                prof("rrf-pc", dense_pair="separate", weights={"chunk_dense": 1.0, "query_dense": 1.0})),
         System("sum_pc", "parent + 0.5 x best child", "fuse", pc,
                prof("sum", dense_pair="sum", child_weight=0.5, weights={"dense": 1.0})),
-        System("qa_prepend_q", "questions prepended to the text (QA-extractor)", "qa", qa_kinds=("question",)),
-        System("qa_prepend", "Q + C prepended to the text (QA-extractor, all items)", "qa"),
-        System("qa_append_q", "questions appended to the text", "qa", qa_format="append", qa_kinds=("question",)),
+        System("qa_prepend_q", "questions prepended to the text (QA-extractor)", "memory",
+               build=qa_extractor("prepend", ("question",))),
+        System("qa_prepend", "Q + C prepended to the text (QA-extractor, all items)", "memory",
+               build=qa_extractor("prepend")),
+        System("qa_append_q", "questions appended to the text", "memory",
+               build=qa_extractor("append", ("question",))),
         System("max_pc_q", "max(parent, child), questions only (Q)", "product", pc,
                prof("max-q", weights={"dense": 1.0}, kind_weights={"claim": 0.0})),
         System("max_pc_c", "max(parent, child), claims only (C)", "product", pc,
                prof("max-c", weights={"dense": 1.0}, kind_weights={"question": 0.0})),
-        System("bm25", "BM25 on the text (bm25s, stemmed)", "fuse", ("chunk_lexical",), single_leg("chunk_lexical"),
-               dense=False),
-        System("bm25_doc2query", "BM25 on text + Q + C (doc2query)", "fuse", ("doc2query_lexical",),
+        System("bm25_okapi", "BM25 on the text, as the experiment (rank_bm25 formula, no stemming)", "memory",
+               dense=False, build=okapi_reference()),
+        System("bm25_okapi_d2q", "BM25 on text + Q + C, as the experiment (no stemming)", "memory", dense=False,
+               build=okapi_reference(with_queries=True)),
+        System("bm25", "BM25 on the text (ours: bm25s, stemmed)", "fuse", ("chunk_lexical",),
+               single_leg("chunk_lexical"), dense=False),
+        System("bm25_doc2query", "BM25 on text + Q + C (ours, doc2query leg)", "fuse", ("doc2query_lexical",),
                single_leg("doc2query_lexical"), dense=False),
         System("rrf_dense_bm25", "RRF(dense, BM25), no synthetic", "fuse", ("chunk_dense", "chunk_lexical"),
-               prof("rrf-dense-bm25", dense_pair="separate", weights={"chunk_dense": 1.0, "chunk_lexical": 1.0})),
-        System("rrf_3", "RRF(dense, children, BM25)", "fuse", pc + ("chunk_lexical",),
-               prof("rrf-3", dense_pair="separate",
-                    weights={"chunk_dense": 1.0, "query_dense": 1.0, "chunk_lexical": 1.0})),
+               rrf_dense_bm25),
+        System("rrf_3", "RRF(dense, children, BM25)", "fuse", pc + ("chunk_lexical",), rrf_3),
+        System("rrf_dense_okapi", "RRF(dense, BM25 as the experiment), no synthetic", "fuse",
+               ("chunk_dense", "chunk_lexical"), rrf_dense_bm25, substitute=(("chunk_lexical", "bm25_okapi"),)),
+        System("rrf_3_okapi", "RRF(dense, children, BM25 as the experiment)", "fuse", pc + ("chunk_lexical",),
+               rrf_3, substitute=(("chunk_lexical", "bm25_okapi"),)),
         System("rag_augment", "(b) rag_augment, shipped default profile", "product",
                legs_used(load_profile(None)), load_profile(None)),
         System("multivector", "(e) LangChain MultiVectorRetriever (k counts child vectors)", "multivector",

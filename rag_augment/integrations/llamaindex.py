@@ -16,7 +16,8 @@ once; concurrent queries overlap as far as those libraries release the GIL (torc
 for their heavy work). Fusion is pure Python and runs on the loop (well under a millisecond).
 
 Every returned node carries an explanation under metadata["rag_augment"] (legs with rank and score, matched
-synthetic queries, whether it was added), excluded from the embed and LLM metadata. Scores are fusion scores
+synthetic queries, "added": not among the base retriever's nodes, so always true from RagAugmentRetriever),
+excluded from the embed and LLM metadata. Scores are fusion scores
 (RRF by default, about 0.01-0.05), not cosines: put score-cutoff postprocessors before this one.
 """
 from __future__ import annotations
@@ -74,7 +75,7 @@ def nodes_to_chunks(nodes: Sequence[BaseNode], clean: bool = True) -> list[Chunk
     prepared = []
     for node in nodes:
         raw = node.get_content(MetadataMode.NONE)
-        text, found_title = clean_markup(raw, _format_of(node)) if clean else (raw, "")
+        text, found_title = _clean(node, raw) if clean else (raw, "")
         if re.search(r"\w", text):
             prepared.append((node, node.ref_doc_id or node.node_id, raw, text, found_title))
     doc_titles: dict[str, str] = {}  # front matter or H1 sits in a document's first node only: share it
@@ -92,6 +93,13 @@ def nodes_to_chunks(nodes: Sequence[BaseNode], clean: bool = True) -> list[Chunk
         chunks.append(Chunk(chunk_id=node.node_id, doc_id=doc, text=text, content_hash=sha1_hex(text + "\x00" + title),
                             position=positions[doc], title=title, seeds=_seeds(node, text), metadata=meta))
     return chunks
+
+
+def _clean(node: BaseNode, raw: str) -> tuple[str, str]:
+    fmt = _format_of(node)
+    if (getattr(node, "start_char_idx", None) or 0) > 0:
+        raw = "\n" + raw  # front matter opens a document only: a later node opening with a '---' rule keeps its text
+    return clean_markup(raw, fmt)
 
 
 def _format_of(node: BaseNode) -> str:

@@ -1,0 +1,101 @@
+"""Generate local-model queries for a >= 1,000-document SciFact test subset, with exactly the prompt and
+parameters of the shared pool experiment, so its 663 imported generations and the new ones form one cache.
+
+Subset: the pool's 663 documents + every document relevant to any of the 300 test claims + seeded random
+distractors up to --size. Writes the subset (docs + all 300 test query ids) to eval/subsets/ and the cache to
+eval/cache/ (pool entries copied in, new ones appended as they are generated, so an interrupted run resumes).
+
+    python eval/generate_scifact_subset.py [--size 1000] [--seed 0] [--parallel 4]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from import_pool_generations import CHUNKING, IDENTITY  # noqa: E402  (same identity: one cache)
+
+from rag_augment.cache import GenerationCache  # noqa: E402
+from rag_augment.chunking import chunk_documents  # noqa: E402
+from rag_augment.eval.datasets import load_dataset  # noqa: E402
+from rag_augment.generators.base import GenerationResult, SamplingParams  # noqa: E402
+from rag_augment.generators.parsing import parse_queries  # noqa: E402
+
+INSTRUCTION = ("Write 3 different questions a researcher might search for that this abstract answers, then 3 short "
+               "one-sentence scientific claims that this abstract supports or contradicts. Use the abstract's "
+               "facts. Format: Q: ... (x3) C: ... (x3)")
+# create_chat_completion's defaults for what the experiment did not set (top_p 0.95, repeat_penalty 1.0)
+PARAMS = SamplingParams(temperature=0.3, top_p=0.95, max_tokens=220, repeat_penalty=1.0, seed=1)
+
+
+def messages(title: str, abstract: str) -> list[dict[str, str]]:
+    words = " ".join(abstract.split()[:200])
+    return [{"role": "system", "content": IDENTITY["prompt"]["system"]},
+            {"role": "user", "content": f"{title}\n{words}\n{INSTRUCTION}"}]
+
+
+def build_subset(shared: Path, size: int, seed: int) -> dict:
+    pool = json.loads((shared / "experiments/scifact_pool_qwen15b/pool.json").read_text())
+    raw = load_dataset(shared / "datasets/scifact", title_in_text=False)
+    test = raw.split("test")
+    relevant = {d for rels in test.values() for d in rels}
+    docs = set(pool["docs"]) | relevant
+    rest = sorted(set(raw.doc_ids()) - docs)
+    docs |= set(random.Random(seed).sample(rest, max(0, size - len(docs))))
+    return {"docs": sorted(docs), "queries": sorted(test), "seed": seed,
+            "built_from": "pool docs + all test-relevant docs + seeded random distractors"}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shared", default="../shared")
+    ap.add_argument("--size", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--parallel", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--pool-cache", default="eval/cache/scifact_pool_qwen15b.jsonl")
+    args = ap.parse_args()
+    shared = Path(args.shared)
+    subset = build_subset(shared, args.size, args.seed)
+    sub_path = Path(f"eval/subsets/scifact_test_{args.size}.json")
+    sub_path.parent.mkdir(parents=True, exist_ok=True)
+    sub_path.write_text(json.dumps(subset, indent=1))
+    out = Path(f"eval/cache/scifact_test{args.size}_qwen15b.jsonl")
+    if not out.exists():
+        out.write_text(Path(args.pool_cache).read_text())
+    cache = GenerationCache(out)
+
+    folded = load_dataset(shared / "datasets/scifact")          # what the harness chunks (title folded in)
+    raw = {d.doc_id: d for d in load_dataset(shared / "datasets/scifact", title_in_text=False).documents}
+    wanted = set(subset["docs"])
+    chunks = [c for c in chunk_documents([d for d in folded.documents if d.doc_id in wanted], CHUNKING)]
+    todo = [c for c in chunks if cache.get(IDENTITY, c) is None]
+    print(f"subset {len(wanted)} docs, {len(chunks)} chunks, {len(todo)} to generate -> {out}", flush=True)
+    from rag_augment.generators.llama_cpp import LlamaCppBackend
+    backend = LlamaCppBackend(n_ctx=1024 * args.parallel, parallel=args.parallel)
+    assert backend.model_hash == IDENTITY["model_hash"]
+    start = time.perf_counter()
+    for i in range(0, len(todo), args.batch):
+        batch = todo[i:i + args.batch]
+        convs = [messages(raw[c.doc_id].title, raw[c.doc_id].text) for c in batch]
+        comps = backend.complete_batch(convs, PARAMS)
+        pairs = []
+        for c, comp in zip(batch, comps):
+            parsed = parse_queries(comp.text, truncated=comp.finish_reason == "length")
+            pairs.append((c, GenerationResult(c.chunk_id, parsed.queries, comp.text, comp.seconds,
+                                              comp.prompt_tokens, comp.completion_tokens, comp.error,
+                                              parsed.notes)))
+        cache.put_many(IDENTITY, pairs)
+        done = i + len(batch)
+        rate = done / (time.perf_counter() - start)
+        print(f"{done}/{len(todo)} chunks, {rate * 60:.1f}/min, eta {(len(todo) - done) / rate / 60:.1f} min",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -33,13 +33,23 @@ from rag_augment.chunking import ChunkingConfig
 from rag_augment.eval.datasets import build_subset, load_dataset
 from rag_augment.eval.metrics import paired_bootstrap, score_query, wins_losses
 from rag_augment.feedback import FeedbackStore, apply_feedback
+from rag_augment.fusion import fuse
 from rag_augment.generators.rules import RulesGenerator
 
 METRICS = ("R@1", "R@5", "MRR@10", "nDCG@10")
 
 
 def rankings(index: AugmentIndex, queries: dict[str, str], depth: int) -> dict[str, list[str]]:
-    return {qid: [h.doc_id for h in index.query(text, k=depth)] for qid, text in queries.items()}
+    """What index.query ranks, as document ids: queries embedded in one batch, legs fused without fetching text."""
+    chunk_doc = {cid: m.get("doc_id", "") for cid, m in index.store.chunk_states().items()}
+    qids = sorted(queries)
+    vecs = index.embedder.embed([queries[q] for q in qids])
+    retriever = index.retriever
+    out = {}
+    for qid, vec in zip(qids, vecs):
+        ranked, _ = fuse(retriever.legs_for(queries[qid], embedding=vec).legs, retriever.profile, depth)
+        out[qid] = [chunk_doc.get(cid, cid) for cid, _ in ranked]
+    return out
 
 
 def score(index, queries, qrels, depth) -> dict[str, np.ndarray]:
@@ -87,6 +97,9 @@ def main(argv=None) -> int:
     p.add_argument("--paraphrases", type=int, default=3)
     p.add_argument("--subset-docs", type=int, default=0, help="BEIR sets: every document relevant to a train or "
                    "test query plus seeded random distractors up to this many (0: the whole corpus)")
+    p.add_argument("--profile", default=None, help="fusion profile for every ranking (a shipped name or JSON file)")
+    p.add_argument("--home", default=None, help="keep the indexes here (a rerun reuses the base index; "
+                   "default: a temporary folder, removed at the end)")
     p.add_argument("--out", default=None, help="write the JSON result here")
     args = p.parse_args(argv)
 
@@ -97,17 +110,18 @@ def main(argv=None) -> int:
     train_q, test_q = ds.split_queries("train"), ds.split_queries("test")
     train_rels, test_rels = ds.split("train"), ds.split("test")
     overlap = {t.lower().strip() for t in train_q.values()} & {t.lower().strip() for t in test_q.values()}
-    work = Path(tempfile.mkdtemp(prefix="bench_feedback_"))
+    work = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="bench_feedback_"))
     try:
-        base = AugmentIndex(work / "base", embedder=make_embedder(args.embedder))
+        base = AugmentIndex(work / "base", embedder=make_embedder(args.embedder), profile=args.profile)
         rep = base.index_documents(ds.documents, RulesGenerator(), ChunkingConfig())
         t_index = time.time() - t0
         test_before = score(base, test_q, test_rels, args.depth)
         train_before = score(base, train_q, train_rels, args.depth)
         failing = [q for q, r in zip(sorted(train_q), train_before[f"R@{args.k}"]) if r == 0.0]
         result = {"dataset": ds.name, "date": datetime.date.today().isoformat(), "nproc": os.cpu_count(),
-                  "embedder": base.embedder.name, "k": args.k, "depth": args.depth,
-                  "documents": len(ds.documents), "chunks": rep.chunks_total, "queries_indexed": rep.queries_kept,
+                  "embedder": base.embedder.name, "profile": base.profile.name, "k": args.k, "depth": args.depth,
+                  "documents": len(ds.documents), "chunks": base.store.counts()["chunks"],
+                  "queries_indexed": base.store.counts()["queries"], "index_reused": rep.chunks_embedded == 0,
                   "train_queries": len(train_q), "test_queries": len(test_q), "train_test_text_overlap": len(overlap),
                   "train_failing_before": len(failing), "index_seconds": round(t_index, 1), "variants": {}}
         for name in [v.strip() for v in args.variants.split(",") if v.strip()]:
@@ -115,7 +129,8 @@ def main(argv=None) -> int:
                                                    test_rels, train_before, test_before)
         result["seconds"] = round(time.time() - t0, 1)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.home:
+            shutil.rmtree(work, ignore_errors=True)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
@@ -140,12 +155,13 @@ def markdown(r: dict) -> str:
 def run_variant(name, base, work, args, failing, train_q, train_rels, test_q, test_rels, train_before,
                 test_before) -> dict:
     home = work / name
+    shutil.rmtree(home, ignore_errors=True)
     shutil.copytree(base.home, home)  # each variant starts from the same index
-    idx = AugmentIndex(home, embedder=base.embedder)
+    idx = AugmentIndex(home, embedder=base.embedder, profile=base.profile)
+    targets = {q: max(sorted(train_rels[q]), key=lambda d: train_rels[q][d]) for q in failing}
     with FeedbackStore.for_index(idx) as fb:
-        fb.add_many([{"query": train_q[q], "verdict": "thumbs_down", "session_id": "bench",
-                      "doc_id": max(sorted(train_rels[q]), key=lambda d: train_rels[q][d])} for q in failing],
-                    idx.store.name)
+        fb.add_many([{"query": train_q[q], "verdict": "thumbs_down", "session_id": "bench", "doc_id": targets[q]}
+                     for q in failing], idx.store.name)
     t = time.time()
     rnd = apply_feedback(idx, variant_generator(name, args), k=args.k, n_paraphrases=args.paraphrases,
                          holdout=list(test_q.values()))
@@ -156,7 +172,21 @@ def run_variant(name, base, work, args, failing, train_q, train_rels, test_q, te
     return {"round": {k: rnd[k] for k in ("handled", "fixed", "still_failing", "skipped", "queries_added",
                                           "dropped")},
             "round_seconds": round(seconds, 1), "train_failing_fixed_doc_level": fixed_docs,
-            "test": summarise(test_before, test_after), "train": summarise(train_before, train_after)}
+            "test": summarise(test_before, test_after), "train": summarise(train_before, train_after),
+            "test_by_fed_doc": by_fed_doc(set(targets.values()), test_q, test_rels, test_before, test_after)}
+
+
+def by_fed_doc(fed_docs: set[str], test_q, test_rels, before, after) -> dict:
+    """Test lift split by whether a relevant document of the test query received feedback vectors: where do
+    held-out gains come from?"""
+    share = np.array([bool(set(test_rels[q]) & fed_docs) for q in sorted(test_q)])
+    out = {}
+    for name, mask in (("relevant_doc_fed_back", share), ("other", ~share)):
+        out[name] = {"queries": int(mask.sum())}
+        for m in ("R@5", "nDCG@10"):
+            out[name][m] = {"before": round(float(before[m][mask].mean()), 4) if mask.any() else None,
+                            "lift": round(float((after[m][mask] - before[m][mask]).mean()), 4) if mask.any() else None}
+    return out
 
 
 if __name__ == "__main__":

@@ -151,22 +151,25 @@ def bench_lexical(docs, queries, n_chunks, n_queries_terms, n_probe, tmp: Path) 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default=str(Path(__file__).resolve().parents[2] / "shared/datasets/scifact"))
+    ap.add_argument("--docs", type=int, default=2000, help="chunks: the first N SciFact abstracts")
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--lexical-chunks", type=int, default=100_000)
     ap.add_argument("--lexical-queries", type=int, default=1_000_000)
     ap.add_argument("--out", default="eval/results/bench_search.json")
     args = ap.parse_args()
-    docs, queries = load_corpus(Path(args.corpus))
+    docs, queries = load_corpus(Path(args.corpus), args.docs)
     embedder = SentenceTransformerEmbedder()
     tmp = Path(tempfile.mkdtemp(prefix="rag-bench-"))
     try:
         result = {"date": date.today().isoformat(), "machine": f"{platform.processor() or platform.machine()}, "
-                  f"{os.cpu_count()} cores", "corpus": "SciFact 5,183 abstracts",
+                  f"{os.cpu_count()} cores", "corpus": f"SciFact, first {len(docs)} abstracts",
+                  "load_average_start": os.getloadavg(),
                   "dense": bench_dense(docs, queries, embedder, [int(s) for s in args.sizes.split(",")],
                                        args.queries, tmp)}
         result["lexical_scale"] = bench_lexical(docs, queries, args.lexical_chunks, args.lexical_queries,
                                                 args.queries, tmp)
+        result["load_average_end"] = os.getloadavg()
         result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -308,21 +308,7 @@ def _run_round(index, fb: FeedbackStore, rewriter, k, n_paraphrases, judge_candi
     collection = index.store.name
     records = fb.list(collection, ("open", "failing") if retry_failing else "open")
     round_id = fb.start_round(collection, rewriter.name, rewriter.model)
-    picker, items, outcomes, skipped = ChunkPicker(index), [], [], {}
-    for rec in records:
-        item = _Item(rec)
-        reason = "held_out" if norm_text(rec.query) in held else ("pii" if pii_found(rec.query) else "")
-        if not reason:
-            _resolve_target(index, item, rewriter, picker, judge_candidates)
-            reason = "" if item.target else item.how
-        if reason:
-            skipped[reason] = skipped.get(reason, 0) + 1
-            # No target yet (e.g. the rules generator cannot judge): the record stays for a later round.
-            waiting = reason in ("no_target", "judge_declined")
-            outcomes.append({"id": rec.id, "status": rec.status if waiting else "skipped", "note": reason,
-                             "round_id": rec.round_id if waiting else round_id})
-            continue
-        items.append(item)
+    items, outcomes, skipped = _triage(index, records, rewriter, held, judge_candidates, round_id)
     for it in items:
         it.before = _rank(index, it, depth)
     added, dropped = _attach_round(index, items, rewriter, n_paraphrases, round_id, filters, held)
@@ -339,6 +325,26 @@ def _run_round(index, fb: FeedbackStore, rewriter, k, n_paraphrases, judge_candi
                "items": [_item_report(it, k) for it in items]}
     fb.finish_round(round_id, outcomes, summary)
     return summary
+
+
+def _triage(index, records, rewriter, held: set[str], judge_candidates: int, round_id: int):
+    """Split the records into those with a target (items) and those skipped, with the outcome of each skip."""
+    picker, items, outcomes, skipped = ChunkPicker(index), [], [], {}
+    for rec in records:
+        item = _Item(rec)
+        reason = "held_out" if norm_text(rec.query) in held else ("pii" if pii_found(rec.query) else "")
+        if not reason:
+            _resolve_target(index, item, rewriter, picker, judge_candidates)
+            reason = "" if item.target else item.how
+        if not reason:
+            items.append(item)
+            continue
+        skipped[reason] = skipped.get(reason, 0) + 1
+        # No target yet (e.g. the rules generator cannot judge): the record stays for a later round.
+        waiting = reason in ("no_target", "judge_declined")
+        outcomes.append({"id": rec.id, "status": rec.status if waiting else "skipped", "note": reason,
+                         "round_id": rec.round_id if waiting else round_id})
+    return items, outcomes, skipped
 
 
 def _item_report(it: _Item, k: int) -> dict:

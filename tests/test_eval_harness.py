@@ -130,7 +130,7 @@ def test_leakage_refused_for_prompt_examples_and_seeds(tiny, tmp_path):
     seeded = [Chunk("c", "d", "text", "h", seeds=("Badge to log in",))]
     with pytest.raises(LeakageError, match="seed of chunk c"):
         check_leakage(RulesGenerator(), seeded, tiny.split_queries("test"))
-    with pytest.raises(ConfigError, match="train-split must differ"):
+    with pytest.raises(ConfigError, match="must differ from --split"):
         run_eval(tiny, RulesGenerator(), tmp_path / "r", spec(tmp_path, train_split="test"),
                  embedder=HashEmbedder(64))
 

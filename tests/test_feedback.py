@@ -372,6 +372,16 @@ def test_cli_commands(index, tmp_path, capsys):
     assert cli(["report", "diversity", "--all-kinds", *home], capsys)["by_kind"].get("feedback", 0) > 0
 
 
+def test_cli_holdout_file_keeps_test_queries_out(index, tmp_path, capsys):
+    home = ["--home", str(index.home)]
+    held = tmp_path / "queries.jsonl"  # a BEIR queries file of the test split
+    held.write_text(json.dumps({"_id": "t1", "text": "Video calls with guests"}) + "\n")
+    cli(["feedback", "add", "video calls with guests", "--doc-id", ZOOM, *home], capsys)
+    rep = cli(["feedback", "apply", "--generator", "rules", "--holdout", str(held), *home], capsys)
+    assert rep["handled"] == 0 and rep["skipped"] == {"held_out": 1}
+    assert not feedback_queries(index)
+
+
 def test_cli_errors_are_input_errors(index, capsys):
     with pytest.raises(InputError, match="not both"):
         cli(["feedback", "add", "--home", str(index.home)], capsys)

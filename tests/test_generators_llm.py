@@ -308,10 +308,10 @@ def test_local_backend_on_tiny_model(smollm2, parallel):
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("parallel", [1, 2])
-def test_local_backend_records_a_too_long_prompt_per_request(smollm2, parallel):
+@pytest.mark.parametrize("parallel,kv_cells", [(1, None), (2, None), (3, 256)])  # 256: one sequence at a time
+def test_local_backend_records_a_too_long_prompt_per_request(smollm2, parallel, kv_cells):
     from rag_augment.generators.llama_cpp import LlamaCppBackend
-    be = LlamaCppBackend(smollm2, n_ctx=256, parallel=parallel)
+    be = LlamaCppBackend(smollm2, n_ctx=256, parallel=parallel, kv_cells=kv_cells)
     long = [{"role": "user", "content": "word " * 400}]
     short = [{"role": "user", "content": "Write one question about cats."}]
     comps = be.complete_batch([short, long, short], SamplingParams(max_tokens=16))

@@ -24,6 +24,7 @@ from rag_augment.eval import metrics as M
 from rag_augment.eval.datasets import EvalDataset, Qrels
 from rag_augment.eval.systems import (EVAL_DEPTH, MAX_K, QueryLegs, System, latency, rank, single_leg,
                                       standard_systems)
+from rag_augment.eval.tune import tune_profile, write_profile
 from rag_augment.filters import FilterConfig
 from rag_augment.fusion import LEG_NAMES, FusionProfile, fuse
 from rag_augment.profiles import load_profile
@@ -237,13 +238,12 @@ def run_eval(ds: EvalDataset, generator: Any, out_dir: str | Path, spec: EvalSpe
              cache_path: str | Path | None = None, systems: Sequence[System] | None = None,
              pairs: Sequence[tuple[str, str]] | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """Index, (tune on train), retrieve, score. Returns the run record that report.write_run writes out."""
-    from rag_augment.eval.tune import write_profile
-
     out_dir = Path(out_dir)
     qrels = ds.split(spec.split)
     queries = {q: ds.queries[q] for q in sorted(qrels)}
-    if spec.train_split == spec.split:
-        raise ConfigError(f"--train-split must differ from --split ({spec.split}): tuning on the eval queries leaks")
+    if spec.train_split and (spec.train_split == spec.split or set(ds.split(spec.train_split)) & set(qrels)):
+        raise ConfigError(f"--train-split {spec.train_split} must differ from --split {spec.split} and share no "
+                          "query with it: tuning on the eval queries leaks")
     chunks = chunk_documents(ds.documents, spec.chunking)
     check_leakage(generator, chunks, queries)
     index, info = build_index(ds, chunks, generator, out_dir / "index", spec, embedder,
@@ -280,8 +280,6 @@ def run_eval(ds: EvalDataset, generator: Any, out_dir: str | Path, spec: EvalSpe
 
 def _tune(ds: EvalDataset, index: AugmentIndex, chunk_doc: Mapping[str, str], spec: EvalSpec,
           start: FusionProfile, progress: Progress | None) -> dict[str, Any]:
-    from rag_augment.eval.tune import tune_profile
-
     train = ds.split(spec.train_split)
     legs = collect_legs(index, {q: ds.queries[q] for q in sorted(train)}, spec.depths, progress=progress,
                         desc=f"legs {spec.train_split}")

@@ -35,7 +35,7 @@ def _import_llama_cpp() -> Any:
 
 class LlamaCppBackend:
     def __init__(self, model_path: str | None = None, n_ctx: int = 2048, n_threads: int | None = None,
-                 n_batch: int = 512, verbose: bool = False, parallel: int = 8, kv_unified: bool = True):
+                 n_batch: int = 512, verbose: bool = False, parallel: int = 8, kv_cells: int | None = None):
         llama_cpp, chat_format = _import_llama_cpp()
         path = model_path or models.default_model_path()
         if not os.path.isfile(path):
@@ -44,7 +44,8 @@ class LlamaCppBackend:
             raise ConfigError("local.parallel must be >= 1")
         self.model_path, self.n_ctx, self.n_batch, self.parallel = path, n_ctx, n_batch, parallel
         self.n_threads = n_threads or os.cpu_count() or 1
-        self.kv_unified = kv_unified
+        # KV cells shared by all sequences in the parallel mode; each sequence reserves prompt + max_tokens.
+        self.kv_cells = max(kv_cells or parallel * 768, n_ctx)
         self.model_id = os.path.basename(path)
         self.model_hash = models.file_hash(path)
         self._lib = llama_cpp
@@ -118,8 +119,9 @@ class _Seq:
 
 
 class _MultiSeq:
-    """Continuous batching over one llama.cpp context: seq ids 0..parallel-1 are slots, seq `parallel` holds the
-    shared prompt prefix, which every new slot copies instead of re-evaluating it."""
+    """Continuous batching over one llama.cpp context with a unified KV cache: seq ids 0..parallel-1 are slots,
+    seq `parallel` holds the shared prompt prefix, whose cells every new slot shares instead of re-evaluating it.
+    A sequence is admitted when a slot is free and the cells it may need (prompt + max_tokens) are free."""
 
     def __init__(self, backend: LlamaCppBackend):
         lib, llama = backend._lib, backend._llama
@@ -127,11 +129,10 @@ class _MultiSeq:
         self.b, self.lib = backend, lib
         self.prefix_seq = backend.parallel
         cparams = lib.llama_context_default_params()
-        # Unified: one cell pool, the prefix shared by tagging cells; split: a stream per sequence, copied.
-        cparams.n_ctx = backend.n_ctx * (backend.parallel + (0 if backend.kv_unified else 1))
+        cparams.n_ctx = backend.kv_cells
         cparams.n_batch = cparams.n_ubatch = backend.n_batch
         cparams.n_seq_max = backend.parallel + 1
-        cparams.kv_unified = backend.kv_unified
+        cparams.kv_unified = True  # one cell pool: the prefix cells are shared by tagging, not copied
         cparams.n_threads = cparams.n_threads_batch = backend.n_threads
         self.ctx = _internals.LlamaContext(model=llama._model, params=cparams, verbose=False)
         self.batch = _internals.LlamaBatch(n_tokens=backend.n_batch, embd=0, n_seq_max=1, verbose=False)
@@ -185,11 +186,29 @@ class _MultiSeq:
             r.seconds = r.seconds or per_chunk  # decoded together: each chunk's share of the wall time
         return results  # type: ignore[return-value]
 
+    def _need(self, n_prompt: int, params: SamplingParams) -> int:
+        """KV cells a sequence may occupy beyond the shared prefix."""
+        return min(n_prompt + params.max_tokens, self.b.n_ctx) - len(self.prefix)
+
     def _admit(self, slot: int, index: int, tokens: list[int], params: SamplingParams) -> _Seq:
         self.ctx.kv_cache_seq_rm(slot, -1, -1)
         if self.prefix:
             self.ctx.kv_cache_seq_cp(self.prefix_seq, slot, -1, -1)
         return _Seq(index, tokens, len(self.prefix), self.b.new_sampler(params))
+
+    def _fill(self, slots: list[_Seq | None], prompts: list[list[int]], queue: deque,
+              params: SamplingParams) -> None:
+        """Admit queued prompts into free slots while their worst-case cells fit in the pool."""
+        budget = self.b.kv_cells - len(self.prefix) - sum(self._need(len(s.tokens), params) for s in slots if s)
+        for sid in range(len(slots)):
+            if slots[sid] is not None or not queue:
+                continue
+            need = self._need(len(prompts[queue[0]]), params)
+            if need > budget:
+                break
+            budget -= need
+            i = queue.popleft()
+            slots[sid] = self._admit(sid, i, prompts[i], params)
 
     def _generate(self, prompts: list[list[int]], queue: deque, params: SamplingParams,
                   results: list[Completion | None]) -> None:
@@ -199,10 +218,7 @@ class _MultiSeq:
             for sid, s in enumerate(slots):  # one new token for every sequence past its prompt
                 if s is not None and s.fed == len(s.tokens):
                     s.logit_at = self._add(s.out[-1], len(s.tokens) + len(s.out) - 1, sid, True)
-            for sid in range(len(slots)):
-                if slots[sid] is None and queue:
-                    i = queue.popleft()
-                    slots[sid] = self._admit(sid, i, prompts[i], params)
+            self._fill(slots, prompts, queue, params)
             for sid, s in enumerate(slots):  # prompt tokens fill the rest of the batch
                 while s is not None and s.fed < len(s.tokens) and self.batch.n_tokens() < self.b.n_batch:
                     last = s.fed == len(s.tokens) - 1

@@ -176,7 +176,7 @@ class AugmentIndex:
                 if m.get("kind") == "real":
                     real_per_chunk[key] = real_per_chunk.get(key, 0) + 1
         docs = {m.get("doc_id") for m in self.store.chunk_states().values()}
-        synthetic = counts["queries"] - kinds.get("real", 0)
+        synthetic = counts["queries"] - kinds.get("real", 0) - kinds.get("feedback", 0)
         return {"collection": self.store.name, "documents": len(docs), "chunks": counts["chunks"],
                 "query_vectors": counts["queries"], "queries_by_kind": kinds,
                 "chunks_with_queries": len(per_chunk),

@@ -182,6 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RagAugmentError as exc:
         print(f"rag-augment: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("rag-augment: interrupted; generated queries so far are cached, run again to resume",
               file=sys.stderr)

@@ -17,7 +17,7 @@ from rag_augment.types import Chunk, SyntheticQuery
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 _PROV_KEYS = ("generator", "model", "model_hash", "prompt_version", "prompt_hash", "temperature", "seed",
-              "created_at", "source_chunk_hash", "review_status", "persona", "origin")
+              "created_at", "source_chunk_hash", "review_status", "persona", "origin", "round", "feedback_id")
 
 
 def open_chroma_client(path: str | None = None, url: str | None = None):

@@ -137,7 +137,7 @@ def bench_lexical(docs, queries, n_chunks, n_queries_terms, n_probe, tmp: Path) 
     for leg in ("chunks", "queries"):
         for q in probes[:10]:
             lex.search(leg, q, 50)
-    res = {"chunks": n_chunks, "synthetic_queries": n_queries_terms, "build_s": round(build_s, 1)}
+    res = {"n_chunks": n_chunks, "synthetic_queries": n_queries_terms, "build_s": round(build_s, 1)}
     for leg, depth in (("chunks", 50), ("queries", 200), ("doc2query", 50)):
         lat = []
         for q in probes:

@@ -24,6 +24,8 @@ SCIFACT = str(SHARED / "datasets" / "scifact")
 XQUAD = str(SHARED / "datasets" / "xquad_en")
 POOL_DIR = SHARED / "experiments" / "scifact_pool_qwen15b"
 POOL_CACHE = "eval/cache/scifact_pool_qwen15b.jsonl"
+PARTIAL_CACHE = "eval/cache/sample_kb_qwen15b_hr_policy_partial.jsonl"
+PARTIAL_POOL = "eval/subsets/sample_kb_qwen15b_partial.json"
 RESULTS = Path("eval/RESULTS.md")
 PNG_DIR = Path("eval/results")
 SECTION = "## Retrieval quality"
@@ -39,13 +41,18 @@ RUNS: dict[str, list[str]] = {
     "sample_kb-qwen15b": ["--dataset", "sample_kb", "--split", "test", "--generator", "replay",
                           "--cache", "eval/cache/sample_kb_qwen15b.jsonl", "--tune", "--train-split", "train",
                           "--profile-name", "sample_kb-qwen15b"],
-    "scifact1k-qwen15b": ["--dataset", SCIFACT, "--split", "test", "--generator", "replay",
-                          "--cache", "eval/cache/scifact1k_qwen15b.jsonl", "--chunk-size", "2048",
-                          "--subset", "1000", "--subset-seed", "0", "--tune", "--train-split", "train",
-                          "--profile-name", "scifact1k-qwen15b"],
+    "scifact1k-qwen15b": ["--dataset", SCIFACT, "--split", "test", "--pool", "eval/subsets/scifact_test_1000.json",
+                          "--generator", "replay", "--cache", "eval/cache/scifact_test1000_qwen15b.jsonl",
+                          "--chunk-size", "2048", "--profile", "scifact"],
+    # A partial local-model cache exists (72 of 150 chunks): the documents it covers completely, and the queries
+    # whose relevant documents all lie among them (see partial_pool). Small: a sign, not a result.
+    "sample_kb-qwen15b-partial": ["--dataset", "sample_kb", "--split", "test", "--pool", PARTIAL_POOL,
+                                  "--generator", "replay", "--cache", PARTIAL_CACHE, "--tune",
+                                  "--train-split", "train", "--profile-name", "sample_kb-qwen15b-partial",
+                                  "--profile-dir", "eval/runs/sample_kb-qwen15b-partial", "--profile", "sample_kb"],
 }
 ORDER = ["pool-qwen15b", "scifact-rules", "scifact1k-qwen15b", "sample_kb-rules", "sample_kb-qwen15b",
-         "xquad-rules"]
+         "sample_kb-qwen15b-partial", "xquad-rules"]
 
 
 def log_progress(total: int, desc: str):
@@ -90,6 +97,25 @@ def run_pool() -> None:
     result = run_eval(ds, ReplayGenerator(POOL_CACHE), out, spec, cache_path=POOL_CACHE, systems=systems,
                       pairs=pairs, progress=log_progress)
     write_run(result, out)
+
+
+def partial_pool() -> None:
+    """Write PARTIAL_POOL: the sample_kb documents whose every chunk is in PARTIAL_CACHE, and the test and train
+    queries whose relevant documents are all among them."""
+    from rag_augment.cache import GenerationCache
+    from rag_augment.chunking import chunk_documents
+    from rag_augment.eval.datasets import load_dataset
+    from rag_augment.eval.replay import ReplayGenerator
+
+    ds = load_dataset("sample_kb")
+    identity, cache = ReplayGenerator(PARTIAL_CACHE).identity(), GenerationCache(PARTIAL_CACHE)
+    missing = {c.doc_id for c in chunk_documents(ds.documents) if cache.get(identity, c) is None}
+    docs = sorted(set(ds.doc_ids) - missing)
+    queries = sorted(q for split in ds.qrels for q, rels in ds.split(split).items() if set(rels) <= set(docs))
+    Path(PARTIAL_POOL).parent.mkdir(parents=True, exist_ok=True)
+    Path(PARTIAL_POOL).write_text(json.dumps({"docs": docs, "queries": queries, "built_from": PARTIAL_CACHE,
+                                              "rule": "documents fully in the cache; queries all of whose "
+                                                      "relevant documents are among them"}, indent=1) + "\n")
 
 
 def write_results() -> list[str]:
@@ -171,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         if name in ("pool", "pool-qwen15b"):
             run_pool()
         elif name in RUNS:
+            if name == "sample_kb-qwen15b-partial":
+                partial_pool()
             command.execute(_parse(name), progress=log_progress)
         else:
             ap.error(f"unknown run {name!r}")

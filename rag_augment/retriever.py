@@ -45,12 +45,7 @@ class AugmentedRetriever:
             out.legs["chunk_dense"] = [(cid, s) for cid, s, _, _ in
                                        self.store.search("chunks", embedding, prof.depth.get("chunk_dense", 50))]
         if want("query_dense"):
-            hits = self.store.search("queries", embedding, prof.depth.get("query_dense", 200), include_docs=True)
-            children = []
-            for qid, score, meta, text in hits:
-                kind = meta.get("kind", "")
-                children.append((qid, meta["parent_id"], score * prof.kind_weights.get(kind, 1.0)))
-                out.query_text[qid] = (text, kind)
+            children = self._query_dense(embedding, prof, out)
             out.legs["query_dense"], matched = collapse_to_parents(children)
             self._note_matches(out, matched, dict((c[0], c[2]) for c in children), "query_dense")
         if self.lexical is not None:
@@ -64,6 +59,22 @@ class AugmentedRetriever:
                 out.legs["query_lexical"], matched = collapse_to_parents(children)
                 self._note_matches(out, matched, dict((c[0], c[2]) for c in children), "query_lexical")
         return out
+
+    def _query_dense(self, embedding: np.ndarray, prof: FusionProfile, out: LegResults) -> list:
+        """Child hits as (query id, parent id, score). The lexical index already maps every query id to its
+        parent, so when no kind weight is set only ids and distances are read from Chroma (the hot path)."""
+        depth = prof.depth.get("query_dense", 200)
+        parent = self.lexical.query_parent if self.lexical is not None else {}
+        if parent and all(w == 1.0 for w in prof.kind_weights.values()):
+            hits = self.store.search("queries", embedding, depth, include_meta=False)
+            if all(qid in parent for qid, _, _, _ in hits):
+                return [(qid, parent[qid], score) for qid, score, _, _ in hits]
+        children = []
+        for qid, score, meta, text in self.store.search("queries", embedding, depth, include_docs=True):
+            kind = meta.get("kind", "")
+            children.append((qid, meta["parent_id"], score * prof.kind_weights.get(kind, 1.0)))
+            out.query_text[qid] = (text, kind)
+        return children
 
     @staticmethod
     def _note_matches(out: LegResults, matched: dict[str, list[str]], scores: dict[str, float], leg: str) -> None:

@@ -63,7 +63,7 @@ def test_end_to_end_with_tuning(tiny, tmp_path):
     result = run_eval(tiny, RulesGenerator(), out, spec(tmp_path, train_split="train"), embedder=HashEmbedder(64))
     keys = [s["key"] for s in result["systems"]]
     assert keys == ["dense", "rag_augment", "rag_augment_tuned", "synthetic", "qa_extractor", "multivector",
-                    "bm25", "bm25_doc2query", "hybrid", "rag_augment_all"]
+                    "bm25", "bm25_doc2query", "hybrid", "hybrid_tuned", "rag_augment_all"]
     for s in result["systems"]:
         assert all(0.0 <= v <= 1.0 for v in s["metrics"].values()), s["key"]
         assert s["latency_ms"]["p95"] >= s["latency_ms"]["p50"] >= 0
@@ -130,6 +130,8 @@ def test_leakage_refused_for_prompt_examples_and_seeds(tiny, tmp_path):
     seeded = [Chunk("c", "d", "text", "h", seeds=("Badge to log in",))]
     with pytest.raises(LeakageError, match="seed of chunk c"):
         check_leakage(RulesGenerator(), seeded, tiny.split_queries("test"))
+    # the same words as a heading written in the document are content, not a leak
+    check_leakage(RulesGenerator(), seeded, tiny.split_queries("test"), {"d": "## Badge to log in\nUse it."})
     with pytest.raises(ConfigError, match="must differ from --split"):
         run_eval(tiny, RulesGenerator(), tmp_path / "r", spec(tmp_path, train_split="test"),
                  embedder=HashEmbedder(64))

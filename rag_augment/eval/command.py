@@ -27,6 +27,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--train-split", default="train")
     p.add_argument("--profile-name", default=None, help="tuned profile name (default tuned-<dataset>)")
     p.add_argument("--profile-dir", default=None, help="where the tuned profile goes (default: rag_augment/profiles)")
+    p.add_argument("--profile", action="append", default=[],
+                   help="also report this fusion profile (a shipped name or a JSON file); repeatable")
     p.add_argument("--out", default=None, help="run folder (default eval/runs/<name>)")
     p.add_argument("--name", default=None, help="run name (default <dataset>-<split>-<generator>)")
     p.add_argument("--pool", default=None, help="JSON with 'docs' and 'queries' id lists: evaluate on that pool")
@@ -116,6 +118,7 @@ def _spec(args, name: str):
                     profile_name=args.profile_name, profile_dir=Path(args.profile_dir) if args.profile_dir else None,
                     chunking=ChunkingConfig(args.chunk_size, args.chunk_overlap), filters=filters,
                     bootstrap=args.bootstrap, seed=args.seed, batch_size=args.batch_size,
+                    profiles=tuple(args.profile),
                     command="rag-augment eval " + " ".join(shlex.quote(a) for a in args.argv))
 
 

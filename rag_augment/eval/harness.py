@@ -22,8 +22,8 @@ from rag_augment.chunking import ChunkingConfig, chunk_documents
 from rag_augment.errors import ConfigError
 from rag_augment.eval import metrics as M
 from rag_augment.eval.datasets import EvalDataset, Qrels
-from rag_augment.eval.systems import (EVAL_DEPTH, MAX_K, QueryLegs, System, latency, rank, single_leg,
-                                      standard_systems)
+from rag_augment.eval.systems import (EVAL_DEPTH, MAX_K, QueryLegs, System, hybrid_profile, latency, rank,
+                                      single_leg, standard_systems)
 from rag_augment.eval.tune import tune_profile, write_profile
 from rag_augment.filters import FilterConfig
 from rag_augment.fusion import LEG_NAMES, FusionProfile, fuse
@@ -50,6 +50,7 @@ class EvalSpec:
     bootstrap: int = 5000
     seed: int = 0
     batch_size: int = 8
+    profiles: tuple[str, ...] = ()       # more fusion profiles to report (shipped names or JSON files)
     command: str = ""
 
 
@@ -81,19 +82,23 @@ def prompt_texts(generator: Any) -> list[str]:
     return [t for t in texts if t and t.strip()]
 
 
-def check_leakage(generator: Any, chunks: Sequence, queries: Mapping[str, str]) -> None:
-    """Raise LeakageError when an evaluation query is a chunk's seed (seeds are paraphrased in the prompt) or
-    appears in the generator's prompt texts. Compared case- and punctuation-insensitively; a query of 4 or more
-    words also counts when it is contained in a longer prompt text."""
+def check_leakage(generator: Any, chunks: Sequence, queries: Mapping[str, str],
+                  documents: Mapping[str, str] | None = None) -> None:
+    """Raise LeakageError when an evaluation query appears in the generator's prompt texts, or is a chunk's seed
+    (seeds are paraphrased in the prompt) that does not come from the document itself. A seed that is written in
+    its document (a heading a query happens to copy) is content every system sees, so it is not a leak. Compared
+    case- and punctuation-insensitively; a query of 4 or more words also counts when contained in a longer text."""
     prompts = [f" {_norm(t)} " for t in prompt_texts(generator)]
-    seeds = {_norm(s): c.chunk_id for c in chunks for s in c.seeds}
+    doc_text = {d: f" {_norm(t)} " for d, t in (documents or {}).items()}
+    seeds = {_norm(s): c.chunk_id for c in chunks for s in c.seeds
+             if f" {_norm(s)} " not in doc_text.get(c.doc_id, "")}
     leaks = []
     for qid, text in queries.items():
         key = _norm(text)
         if not key:
             continue
         if key in seeds:
-            leaks.append(f"query {qid} ({text!r}) is a seed of chunk {seeds[key]}")
+            leaks.append(f"query {qid} ({text!r}) is a seed of chunk {seeds[key]}, not written in its document")
         elif any(p.strip() == key or (len(key.split()) >= 4 and f" {key} " in p) for p in prompts):
             leaks.append(f"query {qid} ({text!r}) appears in the generator's prompt")
     if leaks:
@@ -218,7 +223,7 @@ def default_pairs(systems: Sequence[System]) -> list[tuple[str, str]]:
     """Every system against the dense baseline; rag_augment's profiles also against the strongest rivals."""
     keys = [s.key for s in systems]
     pairs = [(k, BASELINE) for k in keys if k != BASELINE]
-    rivals = [k for k in ("hybrid", "bm25", "qa_extractor", "multivector", "synthetic") if k in keys]
+    rivals = [k for k in ("hybrid", "hybrid_tuned", "bm25", "qa_extractor", "multivector", "synthetic") if k in keys]
     for s in systems:
         if s.kind == "product":
             pairs += [(s.key, r) for r in rivals]
@@ -245,17 +250,19 @@ def run_eval(ds: EvalDataset, generator: Any, out_dir: str | Path, spec: EvalSpe
         raise ConfigError(f"--train-split {spec.train_split} must differ from --split {spec.split} and share no "
                           "query with it: tuning on the eval queries leaks")
     chunks = chunk_documents(ds.documents, spec.chunking)
-    check_leakage(generator, chunks, queries)
+    check_leakage(generator, chunks, queries, {d.doc_id: f"{d.title}\n{d.text}" for d in ds.documents})
     index, info = build_index(ds, chunks, generator, out_dir / "index", spec, embedder,
                               Path(cache_path) if cache_path else out_dir / "generations.jsonl", progress)
     chunk_doc = chunk_docs(index)
     profiles = {"rag_augment": load_profile(None)}
+    profiles.update({f"profile:{Path(p).stem}": load_profile(p) for p in spec.profiles})
     tuning = None
     if spec.train_split:
         tuning = _tune(ds, index, chunk_doc, spec, profiles["rag_augment"], progress)
         profiles["rag_augment_tuned"] = tuning.pop("profile_obj")
-        tuning["path"] = str(write_profile(profiles["rag_augment_tuned"], spec.profile_dir))
-    systems = list(systems or standard_systems(profiles))
+        tuning["path"] = _shown(write_profile(profiles["rag_augment_tuned"], spec.profile_dir))
+    rival = tuning.pop("hybrid_obj") if tuning else None
+    systems = list(systems or standard_systems(profiles, rival))
     memory = {s.key: s.build(index, out_dir / "vectors") for s in systems if s.kind == "memory"}
     products = {s.key: s.profile for s in systems if s.kind == "product"}
     legs = collect_legs(index, queries, spec.depths, products, memory, progress, f"eval {spec.split}")
@@ -278,17 +285,30 @@ def run_eval(ds: EvalDataset, generator: Any, out_dir: str | Path, spec: EvalSpe
     }
 
 
+def _shown(path: Path) -> str:
+    """Relative to the working folder when inside it: run records are committed, absolute paths are not useful."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _tune(ds: EvalDataset, index: AugmentIndex, chunk_doc: Mapping[str, str], spec: EvalSpec,
           start: FusionProfile, progress: Progress | None) -> dict[str, Any]:
     train = ds.split(spec.train_split)
     legs = collect_legs(index, {q: ds.queries[q] for q in sorted(train)}, spec.depths, progress=progress,
                         desc=f"legs {spec.train_split}")
     name = spec.profile_name or f"tuned-{ds.name}"
-    result = tune_profile(legs, train, chunk_doc, start, name, spec.depths, progress=progress,
-                          notes=f"tuned on {ds.name} {spec.train_split} ({len(train)} queries)")
+    note = f"tuned on {ds.name} {spec.train_split} ({len(train)} queries)"
+    result = tune_profile(legs, train, chunk_doc, start, name, spec.depths, progress=progress, notes=note)
+    # the fair rival: the hybrid without synthetic queries, tuned the same way on the same queries
+    rival = tune_profile(legs, train, chunk_doc, hybrid_profile(), "hybrid-tuned", spec.depths, notes=note,
+                         synthetic=False)
     return {"split": spec.train_split, "queries": len(train), "name": name, "profile_obj": result.profile,
-            "start_score": result.start_score, "score": result.score, "evaluated": result.evaluated,
-            "train_metrics": result.train_metrics, "start_train_metrics": result.start_train_metrics}
+            "hybrid_obj": rival.profile, "start_score": result.start_score, "score": result.score,
+            "evaluated": result.evaluated, "train_metrics": result.train_metrics,
+            "start_train_metrics": result.start_train_metrics, "hybrid_start_score": rival.start_score,
+            "hybrid_score": rival.score}
 
 
 def run_info(ds: EvalDataset, generator: Any, index: AugmentIndex, spec: EvalSpec, n_queries: int) -> dict:

@@ -88,11 +88,22 @@ def tuning_lines(result: dict[str, Any]) -> list[str]:
     if not t:
         return []
     prof = next(s["profile"] for s in result["systems"] if s["key"] == "rag_augment_tuned")
-    weights = {k: v for k, v in prof["weights"].items() if v}
+    merged = prof["dense_pair"] != "separate"
+    weights = {k: v for k, v in prof["weights"].items()
+               if v and not (merged and k in ("chunk_dense", "query_dense")) and not (not merged and k == "dense")}
     return [f"Tuned on `{t['split']}` ({t['queries']} queries, {t['evaluated']} profiles tried): train nDCG@10 "
-            f"{t['start_score']:.3f} (default) -> {t['score']:.3f}; written to `{t['path']}`: method "
+            f"{t['start_score']:.3f} (default) -> {t['score']:.3f}; written to `{_relative(t['path'])}`: method "
             f"{prof['method']}, dense pair {prof['dense_pair']}, child weight {prof['child_weight']}, rrf_k "
-            f"{prof['rrf_k']}, weights {json.dumps(weights)}, depth {json.dumps(prof['depth'])}."]
+            f"{prof['rrf_k']}, weights {json.dumps(weights)}, depth {json.dumps(prof['depth'])}."
+            + (f" The hybrid without synthetic queries, tuned the same way: train nDCG@10 "
+               f"{t['hybrid_start_score']:.3f} -> {t['hybrid_score']:.3f}." if "hybrid_score" in t else "")]
+
+
+def _relative(path: str) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path
 
 
 def markdown(result: dict[str, Any], pngs: dict[str, str] | None = None, level: int = 1) -> str:

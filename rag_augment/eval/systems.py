@@ -73,8 +73,10 @@ def all_legs_profile() -> FusionProfile:
                                                    "doc2query_lexical": 1.0})
 
 
-def standard_systems(profiles: Mapping[str, FusionProfile]) -> list[System]:
-    """The side-by-side table. `profiles`: system key -> rag_augment profile run through the product path."""
+def standard_systems(profiles: Mapping[str, FusionProfile], hybrid_tuned: FusionProfile | None = None
+                     ) -> list[System]:
+    """The side-by-side table. `profiles`: system key -> rag_augment profile run through the product path;
+    `hybrid_tuned`: (h) tuned on the train split like rag_augment's profile (no synthetic legs)."""
     systems = [System("dense", "(a) dense: chunk vectors only", "fuse", ("chunk_dense",), single_leg("chunk_dense"))]
     for key, prof in profiles.items():
         systems.append(System(key, f"(b) rag_augment, profile {prof.name}", "product", legs_used(prof), prof,
@@ -91,6 +93,8 @@ def standard_systems(profiles: Mapping[str, FusionProfile]) -> list[System]:
                ("doc2query_lexical",), single_leg("doc2query_lexical"), dense=False),
         System("hybrid", "(h) hybrid without synthetic: RRF(dense, BM25)", "fuse", ("chunk_dense", "chunk_lexical"),
                hybrid_profile()),
+        *([System("hybrid_tuned", "(h) hybrid without synthetic, tuned on train", "fuse",
+                  legs_used(hybrid_tuned), hybrid_tuned)] if hybrid_tuned else []),
         System("rag_augment_all", "(i) rag_augment, all legs (dense pair, BM25 chunks, queries, doc2query)",
                "product", legs_used(all_legs_profile()), all_legs_profile()),
     ]

@@ -45,25 +45,32 @@ def evaluate(profile: FusionProfile, legs: Mapping[str, QueryLegs], qrels: Mappi
     return M.mean_metrics(per_query)
 
 
-def _moves(p: FusionProfile, depths: Mapping[str, int]) -> Iterator[tuple[str, FusionProfile]]:
-    """Profiles that differ from p in one setting that matters under p's method and dense pair."""
+SYNTHETIC_LEGS = ("query_dense", "query_lexical", "doc2query_lexical")
+
+
+def _moves(p: FusionProfile, depths: Mapping[str, int], synthetic: bool = True
+           ) -> Iterator[tuple[str, FusionProfile]]:
+    """Profiles that differ from p in one setting that matters under p's method and dense pair. Without
+    `synthetic`, only the chunk legs move (a tuned baseline: dense chunks + BM25 chunks, no synthetic queries)."""
     for method in ("rrf", "weighted"):
         yield "method", replace(p, method=method)
-    for pair in ("max", "sum", "separate"):
-        yield "dense_pair", replace(p, dense_pair=pair)
     if p.method == "rrf":
         for k in RRF_KS:
             yield "rrf_k", replace(p, rrf_k=k)
     merged = p.dense_pair != "separate"
-    if merged:
-        for w in CHILD_WEIGHTS:
-            yield "child_weight", replace(p, child_weight=w)
-    legs = (("dense",) if merged else ("chunk_dense", "query_dense")) + \
-        ("chunk_lexical", "query_lexical", "doc2query_lexical")
+    if synthetic:
+        for pair in ("max", "sum", "separate"):
+            yield "dense_pair", replace(p, dense_pair=pair)
+        if merged:
+            for w in CHILD_WEIGHTS:
+                yield "child_weight", replace(p, child_weight=w)
+    legs = ("dense",) if merged else ("chunk_dense", "query_dense")
+    legs += ("chunk_lexical", "query_lexical", "doc2query_lexical")
+    legs = tuple(leg for leg in legs if synthetic or leg not in SYNTHETIC_LEGS)
     for leg in legs:
         for w in WEIGHTS:
             yield f"weight:{leg}", replace(p, weights={**p.weights, leg: w})
-    for leg in ("chunk_dense", "chunk_lexical", "doc2query_lexical", "query_dense"):
+    for leg in ("chunk_dense", "chunk_lexical") + (("doc2query_lexical", "query_dense") if synthetic else ()):
         options = CHILD_DEPTHS if leg == "query_dense" else PARENT_DEPTHS
         for d in options:
             if d <= depths[leg]:
@@ -77,7 +84,8 @@ def _key(p: FusionProfile) -> str:
 def tune_profile(legs: Mapping[str, QueryLegs], qrels: Mapping[str, Mapping[str, int]],
                  chunk_doc: Mapping[str, str], start: FusionProfile, name: str, depths: Mapping[str, int],
                  metric: str = "nDCG@10", min_gain: float = 0.002, max_passes: int = 4,
-                 progress: Callable[[int, str], Any] | None = None, notes: str = "") -> TuneResult:
+                 progress: Callable[[int, str], Any] | None = None, notes: str = "",
+                 synthetic: bool = True) -> TuneResult:
     # query_lexical's depth is fixed at the eval depth (see systems.truncate), so the profile records that
     start = replace(start, depth={**start.depth, "query_lexical": depths["query_lexical"]})
     seen: dict[str, dict[str, float]] = {}
@@ -93,8 +101,8 @@ def tune_profile(legs: Mapping[str, QueryLegs], qrels: Mapping[str, Mapping[str,
     bar = progress(max_passes, "tuning passes") if progress else None
     for _ in range(max_passes):
         changed = False
-        for setting in dict.fromkeys(s for s, _ in _moves(best, depths)):
-            options = [p for s, p in _moves(best, depths) if s == setting]
+        for setting in dict.fromkeys(s for s, _ in _moves(best, depths, synthetic)):
+            options = [p for s, p in _moves(best, depths, synthetic) if s == setting]
             if not options:  # the setting stopped mattering after an earlier change in this pass
                 continue
             scores = [score(p) for p in options]

@@ -70,6 +70,10 @@ def test_end_to_end_with_tuning(tiny, tmp_path):
     assert result["index"]["chunks"] == 10 and result["index"]["query_vectors"] > 10
     assert result["run"]["queries"] == 10 and result["tuning"]["queries"] == 4
     assert Path(result["tuning"]["path"]).exists()
+    from rag_augment.eval.systems import legs_used
+    from rag_augment.fusion import FusionProfile
+    rival = next(s for s in result["systems"] if s["key"] == "hybrid_tuned")["profile"]
+    assert set(legs_used(FusionProfile.from_dict(rival))) <= {"chunk_dense", "chunk_lexical"}  # no synthetic leg
     assert {(r["system"], r["reference"]) for r in result["lifts"]} >= {("rag_augment", "dense"),
                                                                          ("rag_augment", "hybrid")}
     paths = write_run(result, out)

@@ -31,6 +31,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="also report this fusion profile (a shipped name or a JSON file); repeatable")
     p.add_argument("--out", default=None, help="run folder (default eval/runs/<name>)")
     p.add_argument("--name", default=None, help="run name (default <dataset>-<split>-<generator>)")
+    p.add_argument("--docs", default=None, help="search this folder of documents instead (ids = relative "
+                                                "paths; unlabelled ones are distractors)")
     p.add_argument("--pool", default=None, help="JSON with 'docs' and 'queries' id lists: evaluate on that pool")
     p.add_argument("--subset", type=int, default=0, help="documents: every relevant one plus seeded distractors")
     p.add_argument("--subset-seed", type=int, default=0)
@@ -73,7 +75,7 @@ def _generator_args(p: argparse.ArgumentParser) -> None:
 def _dataset(args):
     from rag_augment.eval import datasets as D
 
-    ds = D.load_dataset(args.dataset, title_in_text=not args.no_title)
+    ds = D.load_dataset(args.dataset, title_in_text=not args.no_title, docs_folder=args.docs)
     if args.pool:
         pool = json.loads(Path(args.pool).read_text())
         ds = D.restrict(ds, pool["docs"], pool["queries"], {"pool": args.pool})

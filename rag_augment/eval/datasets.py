@@ -55,13 +55,18 @@ def resolve_dataset_path(spec: str | Path) -> Path:
     return path
 
 
-def load_dataset(spec: str | Path, title_in_text: bool = True) -> EvalDataset:
+def load_dataset(spec: str | Path, title_in_text: bool = True, docs_folder: str | Path | None = None
+                 ) -> EvalDataset:
     """A BEIR folder (corpus.jsonl) or a folder with docs/ (sample_kb layout), with queries.jsonl and qrels/.
 
     title_in_text: BEIR convention (and the shared SciFact experiment): a document's title is part of the text that
-    is embedded and matched ("title. text"); the Document keeps its title as well."""
+    is embedded and matched ("title. text"); the Document keeps its title as well.
+    docs_folder: another folder of documents to search instead (ids = relative paths), e.g. the whole handbook that
+    sample_kb was cut from: the labelled documents must be in it, the rest are unlabelled distractors."""
     root = resolve_dataset_path(spec)
-    if (root / "corpus.jsonl").exists():
+    if docs_folder is not None:
+        docs, _ = load_documents(docs_folder)
+    elif (root / "corpus.jsonl").exists():
         docs, _ = load_documents(root / "corpus.jsonl")
         if title_in_text:
             docs = [_fold_title(d) for d in docs]
@@ -77,7 +82,8 @@ def load_dataset(spec: str | Path, title_in_text: bool = True) -> EvalDataset:
     if not qrels:
         raise InputError(f"data set {root}: no qrels/<split>.tsv files")
     return EvalDataset(name=root.name, documents=docs, queries=queries, qrels=qrels, source=str(root),
-                       notes={"title_in_text": title_in_text and (root / "corpus.jsonl").exists()})
+                       notes={"title_in_text": title_in_text and (root / "corpus.jsonl").exists(),
+                              **({"docs_folder": str(docs_folder)} if docs_folder else {})})
 
 
 def _fold_title(doc: Document) -> Document:

@@ -144,10 +144,16 @@ def chunk_docs(index: AugmentIndex) -> dict[str, str]:
 # ---------------------------------------------------------------- retrieval
 
 def child_ranks(index: AugmentIndex, embedding: np.ndarray, depth: int) -> dict[str, int]:
-    """parent -> rank (from 1) of its best query vector among the top `depth` query vectors."""
+    """parent -> rank (from 1) of its best query vector among the top `depth` query vectors. Reads only ids and
+    distances, parents from the lexical index's map, as the product's query_dense leg does."""
+    parent = index.lexical.query_parent
+    hits = index.store.search("queries", embedding, depth, include_meta=False)
+    if not all(qid in parent for qid, _, _, _ in hits):
+        hits = index.store.search("queries", embedding, depth)
+        parent = {qid: meta["parent_id"] for qid, _, meta, _ in hits}
     ranks: dict[str, int] = {}
-    for i, (_, _, meta, _) in enumerate(index.store.search("queries", embedding, depth), 1):
-        ranks.setdefault(meta["parent_id"], i)
+    for i, (qid, _, _, _) in enumerate(hits, 1):
+        ranks.setdefault(parent[qid], i)
     return ranks
 
 
@@ -157,7 +163,7 @@ def collect_legs(index: AugmentIndex, queries: Mapping[str, str], depths: Mappin
                  progress: Progress | None = None, desc: str = "retrieving") -> dict[str, QueryLegs]:
     """Every raw leg for every query, timed leg by leg (the library runs legs in sequence, so a system's latency
     is the sum of its legs). Profiles in `products` run through the product path: legs_for(profile) + fuse."""
-    retriever = index.retriever
+    retriever = index.retriever  # also loads the lexical index that child_ranks reads
     singles = {leg: single_leg(leg, depths[leg]) for leg in LEG_NAMES}
     out: dict[str, QueryLegs] = {}
     bar = progress(len(queries), desc) if progress else None

@@ -46,7 +46,9 @@ def header_lines(result: dict[str, Any]) -> list[str]:
         f"; load average at the end {m.get('load_avg_1_5_15')} (the machine is shared: latency varies with it)",
         f"- data: {run['dataset']} `{run['split']}` split, {run['queries']} queries, {run['documents']} documents"
         + (f"; subset {json.dumps(run['dataset_notes']['subset'])}" if "subset" in run["dataset_notes"] else "")
-        + (f"; pool `{run['dataset_notes']['pool']}`" if "pool" in run["dataset_notes"] else ""),
+        + (f"; pool `{run['dataset_notes']['pool']}`" if "pool" in run["dataset_notes"] else "")
+        + (f"; documents from `{run['dataset_notes']['docs_folder']}`" if "docs_folder" in run["dataset_notes"]
+           else ""),
         f"- embedder: {run['embedding_model']}; generator: {gen.get('generator')} / {model} "
         f"(prompt {gen.get('prompt_version')}); chunking: {run['chunking']['chunk_size']} tokens",
         f"- index: {idx['chunks']} chunks, {idx['query_vectors']} query vectors "

@@ -94,7 +94,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=20, help="number of SciFact abstracts")
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("--model", default="", help="GGUF path (default: the assembled Qwen2.5-Coder-1.5B)")
-    ap.add_argument("--parallel", default="8", help="comma-separated sequence counts for the multi-sequence mode")
+    ap.add_argument("--parallel", default="16", help="comma-separated sequence counts for the multi-sequence "
+                                                    "mode; N-flat evaluates prompts in full batches (no spreading)")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive baseline")
     ap.add_argument("--server", type=int, default=0, help="also run the openai back end against llama_cpp.server "
                                                           "with this many concurrent requests")
@@ -113,10 +114,13 @@ def main() -> None:
     warmup, chunks = chunks[0], chunks[1:]
     prompt = PromptConfig(profile=args.profile)
     params = SamplingParams(max_tokens=args.max_tokens)
-    modes = ([] if args.no_naive else [1]) + [int(p) for p in args.parallel.split(",") if p]
-    gens = {("naive (1 chunk per call)" if p == 1 else f"local, parallel={p}"):
-            local_generator(model, prompt=prompt, params=params, n_ctx=args.n_ctx, n_threads=args.threads,
-                            parallel=p) for p in modes}
+    modes = ([] if args.no_naive else ["1"]) + [p for p in args.parallel.split(",") if p]
+    gens = {}
+    for mode in modes:
+        p, flat = int(mode.split("-")[0]), mode.endswith("-flat")
+        name = "naive (1 chunk per call)" if p == 1 else f"local, parallel={p}" + (", flat prefill" if flat else "")
+        gens[name] = local_generator(model, prompt=prompt, params=params, n_ctx=args.n_ctx, n_threads=args.threads,
+                                     parallel=p, spread_prefill=not flat)
     runs: dict[str, list[dict]] = {name: [] for name in gens}
     for rep in range(args.repeat):  # modes alternate, so a busy neighbour slows all of them alike
         for name, gen in gens.items():

@@ -22,6 +22,7 @@ from rag_augment.generators.prompts import PromptConfig
 
 # Matches create_chat_completion's defaults so both modes sample alike.
 TOP_K, MIN_P, PENALTY_LAST_N = 40, 0.05, 64
+MIN_PROMPT_STEP = 32  # prompt tokens per step at least, so prompts never stall behind decoding
 
 
 def _import_llama_cpp() -> Any:
@@ -35,17 +36,19 @@ def _import_llama_cpp() -> Any:
 
 class LlamaCppBackend:
     def __init__(self, model_path: str | None = None, n_ctx: int = 2048, n_threads: int | None = None,
-                 n_batch: int = 512, verbose: bool = False, parallel: int = 8, kv_cells: int | None = None):
+                 n_batch: int = 512, verbose: bool = False, parallel: int = 16, kv_cells: int | None = None,
+                 spread_prefill: bool = True):
         llama_cpp, chat_format = _import_llama_cpp()
         path = model_path or models.default_model_path()
         if not os.path.isfile(path):
             raise ConfigError(f"local model file not found: {path}")
-        if parallel < 1:
-            raise ConfigError("local.parallel must be >= 1")
+        if not 1 <= parallel < n_batch:
+            raise ConfigError(f"local.parallel must be between 1 and n_batch - 1 ({n_batch - 1})")
         self.model_path, self.n_ctx, self.n_batch, self.parallel = path, n_ctx, n_batch, parallel
         self.n_threads = n_threads or os.cpu_count() or 1
         # KV cells shared by all sequences in the parallel mode; each sequence reserves prompt + max_tokens.
         self.kv_cells = max(kv_cells or parallel * 768, n_ctx)
+        self.spread_prefill = spread_prefill
         self.model_id = os.path.basename(path)
         self.model_hash = models.file_hash(path)
         self._lib = llama_cpp
@@ -138,6 +141,8 @@ class _MultiSeq:
         self.batch = _internals.LlamaBatch(n_tokens=backend.n_batch, embd=0, n_seq_max=1, verbose=False)
         self.vocab = lib.llama_model_get_vocab(llama._model.model)
         self.prefix: list[int] = []
+        self.done_prompt = self.done_out = 0  # tokens of finished sequences: the prompt:output ratio
+        self.prior_prompt = 0.0
 
     def _add(self, token: int, pos: int, seq: int, logits: bool) -> int:
         b, i = self.batch.batch, self.batch.batch.n_tokens
@@ -180,6 +185,7 @@ class _MultiSeq:
             self.ctx.kv_cache_seq_rm(slot, -1, -1)
         if fits:
             self._set_prefix([prompts[i] for i in fits])
+            self.prior_prompt = sum(len(prompts[i]) for i in fits) / len(fits) - len(self.prefix)
             self._generate(prompts, deque(fits), params, results)
         per_chunk = (time.perf_counter() - start) / max(1, len(prompts))
         for r in results:
@@ -219,12 +225,7 @@ class _MultiSeq:
                 if s is not None and s.fed == len(s.tokens):
                     s.logit_at = self._add(s.out[-1], len(s.tokens) + len(s.out) - 1, sid, True)
             self._fill(slots, prompts, queue, params)
-            for sid, s in enumerate(slots):  # prompt tokens fill the rest of the batch
-                while s is not None and s.fed < len(s.tokens) and self.batch.n_tokens() < self.b.n_batch:
-                    last = s.fed == len(s.tokens) - 1
-                    at = self._add(s.tokens[s.fed], s.fed, sid, last)
-                    s.logit_at = at if last else -1
-                    s.fed += 1
+            self._feed_prompts(slots, self.batch.n_tokens(), params)
             try:
                 self._decode()
             except RuntimeError as exc:
@@ -236,7 +237,28 @@ class _MultiSeq:
             for sid, s in enumerate(slots):
                 if s is not None and s.logit_at >= 0 and self._step(s, params):
                     results[s.index] = self._finish(s)
+                    self.done_prompt += len(s.tokens) - len(self.prefix)
+                    self.done_out += len(s.out) + 1
                     slots[sid] = None
+
+    def _feed_prompts(self, slots: list[_Seq | None], n_decoding: int, params: SamplingParams) -> None:
+        """Add prompt tokens, nearest-to-done prompt first. While sequences are decoding, prompt work is spread
+        over the decode steps in the ratio prompt:output tokens seen so far, so that every step is a large batch
+        (a few decode tokens alone use the CPU a third as well as a large batch does)."""
+        budget = self.b.n_batch - n_decoding
+        if n_decoding and self.b.spread_prefill:
+            # Finished sequences so far, plus a prior of one sequence writing half of max_tokens.
+            ratio = (self.done_prompt + self.prior_prompt) / (self.done_out + params.max_tokens / 2)
+            budget = min(budget, max(MIN_PROMPT_STEP, int(1.25 * ratio * n_decoding)))
+        pending = sorted((len(s.tokens) - s.fed, sid) for sid, s in enumerate(slots) if s and s.fed < len(s.tokens))
+        for _, sid in pending:
+            s = slots[sid]
+            while s.fed < len(s.tokens) and budget > 0:
+                last = s.fed == len(s.tokens) - 1
+                at = self._add(s.tokens[s.fed], s.fed, sid, last)
+                s.logit_at = at if last else -1
+                s.fed += 1
+                budget -= 1
 
     def _step(self, s: _Seq, params: SamplingParams) -> bool:
         """Sample one token; True when the sequence is done."""

@@ -95,7 +95,7 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("--model", default="", help="GGUF path (default: the assembled Qwen2.5-Coder-1.5B)")
     ap.add_argument("--parallel", default="16", help="comma-separated sequence counts for the multi-sequence "
-                                                    "mode; N-flat evaluates prompts in full batches (no spreading)")
+                                                    "mode; N-spread spreads prompt tokens over decode steps")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive baseline")
     ap.add_argument("--server", type=int, default=0, help="also run the openai back end against llama_cpp.server "
                                                           "with this many concurrent requests")
@@ -117,10 +117,10 @@ def main() -> None:
     modes = ([] if args.no_naive else ["1"]) + [p for p in args.parallel.split(",") if p]
     gens = {}
     for mode in modes:
-        p, flat = int(mode.split("-")[0]), mode.endswith("-flat")
-        name = "naive (1 chunk per call)" if p == 1 else f"local, parallel={p}" + (", flat prefill" if flat else "")
+        p, spread = int(mode.split("-")[0]), mode.endswith("-spread")
+        name = "naive (1 chunk per call)" if p == 1 else f"local, parallel={p}" + (", spread prefill" if spread else "")
         gens[name] = local_generator(model, prompt=prompt, params=params, n_ctx=args.n_ctx, n_threads=args.threads,
-                                     parallel=p, spread_prefill=not flat)
+                                     parallel=p, spread_prefill=spread)
     runs: dict[str, list[dict]] = {name: [] for name in gens}
     for rep in range(args.repeat):  # modes alternate, so a busy neighbour slows all of them alike
         for name, gen in gens.items():

@@ -2,7 +2,8 @@
 parameters of the shared pool experiment, so its 663 imported generations and the new ones form one cache.
 
 Subset: the pool's 663 documents + every document relevant to any of the 300 test claims + seeded random
-distractors up to --size. Writes the subset (docs + all 300 test query ids) to eval/subsets/ and the cache to
+distractors up to --size; its queries are the 300 test claims and, for tuning, the train claims whose relevant
+documents are all in the subset. Writes the subset (docs + all 300 test query ids) to eval/subsets/ and the cache to
 eval/cache/ (pool entries copied in, new ones appended as they are generated, so an interrupted run resumes).
 
     python eval/generate_scifact_subset.py [--size 1000] [--seed 0] [--parallel 4]
@@ -46,8 +47,12 @@ def build_subset(shared: Path, size: int, seed: int) -> dict:
     docs = set(pool["docs"]) | relevant
     rest = sorted(set(raw.doc_ids()) - docs)
     docs |= set(random.Random(seed).sample(rest, max(0, size - len(docs))))
-    return {"docs": sorted(docs), "queries": sorted(test), "seed": seed,
-            "built_from": "pool docs + all test-relevant docs + seeded random distractors"}
+    # Train claims whose relevant documents all fell into the subset: fusion is tuned on them, never on test.
+    train = [q for q, rels in raw.split("train").items() if rels and set(rels) <= docs]
+    return {"docs": sorted(docs), "queries": sorted(test) + sorted(train), "seed": seed,
+            "test_queries": len(test), "train_queries": len(train),
+            "built_from": "pool docs + all test-relevant docs + seeded random distractors; queries: every test "
+                          "claim + the train claims whose relevant documents are all in the subset"}
 
 
 def main() -> int:

@@ -127,7 +127,8 @@ def _print_report(rep: dict[str, Any]) -> None:
     print(f"chunks: {rep['chunks_total']} total, {rep['chunks_embedded']} embedded, {rep['chunks_unchanged']} "
           f"unchanged, {rep['chunks_deleted']} deleted, {rep['chunks_generated']} generated, "
           f"{rep['cache_hits']} from cache")
-    print(f"queries: {rep['queries_generated']} generated, {rep['queries_kept']} kept; dropped: {dropped}")
+    moved = f"; {rep['queries_reattached']} real/feedback moved to edited chunks" if rep["queries_reattached"] else ""
+    print(f"queries: {rep['queries_generated']} generated, {rep['queries_kept']} kept; dropped: {dropped}{moved}")
     if rep["generation_errors"]:
         print(f"errors: {len(rep['generation_errors'])} chunks failed (retried on the next run), e.g. "
               f"{rep['generation_errors'][0]['chunk_id']}: {rep['generation_errors'][0]['error']}")

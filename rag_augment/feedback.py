@@ -22,7 +22,9 @@ import numpy as np
 
 from rag_augment.errors import ConfigError, InputError, StoreError
 from rag_augment.filters import FilterConfig, filter_queries, pii_found
+from rag_augment.generators import prompts
 from rag_augment.generators.base import SamplingParams
+from rag_augment.generators.prompts import JUDGE_SYSTEM, judge_messages  # noqa: F401  (re-exported)
 from rag_augment.indexer import query_id
 from rag_augment.real_queries import ChunkPicker, attach, norm_text, now_iso, stored_chunk
 from rag_augment.types import FEEDBACK, Chunk, SyntheticQuery
@@ -207,16 +209,6 @@ class _RulesRewriter(_NoRewriter):
 
 
 _QUESTION_START = re.compile(r"^(?:what|how|when|where|who|why|which|can|could|may|do|does|is|are|should)\b", re.I)
-JUDGE_SYSTEM = "You judge search results. You answer with one number and nothing else."
-
-
-def judge_messages(query: str, passages: Sequence[str], words: int = 80) -> list[dict[str, str]]:
-    listing = "\n\n".join(f"Passage {i}:\n{' '.join(p.split()[:words])}" for i, p in enumerate(passages, 1))
-    user = (f"A user searched for: {query}\n\nWhich passage answers this search? Reply with the passage number "
-            f"only, or 0 if none of them answers it.\n\n{listing}\n\nAnswer:")
-    return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
-
-
 def parse_judgement(text: str, n: int) -> int | None:
     """1-based passage number, or None for 0, out of range or no number."""
     m = re.search(r"\d+", text or "")
@@ -235,11 +227,10 @@ class _LLMRewriter(_NoRewriter):
 
     def paraphrases(self, items: Sequence[tuple[str, str]], n: int, round_id: int) -> list[list[str]]:
         from rag_augment.generators.parsing import parse_queries
-        from rag_augment.generators.prompts import paraphrase_messages
         from rag_augment.types import PARAPHRASE
         if not items:
             return []
-        convs = [paraphrase_messages(q, n, context=ctx) for q, ctx in items]
+        convs = [prompts.paraphrase_messages(q, n, context=ctx) for q, ctx in items]
         params = replace(self.params, seed=self.params.seed + round_id)  # new wordings each round
         comps = self.backend.complete_batch(convs, params)
         out = []

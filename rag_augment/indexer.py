@@ -2,7 +2,8 @@
 
 Order matters for crash safety:
 1. new chunks are embedded and upserted with gen_key "" (not yet augmented);
-2. stale chunks of changed documents and chunks of deleted documents go, with their query vectors;
+2. real and feedback queries of stale chunks of changed documents move to the nearest new chunk of the same
+   document; then stale chunks and chunks of deleted documents go, with their query vectors;
 3. chunks whose gen_key differs from the generator's identity are augmented in batches: generated queries are
    appended to the on-disk cache as they come, then filtered, embedded and upserted under deterministic ids,
    and only then is the chunk's gen_key set.
@@ -11,14 +12,17 @@ After kill -9 anywhere, the next run redoes only what is missing; upserts are id
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable, Sequence
+
+import numpy as np
 
 from rag_augment.cache import GenerationCache, generation_hash
 from rag_augment.embedding import Embedder
 from rag_augment.filters import FilterConfig, filter_queries
 from rag_augment.generators.base import GenerationResult, QueryGenerator, identity_key
+from rag_augment.generators.prompts import persona_for
 from rag_augment.hashing import sha1_hex
 from rag_augment.store.chroma import ChromaStore
 from rag_augment.types import GENERATED_KINDS, Chunk, IndexReport, SyntheticQuery
@@ -75,6 +79,7 @@ class Indexer:
             part = p.to_embed[i:i + 256]
             self.store.upsert_chunks(part, self.embedder.embed([c.text for c in part]), gen_key="")
         report.chunks_embedded = len(p.to_embed)
+        report.queries_reattached = self._reattach_human_queries(p.to_delete, chunks)
         self.store.delete_chunks(p.to_delete)
         report.chunks_deleted = len(p.to_delete)
         deleted_docs = {states[c].get("doc_id") for c in p.to_delete} - doc_ids
@@ -82,6 +87,33 @@ class Indexer:
         self._augment(p.to_generate, identity, gen_key, report)
         report.seconds = round(time.perf_counter() - start, 3)
         return report
+
+    def _reattach_human_queries(self, to_delete: Sequence[str], chunks: Sequence[Chunk]) -> int:
+        """Real and feedback queries are people's data, not regenerable output: when their chunk goes because its
+        document changed, each moves to the new chunk of the same document nearest to it (a deleted document's
+        go with it). Written before the old chunks are deleted, under deterministic ids, so a crash in between
+        repeats the same move on the next run instead of losing or duplicating anything."""
+        human = [q for q in self.store.queries_of(to_delete) if q.kind not in GENERATED_KINDS]
+        by_doc: dict[str, list[str]] = {}
+        for c in chunks:
+            by_doc.setdefault(c.doc_id, []).append(c.chunk_id)
+        human = [q for q in human if q.doc_id in by_doc]
+        if not human:
+            return 0
+        qvecs = self.store.embeddings("queries", [q.query_id for q in human])
+        moved, vecs = [], []
+        for doc_id in {q.doc_id for q in human}:
+            ids = by_doc[doc_id]
+            cvecs = self.store.embeddings("chunks", ids)
+            mat = np.stack([cvecs[i] for i in ids])
+            for q in (q for q in human if q.doc_id == doc_id and q.query_id in qvecs):
+                target = ids[int(np.argmax(mat @ qvecs[q.query_id]))]
+                moved.append(replace(q, query_id=query_id(target, q.kind, q.text), parent_id=target,
+                                     provenance={**q.provenance, "reattached_from": q.parent_id}))
+                vecs.append(qvecs[q.query_id])
+        if moved:
+            self.store.upsert_queries(moved, np.stack(vecs))
+        return len(moved)
 
     def _augment(self, chunks: list[Chunk], identity: dict, gen_key: str, report: IndexReport) -> None:
         bar = self.progress(len(chunks), "generating") if self.progress and chunks else None
@@ -157,4 +189,5 @@ def _provenance(identity: dict, chunk: Chunk, now: str) -> dict:
             "model_hash": identity.get("model_hash"), "prompt_version": identity.get("prompt_version"),
             "prompt_hash": identity.get("prompt_hash"), "temperature": params.get("temperature"),
             "seed": params.get("seed"), "created_at": now, "source_chunk_hash": generation_hash(chunk),
-            "review_status": "unreviewed", "origin": "generated"}
+            "review_status": "unreviewed", "origin": "generated",
+            "persona": persona_for(chunk, identity.get("personas", ()))}

@@ -39,15 +39,6 @@ def stored_chunk(index, chunk_id: str) -> Chunk | None:
                  title=meta.get("title", ""))
 
 
-def chunk_vectors(store, ids: Sequence[str]) -> dict[str, np.ndarray]:
-    """The stored vectors of chunks: the exact vectors dense retrieval compares against."""
-    out: dict[str, np.ndarray] = {}
-    for i in range(0, len(ids), 500):
-        res = store.chunks.get(ids=list(ids[i:i + 500]), include=["embeddings"])
-        out.update({cid: np.asarray(v, dtype=np.float32) for cid, v in zip(res["ids"], res["embeddings"])})
-    return out
-
-
 class ChunkPicker:
     """Picks the chunk of a document most similar to a query; caches each document's chunk vectors."""
 
@@ -58,7 +49,7 @@ class ChunkPicker:
     def chunks_of(self, doc_id: str) -> tuple[list[str], np.ndarray]:
         if doc_id not in self._docs:
             ids = sorted(self.index.store.chunk_ids_of_docs([doc_id]))
-            vecs = chunk_vectors(self.index.store, ids)
+            vecs = self.index.store.embeddings("chunks", ids)
             self._docs[doc_id] = (ids, np.stack([vecs[i] for i in ids]) if ids else np.zeros((0, 1)))
         return self._docs[doc_id]
 

@@ -88,6 +88,7 @@ class IndexReport:
     chunks_embedded: int = 0
     chunks_unchanged: int = 0
     chunks_deleted: int = 0
+    queries_reattached: int = 0   # real/feedback queries moved off changed chunks (see Indexer)
     chunks_generated: int = 0
     cache_hits: int = 0
     queries_generated: int = 0

@@ -168,3 +168,34 @@ def test_command_builds_what_the_harness_needs(tiny, tmp_path):
     args = parser.parse_args(["eval", "--dataset", tiny.source, "--generator", "replay"])
     with pytest.raises(ConfigError, match="needs --cache"):
         command._generator(args, ds)
+
+
+def test_train_legs_are_kept_and_tune_jointly(tiny, tmp_path):
+    """--tune keeps the train legs; a saved set reloads to the same scores; tuning on two sets scores their mean."""
+    import sys
+
+    from rag_augment.eval.harness import TRAIN_LEGS_FILE
+    from rag_augment.eval.systems import EVAL_DEPTH
+    from rag_augment.eval.tune import TuneSet, evaluate, load_tune_set, tune_profile
+    from rag_augment.fusion import FusionProfile
+
+    out = tmp_path / "run"
+    run_eval(tiny, RulesGenerator(), out, spec(tmp_path, train_split="train"), embedder=HashEmbedder(64))
+    ts = load_tune_set(out / TRAIN_LEGS_FILE)
+    assert set(ts.qrels) == {"q10", "q11", "q12", "q13"} and set(ts.legs) == set(ts.qrels)
+    p = FusionProfile()
+    alone = tune_profile(ts, p, "x", EVAL_DEPTH)
+    assert alone.train_metrics == alone.per_set[ts.name]["tuned"]
+    # the score is the mean over sets: an identical second set leaves it unchanged
+    twin = TuneSet("twin", ts.legs, ts.qrels, ts.chunk_doc)
+    joint = tune_profile([ts, twin], p, "x", EVAL_DEPTH)
+    assert joint.score == pytest.approx(alone.score)
+    assert joint.start_score == pytest.approx(evaluate(p, ts.legs, ts.qrels, ts.chunk_doc)["nDCG@10"])
+    with pytest.raises(ValueError, match="own name"):
+        tune_profile([ts, ts], p, "x", EVAL_DEPTH)
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "eval"))
+    import tune_default
+    assert tune_default.main([str(out), "--name", "joint", "--out", str(tmp_path / "profiles")]) == 0
+    written = FusionProfile.load(tmp_path / "profiles" / "joint.json")
+    assert written.name == "joint" and "tuned jointly on" in written.notes

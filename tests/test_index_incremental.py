@@ -74,6 +74,35 @@ def test_changed_document_replaces_its_chunks_and_queries(make_index, kb, tmp_pa
     assert_lexical_matches_rebuild(index, tmp_path)
 
 
+def test_real_queries_move_to_the_new_chunk_when_their_chunk_changes(make_index, kb, tmp_path):
+    from rag_augment.real_queries import add_real_queries
+    from rag_augment.types import REAL
+
+    index = make_index()
+    index.index_path(kb, CountingRules())
+    chunks, _ = all_ids(index)
+    texts = index.store.get_chunks(sorted(c for c in chunks if c.startswith("tools/zoom.md")))
+    target = next(c for c, t in texts.items() if "Zoom" in t["text"])
+    add_real_queries(index, [{"text": "how do I start a zoom call", "chunk_id": target}])
+    page = kb / "tools" / "zoom.md"
+    page.write_text(page.read_text().replace("Zoom", "Zoom (video calls)"))
+    rep = index.index_path(kb, CountingRules())
+    assert rep.queries_reattached == 1
+    chunks, queries = all_ids(index)
+    assert target not in chunks
+    real = [q for q in index.store.queries_of(sorted(chunks)) if q.kind == REAL]
+    assert len(real) == 1 and real[0].text == "how do I start a zoom call"
+    assert real[0].parent_id in chunks and real[0].parent_id.startswith("tools/zoom.md")
+    assert real[0].provenance["reattached_from"] == target
+    assert_no_orphans(index)
+    assert_lexical_matches_rebuild(index, tmp_path)
+    again = index.index_path(kb, CountingRules())  # nothing changed: nothing moves, nothing duplicates
+    assert again.queries_reattached == 0 and all_ids(index)[1] == queries
+    page.unlink()  # a deleted document's real queries go with it
+    index.index_path(kb, CountingRules())
+    assert not any(p.startswith("tools/zoom.md") for p in all_ids(index)[1].values())
+
+
 def test_deleted_document_leaves_no_vectors_or_terms(make_index, kb, tmp_path):
     index = make_index()
     index.index_path(kb, CountingRules())

@@ -24,7 +24,7 @@ from rag_augment.eval import metrics as M
 from rag_augment.eval.datasets import EvalDataset, Qrels
 from rag_augment.eval.systems import (EVAL_DEPTH, MAX_K, QueryLegs, System, hybrid_profile, latency, rank,
                                       single_leg, standard_systems)
-from rag_augment.eval.tune import tune_profile, write_profile
+from rag_augment.eval.tune import TuneSet, save_tune_set, tune_profile, write_profile
 from rag_augment.filters import FilterConfig
 from rag_augment.fusion import LEG_NAMES, FusionProfile, fuse
 from rag_augment.profiles import load_profile
@@ -35,6 +35,9 @@ BASELINE = "dense"
 
 class LeakageError(ConfigError):
     """An evaluation query would reach a generation prompt: the harness refuses to run."""
+
+
+TRAIN_LEGS_FILE = "train_legs.json.gz"  # the train split's legs, for tuning across runs
 
 
 @dataclass
@@ -264,7 +267,7 @@ def run_eval(ds: EvalDataset, generator: Any, out_dir: str | Path, spec: EvalSpe
     profiles.update({f"profile:{Path(p).stem}": load_profile(p) for p in spec.profiles})
     tuning = None
     if spec.train_split:
-        tuning = _tune(ds, index, chunk_doc, spec, profiles["rag_augment"], progress)
+        tuning = _tune(ds, index, chunk_doc, spec, profiles["rag_augment"], progress, out_dir)
         profiles["rag_augment_tuned"] = tuning.pop("profile_obj")
         tuning["path"] = _shown(write_profile(profiles["rag_augment_tuned"], spec.profile_dir))
     rival = tuning.pop("hybrid_obj") if tuning else None
@@ -300,16 +303,18 @@ def _shown(path: Path) -> str:
 
 
 def _tune(ds: EvalDataset, index: AugmentIndex, chunk_doc: Mapping[str, str], spec: EvalSpec,
-          start: FusionProfile, progress: Progress | None) -> dict[str, Any]:
+          start: FusionProfile, progress: Progress | None, out_dir: Path | None = None) -> dict[str, Any]:
     train = ds.split(spec.train_split)
     legs = collect_legs(index, {q: ds.queries[q] for q in sorted(train)}, spec.depths, progress=progress,
                         desc=f"legs {spec.train_split}")
     name = spec.profile_name or f"tuned-{ds.name}"
     note = f"tuned on {ds.name} {spec.train_split} ({len(train)} queries)"
-    result = tune_profile(legs, train, chunk_doc, start, name, spec.depths, progress=progress, notes=note)
+    train_set = TuneSet(f"{ds.name}:{spec.train_split}", legs, train, chunk_doc)
+    if out_dir is not None:  # kept, so that eval/tune_default.py can tune across data sets without re-indexing
+        save_tune_set(train_set, Path(out_dir) / TRAIN_LEGS_FILE)
+    result = tune_profile(train_set, start, name, spec.depths, progress=progress, notes=note)
     # the fair rival: the hybrid without synthetic queries, tuned the same way on the same queries
-    rival = tune_profile(legs, train, chunk_doc, hybrid_profile(), "hybrid-tuned", spec.depths, notes=note,
-                         synthetic=False)
+    rival = tune_profile(train_set, hybrid_profile(), "hybrid-tuned", spec.depths, notes=note, synthetic=False)
     return {"split": spec.train_split, "queries": len(train), "name": name, "profile_obj": result.profile,
             "hybrid_obj": rival.profile, "start_score": result.start_score, "score": result.score,
             "evaluated": result.evaluated, "train_metrics": result.train_metrics,

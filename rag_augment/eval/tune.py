@@ -4,12 +4,18 @@ Coordinate ascent from the start profile (the shipped default): one setting at a
 child weight, each leg's weight, rrf_k, each leg's depth) takes the value that most raises mean nDCG@10 on the
 train queries; a change must gain at least `min_gain`, so a small train set does not chase noise and ties keep
 the start profile. Stops when a full pass changes nothing. The eval split is never seen here.
+
+Several train sets (e.g. SciFact train and sample_kb train for the shipped default) are tuned jointly: a profile
+scores the mean of the sets' means, so a small set weighs as much as a large one. A set's legs can be saved
+beside its run (`save_tune_set`) and tuned again later without re-indexing (`eval/tune_default.py`).
 """
 from __future__ import annotations
 
+import gzip
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -25,6 +31,33 @@ PARENT_DEPTHS = (20, 50, 100, 200)
 CHILD_DEPTHS = (50, 100, 200, 500, 1000)
 
 
+@dataclass(frozen=True)
+class TuneSet:
+    """One train split's legs, retrieved once, with what is needed to score a profile on them."""
+    name: str
+    legs: Mapping[str, QueryLegs]
+    qrels: Mapping[str, Mapping[str, int]]
+    chunk_doc: Mapping[str, str]
+
+
+def save_tune_set(ts: TuneSet, path: str | Path) -> Path:
+    """Only what `evaluate` reads: the raw legs and child ranks (not timings or other systems' rankings)."""
+    record = {"name": ts.name, "qrels": ts.qrels, "chunk_doc": ts.chunk_doc,
+              "legs": {q: {"legs": ql.legs, "child_rank": ql.child_rank} for q, ql in ts.legs.items()}}
+    path = Path(path)
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        json.dump(record, f)
+    return path
+
+
+def load_tune_set(path: str | Path) -> TuneSet:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        record = json.load(f)
+    legs = {q: QueryLegs(legs={leg: [(p, s) for p, s in ranked] for leg, ranked in ql["legs"].items()},
+                         child_rank=ql["child_rank"]) for q, ql in record["legs"].items()}
+    return TuneSet(record["name"], legs, record["qrels"], record["chunk_doc"])
+
+
 @dataclass
 class TuneResult:
     profile: FusionProfile
@@ -33,6 +66,7 @@ class TuneResult:
     evaluated: int
     train_metrics: dict[str, float] = field(default_factory=dict)
     start_train_metrics: dict[str, float] = field(default_factory=dict)
+    per_set: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # set -> start|tuned -> metrics
 
 
 def evaluate(profile: FusionProfile, legs: Mapping[str, QueryLegs], qrels: Mapping[str, Mapping[str, int]],
@@ -81,20 +115,27 @@ def _key(p: FusionProfile) -> str:
     return replace(p, name="", notes="").to_json()
 
 
-def tune_profile(legs: Mapping[str, QueryLegs], qrels: Mapping[str, Mapping[str, int]],
-                 chunk_doc: Mapping[str, str], start: FusionProfile, name: str, depths: Mapping[str, int],
+def _mean(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    return {m: float(np.mean([r[m] for r in rows])) for m in rows[0]}
+
+
+def tune_profile(sets: TuneSet | Sequence[TuneSet], start: FusionProfile, name: str, depths: Mapping[str, int],
                  metric: str = "nDCG@10", min_gain: float = 0.002, max_passes: int = 4,
                  progress: Callable[[int, str], Any] | None = None, notes: str = "",
                  synthetic: bool = True) -> TuneResult:
+    sets = [sets] if isinstance(sets, TuneSet) else list(sets)
+    if not sets or len({ts.name for ts in sets}) != len(sets):
+        raise ValueError("tune_profile needs at least one train set, each with its own name")
     # query_lexical's depth is fixed at the eval depth (see systems.truncate), so the profile records that
     start = replace(start, depth={**start.depth, "query_lexical": depths["query_lexical"]})
-    seen: dict[str, dict[str, float]] = {}
+    seen: dict[str, dict[str, dict[str, float]]] = {}  # profile -> set name -> metrics ("" = mean of sets)
 
     def score(p: FusionProfile) -> float:
         key = _key(p)
         if key not in seen:
-            seen[key] = evaluate(p, legs, qrels, chunk_doc)
-        return seen[key][metric]
+            each = {ts.name: evaluate(p, ts.legs, ts.qrels, ts.chunk_doc) for ts in sets}
+            seen[key] = {**each, "": _mean(list(each.values()))}
+        return seen[key][""][metric]
 
     best, best_score = start, score(start)
     start_score = best_score
@@ -117,7 +158,9 @@ def tune_profile(legs: Mapping[str, QueryLegs], qrels: Mapping[str, Mapping[str,
         bar.close()
     gain = f"train {metric} {start_score:.4f} -> {best_score:.4f}"
     best = replace(best, name=name, notes=f"{notes}; {gain}".strip("; "))
-    return TuneResult(best, best_score, start_score, len(seen), seen[_key(best)], seen[_key(start)])
+    tuned, first = seen[_key(best)], seen[_key(start)]
+    per_set = {ts.name: {"start": first[ts.name], "tuned": tuned[ts.name]} for ts in sets}
+    return TuneResult(best, best_score, start_score, len(seen), tuned[""], first[""], per_set)
 
 
 def write_profile(profile: FusionProfile, folder: str | Path | None = None) -> Path:

@@ -94,6 +94,8 @@ class LLMQueryGenerator:
             "prompt_version": self.prompt.version,
             "prompt_hash": self.prompt.fingerprint(),
             "params": self.params.to_dict(),
+            # only when set, so that the identity (and every cache key) of a persona-less prompt is unchanged
+            **({"personas": list(self.prompt.personas)} if self.prompt.personas else {}),
         }
 
     def generate_batch(self, chunks: list[Chunk]) -> list[GenerationResult]:

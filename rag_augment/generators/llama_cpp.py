@@ -37,7 +37,7 @@ def _import_llama_cpp() -> Any:
 class LlamaCppBackend:
     def __init__(self, model_path: str | None = None, n_ctx: int = 2048, n_threads: int | None = None,
                  n_batch: int = 512, verbose: bool = False, parallel: int = 16, kv_cells: int | None = None,
-                 spread_prefill: bool = True):
+                 spread_prefill: bool = False):
         llama_cpp, chat_format = _import_llama_cpp()
         path = model_path or models.default_model_path()
         if not os.path.isfile(path):

@@ -17,7 +17,8 @@ from rag_augment.types import Chunk, SyntheticQuery
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 _PROV_KEYS = ("generator", "model", "model_hash", "prompt_version", "prompt_hash", "temperature", "seed",
-              "created_at", "source_chunk_hash", "review_status", "persona", "origin", "round", "feedback_id")
+              "created_at", "source_chunk_hash", "review_status", "persona", "origin", "round", "feedback_id",
+              "reattached_from")
 
 
 def open_chroma_client(path: str | None = None, url: str | None = None):
@@ -152,6 +153,15 @@ class ChromaStore:
         for part in _batched(list(ids), self._batch):
             res = self.queries.get(ids=list(part), include=["documents", "metadatas"])
             out += [_to_query(i, d, m) for i, d, m in zip(res["ids"], res["documents"], res["metadatas"])]
+        return out
+
+    def embeddings(self, which: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by id ("chunks" or "queries"): the exact vectors retrieval compares against."""
+        coll = self.chunks if which == "chunks" else self.queries
+        out: dict[str, np.ndarray] = {}
+        for part in _batched(list(ids), self._batch):
+            res = coll.get(ids=list(part), include=["embeddings"])
+            out.update({i: np.asarray(v, dtype=np.float32) for i, v in zip(res["ids"], res["embeddings"])})
         return out
 
     def delete_queries(self, ids: Sequence[str]) -> None:

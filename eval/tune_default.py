@@ -1,0 +1,54 @@
+"""Tune the shipped default fusion profile jointly on several train splits, from runs already made.
+
+Each `rag-augment eval ... --tune` run keeps its train split's legs in `<run>/train_legs.json.gz`; this script
+loads them, runs the same coordinate ascent as `--tune` on the mean of the sets' mean nDCG@10 (each set weighs
+the same, however many queries it has) and writes the profile. No eval split is read.
+
+    python eval/tune_default.py eval/runs/scifact1k-qwen15b eval/runs/sample_kb-qwen15b \\
+        --name default --out rag_augment/profiles
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rag_augment.eval.harness import TRAIN_LEGS_FILE
+from rag_augment.eval.systems import EVAL_DEPTH
+from rag_augment.eval.tune import load_tune_set, tune_profile, write_profile
+from rag_augment.profiles import load_profile
+
+METRICS = ("nDCG@10", "R@10", "R@5")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("runs", nargs="+", type=Path, help="run folders of `rag-augment eval --tune`")
+    ap.add_argument("--name", default="default")
+    ap.add_argument("--out", type=Path, default=None, help="profile folder (default: the package's profiles/)")
+    ap.add_argument("--start", default=None, help="start profile (default: the shipped default)")
+    args = ap.parse_args(argv)
+
+    sets = []
+    for run in args.runs:
+        path = run / TRAIN_LEGS_FILE
+        if not path.exists():
+            ap.error(f"{path}: missing; run `rag-augment eval ... --tune` into {run} first")
+        sets.append(load_tune_set(path))
+    note = "tuned jointly on " + ", ".join(f"{ts.name} ({len(ts.qrels)} queries)" for ts in sets)
+    result = tune_profile(sets, load_profile(args.start), args.name, EVAL_DEPTH, notes=note)
+    path = write_profile(result.profile, args.out)
+
+    print(f"{note}; {result.evaluated} profiles tried")
+    print("| train set | " + " | ".join(f"{m} start -> tuned" for m in METRICS) + " |")
+    print("|---|" + "---:|" * len(METRICS))
+    for name, row in result.per_set.items():
+        cells = [f"{row['start'][m]:.3f} -> {row['tuned'][m]:.3f}" for m in METRICS]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print(f"\nwritten to {path}:\n{json.dumps(json.loads(result.profile.to_json()), indent=1)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -45,7 +45,7 @@ def build_subset(shared: Path, size: int, seed: int) -> dict:
     test = raw.split("test")
     relevant = {d for rels in test.values() for d in rels}
     docs = set(pool["docs"]) | relevant
-    rest = sorted(set(raw.doc_ids()) - docs)
+    rest = sorted(set(raw.doc_ids) - docs)
     docs |= set(random.Random(seed).sample(rest, max(0, size - len(docs))))
     # Train claims whose relevant documents all fell into the subset: fusion is tuned on them, never on test.
     train = [q for q, rels in raw.split("train").items() if rels and set(rels) <= docs]

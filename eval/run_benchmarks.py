@@ -24,8 +24,7 @@ SCIFACT = str(SHARED / "datasets" / "scifact")
 XQUAD = str(SHARED / "datasets" / "xquad_en")
 POOL_DIR = SHARED / "experiments" / "scifact_pool_qwen15b"
 POOL_CACHE = "eval/cache/scifact_pool_qwen15b.jsonl"
-PARTIAL_CACHE = "eval/cache/sample_kb_qwen15b_hr_policy_partial.jsonl"
-PARTIAL_POOL = "eval/subsets/sample_kb_qwen15b_partial.json"
+KB_CACHE = "eval/cache/sample_kb_qwen15b_hr_policy.jsonl"
 RESULTS = Path("eval/RESULTS.md")
 PNG_DIR = Path("eval/results")
 SECTION = "## Retrieval quality"
@@ -38,19 +37,17 @@ RUNS: dict[str, list[str]] = {
                     "--profile", "scifact", "--profile", "sample_kb"],  # no train split: the tuned profiles, moved
     "scifact-rules": ["--dataset", SCIFACT, "--split", "test", "--generator", "rules", "--chunk-size", "2048",
                       "--tune", "--train-split", "train", "--profile-name", "scifact"],
-    # Need a cache generated with the local model (another session's work): see the TODO in RESULTS.md.
+    # Local-model runs replay committed caches (eval/cache/PROVENANCE.md). Their tuned profiles stay in the run
+    # folder: the shipped default is tuned on both train sets jointly by eval/tune_default.py.
     "sample_kb-qwen15b": ["--dataset", "sample_kb", "--split", "test", "--generator", "replay",
-                          "--cache", "eval/cache/sample_kb_qwen15b.jsonl", "--tune", "--train-split", "train",
-                          "--profile-name", "sample_kb-qwen15b"],
+                          "--cache", KB_CACHE, "--tune", "--train-split", "train",
+                          "--profile-name", "sample_kb-qwen15b", "--profile-dir", "eval/runs/sample_kb-qwen15b",
+                          "--profile", "sample_kb"],
     "scifact1k-qwen15b": ["--dataset", SCIFACT, "--split", "test", "--pool", "eval/subsets/scifact_test_1000.json",
                           "--generator", "replay", "--cache", "eval/cache/scifact_test1000_qwen15b.jsonl",
-                          "--chunk-size", "2048", "--profile", "scifact"],
-    # A partial local-model cache exists (72 of 150 chunks): the documents it covers completely, and the queries
-    # whose relevant documents all lie among them (see partial_pool). Small: a sign, not a result.
-    "sample_kb-qwen15b-partial": ["--dataset", "sample_kb", "--split", "test", "--pool", PARTIAL_POOL,
-                                  "--generator", "replay", "--cache", PARTIAL_CACHE, "--tune",
-                                  "--train-split", "train", "--profile-name", "sample_kb-qwen15b-partial",
-                                  "--profile-dir", "eval/runs/sample_kb-qwen15b-partial", "--profile", "sample_kb"],
+                          "--chunk-size", "2048", "--tune", "--train-split", "train",
+                          "--profile-name", "scifact1k-qwen15b", "--profile-dir", "eval/runs/scifact1k-qwen15b",
+                          "--profile", "scifact"],
     # sample_kb's labelled queries over the whole handbook it was cut from: 246 pages, 226 of them unlabelled
     # distractors (some may answer a query too: that can only lower every system's score).
     "handbook-rules": ["--dataset", "sample_kb", "--docs", str(SHARED / "kb" / "handbook_18f" / "pages"),
@@ -58,7 +55,7 @@ RUNS: dict[str, list[str]] = {
                        "--profile-name", "handbook", "--profile", "sample_kb"],
 }
 ORDER = ["pool-qwen15b", "scifact-rules", "scifact1k-qwen15b", "sample_kb-rules", "sample_kb-qwen15b",
-         "sample_kb-qwen15b-partial", "handbook-rules", "xquad-rules"]
+         "handbook-rules", "xquad-rules"]
 
 
 def log_progress(total: int, desc: str):
@@ -105,25 +102,6 @@ def run_pool() -> None:
     write_run(result, out)
 
 
-def partial_pool() -> None:
-    """Write PARTIAL_POOL: the sample_kb documents whose every chunk is in PARTIAL_CACHE, and the test and train
-    queries whose relevant documents are all among them."""
-    from rag_augment.cache import GenerationCache
-    from rag_augment.chunking import chunk_documents
-    from rag_augment.eval.datasets import load_dataset
-    from rag_augment.eval.replay import ReplayGenerator
-
-    ds = load_dataset("sample_kb")
-    identity, cache = ReplayGenerator(PARTIAL_CACHE).identity(), GenerationCache(PARTIAL_CACHE)
-    missing = {c.doc_id for c in chunk_documents(ds.documents) if cache.get(identity, c) is None}
-    docs = sorted(set(ds.doc_ids) - missing)
-    queries = sorted(q for split in ds.qrels for q, rels in ds.split(split).items() if set(rels) <= set(docs))
-    Path(PARTIAL_POOL).parent.mkdir(parents=True, exist_ok=True)
-    Path(PARTIAL_POOL).write_text(json.dumps({"docs": docs, "queries": queries, "built_from": PARTIAL_CACHE,
-                                              "rule": "documents fully in the cache; queries all of whose "
-                                                      "relevant documents are among them"}, indent=1) + "\n")
-
-
 def write_results() -> list[str]:
     """Rewrite the Retrieval quality section from the run folders that exist; returns the names written."""
     results, names = [], []
@@ -153,7 +131,7 @@ generations, no filters, every leg in full). Reproduced exactly (README value in
 (0.647 / 0.846); children only 0.680 / 0.857 (0.680 / 0.857, 30/23); max(parent, best child) 0.710 / 0.896
 (0.710 / 0.896, +6.3 [+1.8, +10.8] vs +6.3 [+1.8, +10.9], 29/18); parent + 0.5 x child 0.692 / 0.873
 (0.692 / 0.873); questions only 0.684 / 0.886 (0.684 / 0.886); claims only 0.647 / 0.844 (0.647 / 0.844); BM25 as
-the experiment computed it (rank_bm25's Okapi formula re-implemented in `eval/memory.py`, lower-cased alphanumeric
+the experiment computed it (rank_bm25's Okapi formula re-implemented in `rag_augment/eval/memory.py`, lower-cased alphanumeric
 tokens, no stemming) 0.648 / 0.834 (0.648 / 0.834) and with Q + C appended 0.662 / 0.853 (0.661 / 0.853); RRF(dense,
 that BM25) 0.691 / 0.876 (0.691 / 0.876). Bootstrap intervals differ in the last digit only (another random stream).
 Not reproduced exactly: RRF(parent, children) 0.680 vs 0.684 and RRF(dense, children, BM25-as-experiment) 0.729 / 0.927
@@ -205,12 +183,6 @@ default profile loses 3.1 [-3.8, -2.4] to the hybrid without them, for the reaso
 questions whose cosines outrank the right paragraph's own vector under max merging). There is no train split to
 tune on; the rows "profile scifact" and "profile sample_kb" show how the profiles tuned elsewhere carry over.
 """,
-    "sample_kb-qwen15b-partial": """
-Reading: a plumbing check of the replay path with real local-model output, not a result. The partial cache covers
-8 of sample_kb's 20 documents completely, and on those 8 documents dense retrieval is already perfect on the 33
-test queries (every metric 1.000), so nothing can win; the default profile loses one query's first rank (-1.1).
-The real sample_kb run with the local model is in the TODO list below.
-""",
 }
 
 
@@ -244,8 +216,6 @@ def main(argv: list[str] | None = None) -> int:
         if name in ("pool", "pool-qwen15b"):
             run_pool()
         elif name in RUNS:
-            if name == "sample_kb-qwen15b-partial":
-                partial_pool()
             command.execute(_parse(name), progress=log_progress)
         else:
             ap.error(f"unknown run {name!r}")

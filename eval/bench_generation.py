@@ -95,7 +95,8 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("--model", default="", help="GGUF path (default: the assembled Qwen2.5-Coder-1.5B)")
     ap.add_argument("--parallel", default="16", help="comma-separated sequence counts for the multi-sequence "
-                                                    "mode; N-spread spreads prompt tokens over decode steps")
+                                                    "mode; N-spread spreads prompt tokens over decode steps; "
+                                                    "N-streams gives each sequence its own KV stream")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive baseline")
     ap.add_argument("--server", type=int, default=0, help="also run the openai back end against llama_cpp.server "
                                                           "with this many concurrent requests")
@@ -117,10 +118,11 @@ def main() -> None:
     modes = ([] if args.no_naive else ["1"]) + [p for p in args.parallel.split(",") if p]
     gens = {}
     for mode in modes:
-        p, spread = int(mode.split("-")[0]), mode.endswith("-spread")
-        name = "naive (1 chunk per call)" if p == 1 else f"local, parallel={p}" + (", spread prefill" if spread else "")
+        p, spread, streams = int(mode.split("-")[0]), "-spread" in mode, "-streams" in mode
+        name = "naive (1 chunk per call)" if p == 1 else f"local, parallel={p}" + (
+            ", spread prefill" if spread else "") + (", one KV stream per sequence" if streams else "")
         gens[name] = local_generator(model, prompt=prompt, params=params, n_ctx=args.n_ctx, n_threads=args.threads,
-                                     parallel=p, spread_prefill=spread)
+                                     parallel=p, spread_prefill=spread, kv_unified=not streams)
     runs: dict[str, list[dict]] = {name: [] for name in gens}
     for rep in range(args.repeat):  # modes alternate, so a busy neighbour slows all of them alike
         for name, gen in gens.items():

@@ -8,9 +8,13 @@ bash scripts/setup.sh local
 . .venv/bin/activate
 export HF_HUB_OFFLINE=1
 # Seed the generation cache with the queries this model and prompt already wrote for sample_kb (committed with
-# their provenance); the chunks not in it are generated now. Delete .rag_augment to start from nothing.
+# their provenance in eval/cache/PROVENANCE.md): generating all 150 chunks takes about 14 minutes on 2 cores.
+# Any chunk not in the cache (an edited page, another prompt) is generated now. RAG_AUGMENT_NO_SEED=1 skips the
+# seed and generates everything.
 mkdir -p .rag_augment
-[ -s .rag_augment/generations.jsonl ] || cp eval/cache/sample_kb_qwen15b_hr_policy_partial.jsonl .rag_augment/generations.jsonl
+if [ -z "${RAG_AUGMENT_NO_SEED:-}" ] && [ ! -s .rag_augment/generations.jsonl ]; then
+  cp eval/cache/sample_kb_qwen15b_hr_policy.jsonl .rag_augment/generations.jsonl
+fi
 rag-augment index sample_kb/docs --profile-prompt hr_policy
 rag-augment stats
 for q in "can I carry over vacation days to next year" "lost my badge, what do I do" "does the government pay for my commute"; do

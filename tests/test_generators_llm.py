@@ -293,10 +293,11 @@ def smollm2():
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("parallel", [1, 3])
-def test_local_backend_on_tiny_model(smollm2, parallel):
+@pytest.mark.parametrize("parallel,kv_unified", [(1, True), (3, True), (3, False)])
+def test_local_backend_on_tiny_model(smollm2, parallel, kv_unified):
     from rag_augment.generators.llama_cpp import local_generator
-    gen = local_generator(smollm2, params=SamplingParams(max_tokens=96), n_ctx=1024, parallel=parallel)
+    gen = local_generator(smollm2, params=SamplingParams(max_tokens=96), n_ctx=1024, parallel=parallel,
+                          kv_unified=kv_unified)
     results = gen.generate_batch(CHUNKS)
     assert [r.chunk_id for r in results] == ["a", "b", "c"]
     for r in results:
@@ -308,10 +309,11 @@ def test_local_backend_on_tiny_model(smollm2, parallel):
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("parallel,kv_cells", [(1, None), (2, None), (3, 256)])  # 256: one sequence at a time
-def test_local_backend_records_a_too_long_prompt_per_request(smollm2, parallel, kv_cells):
+@pytest.mark.parametrize("parallel,kv_cells,kv_unified", [(1, None, True), (2, None, True), (3, 256, True),
+                                                          (2, None, False)])  # 256: one sequence at a time
+def test_local_backend_records_a_too_long_prompt_per_request(smollm2, parallel, kv_cells, kv_unified):
     from rag_augment.generators.llama_cpp import LlamaCppBackend
-    be = LlamaCppBackend(smollm2, n_ctx=256, parallel=parallel, kv_cells=kv_cells)
+    be = LlamaCppBackend(smollm2, n_ctx=256, parallel=parallel, kv_cells=kv_cells, kv_unified=kv_unified)
     long = [{"role": "user", "content": "word " * 400}]
     short = [{"role": "user", "content": "Write one question about cats."}]
     comps = be.complete_batch([short, long, short], SamplingParams(max_tokens=16))

@@ -37,7 +37,7 @@ def _import_llama_cpp() -> Any:
 class LlamaCppBackend:
     def __init__(self, model_path: str | None = None, n_ctx: int = 2048, n_threads: int | None = None,
                  n_batch: int = 512, verbose: bool = False, parallel: int = 16, kv_cells: int | None = None,
-                 spread_prefill: bool = False):
+                 spread_prefill: bool = False, kv_unified: bool = True):
         llama_cpp, chat_format = _import_llama_cpp()
         path = model_path or models.default_model_path()
         if not os.path.isfile(path):
@@ -49,6 +49,9 @@ class LlamaCppBackend:
         # KV cells shared by all sequences in the parallel mode; each sequence reserves prompt + max_tokens.
         self.kv_cells = max(kv_cells or parallel * 768, n_ctx)
         self.spread_prefill = spread_prefill
+        # Unified: one cell pool, and every token's attention spans every sequence's cells (masked). Not unified:
+        # one stream of n_ctx cells per sequence, attention over its own stream only.
+        self.kv_unified = kv_unified
         self.model_id = os.path.basename(path)
         self.model_hash = models.file_hash(path)
         self._lib = llama_cpp
@@ -132,10 +135,11 @@ class _MultiSeq:
         self.b, self.lib = backend, lib
         self.prefix_seq = backend.parallel
         cparams = lib.llama_context_default_params()
-        cparams.n_ctx = backend.kv_cells
+        cparams.n_ctx = backend.kv_cells if backend.kv_unified else backend.n_ctx * (backend.parallel + 1)
         cparams.n_batch = cparams.n_ubatch = backend.n_batch
         cparams.n_seq_max = backend.parallel + 1
-        cparams.kv_unified = True  # one cell pool: the prefix cells are shared by tagging, not copied
+        # unified: the prefix cells are shared by tagging; streams: the prefix stream is copied into the slot's
+        cparams.kv_unified = backend.kv_unified
         cparams.n_threads = cparams.n_threads_batch = backend.n_threads
         self.ctx = _internals.LlamaContext(model=llama._model, params=cparams, verbose=False)
         self.batch = _internals.LlamaBatch(n_tokens=backend.n_batch, embd=0, n_seq_max=1, verbose=False)
@@ -206,6 +210,8 @@ class _MultiSeq:
               params: SamplingParams) -> None:
         """Admit queued prompts into free slots while their worst-case cells fit in the pool."""
         budget = self.b.kv_cells - len(self.prefix) - sum(self._need(len(s.tokens), params) for s in slots if s)
+        if not self.b.kv_unified:
+            budget = self.b.n_ctx * self.b.parallel  # each slot has its own stream of n_ctx cells
         for sid in range(len(slots)):
             if slots[sid] is not None or not queue:
                 continue

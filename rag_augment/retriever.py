@@ -13,6 +13,7 @@ import numpy as np
 from rag_augment.embedding import Embedder
 from rag_augment.fusion import FusionProfile, Ranked, collapse_to_parents, fuse
 from rag_augment.lexical import LexicalIndex
+from rag_augment.profiles import load_profile
 from rag_augment.store.chroma import ChromaStore
 from rag_augment.types import Hit, LegHit
 
@@ -31,7 +32,7 @@ class AugmentedRetriever:
         self.store = store
         self.embedder = embedder
         self.lexical = lexical
-        self.profile = profile or FusionProfile()
+        self.profile = profile or load_profile(None)  # the shipped default, as everywhere else
 
     def legs_for(self, query: str, embedding: np.ndarray | None = None, profile: FusionProfile | None = None,
                  all_legs: bool = False) -> LegResults:

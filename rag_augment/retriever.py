@@ -95,7 +95,9 @@ class AugmentedRetriever:
         positions = {leg: {p: (i + 1, s) for i, (p, s) in enumerate(r)} for leg, r in fused_legs.items()}
         raw_positions = {leg: {p: (i + 1, s) for i, (p, s) in enumerate(r)} for leg, r in res.legs.items()}
         stored = self.store.get_chunks([p for p, _ in ranked]) if with_text else {}
-        missing_text = [q for p, _ in ranked for q, _, _ in res.matched.get(p, []) if q not in res.query_text]
+        # a query can match in two legs (its vector and its words): fetch each once
+        missing_text = list(dict.fromkeys(q for p, _ in ranked for q, _, _ in res.matched.get(p, [])
+                                          if q not in res.query_text))
         if missing_text:
             for q in self.store.get_queries(missing_text):
                 res.query_text[q.query_id] = (q.text, q.kind)

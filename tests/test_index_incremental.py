@@ -159,6 +159,24 @@ def test_search_hits_are_distinct_parents_and_explain_themselves(make_index, kb)
     assert index.query("   ", k=5) == []
 
 
+def test_a_query_matched_by_its_vector_and_its_words_is_explained_once_per_leg(make_index, kb):
+    """Both synthetic legs on: the same stored query matches by vector and by words; hits still come back."""
+    from rag_augment.fusion import FusionProfile
+
+    index = make_index()
+    index.index_path(kb, CountingRules())
+    stored = index.store.queries_of(index.store.chunk_ids_of_docs(["getting-started/piv.md"]))
+    probe = stored[0].text  # an exact synthetic query: top of both the dense and the lexical query legs
+    both = FusionProfile(name="both", dense_pair="separate", weights={"chunk_dense": 1.0, "query_dense": 1.0,
+                                                                      "query_lexical": 1.0})
+    hits = index.query(probe, k=10, profile=both)
+    matched = [m for h in hits for m in h.matched_queries]
+    by_leg = {leg: {m["query_id"] for m in matched if m["leg"] == leg} for leg in ("query_dense", "query_lexical")}
+    assert by_leg["query_dense"] & by_leg["query_lexical"], "some query matched in both legs"
+    assert all(m["text"] for m in matched)
+    assert len(index.store.get_queries([stored[0].query_id] * 3)) == 1
+
+
 def test_interrupted_lexical_write_is_rebuilt_on_open(make_index, kb, tmp_path):
     index = make_index()
     index.index_path(kb, CountingRules())

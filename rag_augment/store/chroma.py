@@ -150,7 +150,7 @@ class ChromaStore:
 
     def get_queries(self, ids: Sequence[str]) -> list[SyntheticQuery]:
         out: list[SyntheticQuery] = []
-        for part in _batched(list(ids), self._batch):
+        for part in _batched(list(dict.fromkeys(ids)), self._batch):  # Chroma refuses a repeated id
             res = self.queries.get(ids=list(part), include=["documents", "metadatas"])
             out += [_to_query(i, d, m) for i, d, m in zip(res["ids"], res["documents"], res["metadatas"])]
         return out

@@ -55,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=int, default=256)
     p.add_argument("--chunk-overlap", type=int, default=32)
     p.add_argument("--cache", default=None, help="generation cache file (default HOME/generations.jsonl)")
-    p.add_argument("--round-trip-k", type=int, default=0, help="keep a query only if its chunk ranks in top k")
-    p.add_argument("--no-filters", action="store_true")
+    from rag_augment.filters import add_filter_arguments
+    add_filter_arguments(p)
     _common(p)
     _generator_args(p)
 
@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _index(args) -> dict[str, Any]:
     from rag_augment.augment_index import AugmentIndex
     from rag_augment.chunking import ChunkingConfig
-    from rag_augment.filters import FilterConfig
+    from rag_augment.filters import filters_from_args
     from rag_augment.generators.base import SamplingParams
     from rag_augment.generators.factory import make_generator
     from rag_augment.generators.prompts import PromptConfig
@@ -99,8 +99,7 @@ def _index(args) -> dict[str, Any]:
     generator = make_generator(args.generator, model=args.model, base_url=args.base_url,
                                api_key_env=args.api_key_env, concurrency=args.concurrency, prompt=prompt,
                                params=params)
-    filters = FilterConfig(round_trip_k=args.round_trip_k) if not args.no_filters else FilterConfig(
-        min_words=0, max_words=10_000, not_a_query=False, dedupe_threshold=0, pii=False, injection=False)
+    filters = filters_from_args(args)
     index = _open(args, cache_path=args.cache)
     report = index.index_path(args.path, generator, ChunkingConfig(args.chunk_size, args.chunk_overlap), filters,
                               prune=not args.no_prune, progress=_progress_bar, batch_size=args.batch_size)

@@ -12,6 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
+from rag_augment.errors import ConfigError
 from rag_augment.types import REAL, Chunk, SyntheticQuery
 
 PII_PATTERNS = {
@@ -209,3 +210,21 @@ def _round_trip(qs: Sequence[SyntheticQuery], vecs: np.ndarray, store, k: int) -
     for i, (q, v) in enumerate(zip(qs, vecs)):
         ok[i] = any(cid == q.parent_id for cid, _, _, _ in store.search("chunks", v, k))
     return ok
+
+
+def add_filter_arguments(parser) -> None:
+    """The filter options shared by `rag-augment index` and `rag-augment eval`."""
+    parser.add_argument("--no-filters", action="store_true", help="keep every generated query")
+    parser.add_argument("--round-trip-k", type=int, default=0,
+                        help="keep a query only if its own chunk ranks in the top k chunks for it (0: off)")
+    parser.add_argument("--relevance-drop", type=float, default=0.0,
+                        help="Doc2Query--: drop this share (0 to 1) of queries least similar to their chunk")
+
+
+def filters_from_args(args) -> FilterConfig:
+    if not 0.0 <= args.relevance_drop < 1.0:
+        raise ConfigError(f"--relevance-drop must be in [0, 1), got {args.relevance_drop}")
+    if args.no_filters:
+        return FilterConfig(min_words=0, max_words=10_000, not_a_query=False, dedupe_threshold=0, pii=False,
+                            injection=False)
+    return FilterConfig(round_trip_k=args.round_trip_k, relevance_drop_share=args.relevance_drop)

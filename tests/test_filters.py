@@ -207,3 +207,18 @@ def test_real_query_duplicate_keeps_real_and_drops_synthetic_copy():
     qs = [q("annual leave accrual", kind="real"), q("annual leave accrual?")]
     kept, _, dropped = filter_queries(qs, {"c1": chunk()}, FilterConfig(), emb)
     assert [k.kind for k in kept] == ["real"] and dropped == {"near_duplicate": 1}
+
+
+def test_filter_options_from_the_command_line():
+    import argparse
+
+    from rag_augment.errors import ConfigError
+    from rag_augment.filters import add_filter_arguments, filters_from_args
+
+    p = argparse.ArgumentParser()
+    add_filter_arguments(p)
+    cfg = filters_from_args(p.parse_args(["--relevance-drop", "0.3", "--round-trip-k", "5"]))
+    assert cfg.relevance_drop_share == 0.3 and cfg.round_trip_k == 5 and cfg.pii
+    assert filters_from_args(p.parse_args(["--no-filters"])).dedupe_threshold == 0
+    with pytest.raises(ConfigError, match="--relevance-drop"):
+        filters_from_args(p.parse_args(["--relevance-drop", "1.5"]))

@@ -40,8 +40,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-title", action="store_true", help="BEIR: do not prefix the title to the text")
     p.add_argument("--chunk-size", type=int, default=256)
     p.add_argument("--chunk-overlap", type=int, default=32)
-    p.add_argument("--no-filters", action="store_true", help="keep every generated query")
-    p.add_argument("--round-trip-k", type=int, default=0)
+    from rag_augment.filters import add_filter_arguments
+    add_filter_arguments(p)
     p.add_argument("--bootstrap", type=int, default=5000, help="paired bootstrap resamples")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (and subset/example sampling)")
     p.add_argument("--embedding-model", default=None, help="local sentence-transformers folder (default MiniLM)")
@@ -112,10 +112,9 @@ def _generator(args, ds):
 def _spec(args, name: str):
     from rag_augment.chunking import ChunkingConfig
     from rag_augment.eval.harness import EvalSpec
-    from rag_augment.filters import FilterConfig
+    from rag_augment.filters import filters_from_args
 
-    filters = FilterConfig(round_trip_k=args.round_trip_k) if not args.no_filters else FilterConfig(
-        min_words=0, max_words=10_000, not_a_query=False, dedupe_threshold=0, pii=False, injection=False)
+    filters = filters_from_args(args)
     return EvalSpec(name=name, split=args.split, train_split=args.train_split if args.tune else None,
                     profile_name=args.profile_name, profile_dir=Path(args.profile_dir) if args.profile_dir else None,
                     chunking=ChunkingConfig(args.chunk_size, args.chunk_overlap), filters=filters,

@@ -48,14 +48,22 @@ RUNS: dict[str, list[str]] = {
                           "--chunk-size", "2048", "--tune", "--train-split", "train",
                           "--profile-name", "scifact1k-qwen15b", "--profile-dir", "eval/runs/scifact1k-qwen15b",
                           "--profile", "scifact"],
+    # The same subset and queries with Doc2Query-- filtering: the 30% of each batch's queries least similar to
+    # their own chunk are dropped before indexing.
+    "scifact1k-qwen15b-d2qminus": ["--dataset", SCIFACT, "--split", "test", "--pool",
+                                   "eval/subsets/scifact_test_1000.json", "--generator", "replay", "--cache",
+                                   "eval/cache/scifact_test1000_qwen15b.jsonl", "--chunk-size", "2048",
+                                   "--relevance-drop", "0.3", "--tune", "--train-split", "train",
+                                   "--profile-name", "scifact1k-qwen15b-d2qminus",
+                                   "--profile-dir", "eval/runs/scifact1k-qwen15b-d2qminus"],
     # sample_kb's labelled queries over the whole handbook it was cut from: 246 pages, 226 of them unlabelled
     # distractors (some may answer a query too: that can only lower every system's score).
     "handbook-rules": ["--dataset", "sample_kb", "--docs", str(SHARED / "kb" / "handbook_18f" / "pages"),
                        "--split", "test", "--generator", "rules", "--tune", "--train-split", "train",
                        "--profile-name", "handbook", "--profile", "sample_kb"],
 }
-ORDER = ["pool-qwen15b", "scifact-rules", "scifact1k-qwen15b", "sample_kb-rules", "sample_kb-qwen15b",
-         "handbook-rules", "xquad-rules"]
+ORDER = ["pool-qwen15b", "scifact-rules", "scifact1k-qwen15b", "scifact1k-qwen15b-d2qminus", "sample_kb-rules",
+         "sample_kb-qwen15b", "handbook-rules", "xquad-rules"]
 
 
 def log_progress(total: int, desc: str):

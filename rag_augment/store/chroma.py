@@ -159,7 +159,7 @@ class ChromaStore:
         """Stored vectors by id ("chunks" or "queries"): the exact vectors retrieval compares against."""
         coll = self.chunks if which == "chunks" else self.queries
         out: dict[str, np.ndarray] = {}
-        for part in _batched(list(ids), self._batch):
+        for part in _batched(list(dict.fromkeys(ids)), self._batch):
             res = coll.get(ids=list(part), include=["embeddings"])
             out.update({i: np.asarray(v, dtype=np.float32) for i, v in zip(res["ids"], res["embeddings"])})
         return out

@@ -200,10 +200,10 @@ and +4.2 [+0.4, +8.2] Recall@10 over dense, the profile tuned on train +7.9 [+5.
 it beats (d) by +10.1 and (e) by +16.9. But the honest question has a plain answer: the rules generator's queries
 add nothing on SciFact. The lift comes from the BM25 legs and from tuning: the hybrid without synthetic queries,
 tuned the same way on the same 809 train claims, scores about the same (0.722 vs 0.727; +0.5 [-0.5, +1.7], 31 up,
-26 down), and the tuned profile drops the synthetic dense leg's weight to a separate leg. With the shipped default
-the synthetic queries cost a little: 0.699, -1.3 [-3.1, +0.4] below the untuned hybrid. Why: SciFact's queries are expert claims; the rules generator
-writes template questions around the title and noun phrases of the abstract ("What is known about <title>?",
-"What about <phrase>?") plus one keyword query. They hold only the abstract's own words (nothing a user would add),
+26 down); the tuned profile keeps the query vectors only as a separate leg beside the chunk vectors. With the
+shipped default the synthetic queries cost a little: 0.699, -1.3 [-3.1, +0.4] below the untuned hybrid. Why:
+SciFact's queries are expert claims; the rules generator writes template questions around the title and noun
+phrases of the abstract ("What is known about <title>?", "What about <phrase>?") plus one keyword query. They hold only the abstract's own words (nothing a user would add),
 so BM25 and the chunk vector already see them, and their cosine to a short claim is inflated by short-text
 similarity and the shared template words: alone they rank worse than the chunks (0.574 vs 0.648), and the default
 max(chunk, best query) merge lets a wrong abstract's template question outrank the right abstract's chunk. Tuning

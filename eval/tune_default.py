@@ -2,7 +2,9 @@
 
 Each `rag-augment eval ... --tune` run keeps its train split's legs in `<run>/train_legs.json.gz`; this script
 loads them, runs the same coordinate ascent as `--tune` on the mean of the sets' mean nDCG@10 (each set weighs
-the same, however many queries it has) and writes the profile. No eval split is read.
+the same, however many queries it has) and writes the profile. The ascent starts from the shipped default, from
+every other shipped profile and from the hybrid without synthetic queries tuned on the same sets; the best train
+score wins. No eval split is read.
 
     python eval/tune_default.py eval/runs/scifact1k-qwen15b eval/runs/sample_kb-qwen15b \\
         --name default --out rag_augment/profiles
@@ -15,9 +17,9 @@ import sys
 from pathlib import Path
 
 from rag_augment.eval.harness import TRAIN_LEGS_FILE
-from rag_augment.eval.systems import EVAL_DEPTH
+from rag_augment.eval.systems import EVAL_DEPTH, hybrid_profile
 from rag_augment.eval.tune import load_tune_set, tune_profile, write_profile
-from rag_augment.profiles import load_profile
+from rag_augment.profiles import available, load_profile
 
 METRICS = ("nDCG@10", "R@10", "R@5")
 
@@ -37,7 +39,10 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"{path}: missing; run `rag-augment eval ... --tune` into {run} first")
         sets.append(load_tune_set(path))
     note = "tuned jointly on " + ", ".join(f"{ts.name} ({len(ts.qrels)} queries)" for ts in sets)
-    result = tune_profile(sets, load_profile(args.start), args.name, EVAL_DEPTH, notes=note)
+    hybrid = tune_profile(sets, hybrid_profile(), "hybrid-tuned", EVAL_DEPTH, synthetic=False).profile
+    others = [load_profile(n) for n in available() if n not in (args.name, args.start or "default")]
+    result = tune_profile(sets, load_profile(args.start), args.name, EVAL_DEPTH, notes=note,
+                          also_from=[*others, hybrid])
     path = write_profile(result.profile, args.out)
 
     print(f"{note}; {result.evaluated} profiles tried")

@@ -4,7 +4,11 @@ Legs: chunk_dense (cosine of chunk vectors), query_dense (cosine of synthetic-qu
 parent chunk by max), chunk_lexical (BM25 on chunk text), query_lexical (BM25 on synthetic queries, collapsed),
 doc2query_lexical (BM25 on chunk text with its queries appended). The two dense legs share a scale (cosine), so
 they may first be merged into one "dense" leg by max or weighted sum, as measured in shared/experiments; then
-all remaining legs are fused by weighted reciprocal-rank fusion or a weighted sum of min-max normalised scores.
+all remaining legs are fused by weighted reciprocal-rank fusion or a weighted sum of normalised scores. Scores are
+normalised per query and leg: min-max over the leg's hits, by the leg's best score alone (a convex combination
+with a theoretical minimum of 0, "TM2C2" in Bruch et al. 2023, which keeps how far the leg's best hit stands from
+zero), or by the leg's score distribution (mean +- 3 sigma, "DBSF"), which keeps how far the best hit stands
+out from the rest: a lexical leg that matches nothing well then adds little.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ class FusionProfile:
     dense_pair: str = "max"              # max | sum | separate
     child_weight: float = 1.0            # multiplies the best child's cosine inside the dense pair
     rrf_k: int = 60
+    normalize: str = "minmax"            # weighted only: minmax | max | dbsf
     weights: dict[str, float] = field(default_factory=lambda: {
         "dense": 1.0, "chunk_dense": 1.0, "query_dense": 1.0, "chunk_lexical": 1.0, "query_lexical": 0.0,
         "doc2query_lexical": 0.0})
@@ -42,6 +47,8 @@ class FusionProfile:
         unknown = set(self.weights) - set(LEG_NAMES) - {"dense"}
         if unknown:
             raise ConfigError(f"fusion.weights: unknown legs {sorted(unknown)}")
+        if self.normalize not in NORMALIZERS:
+            raise ConfigError(f"fusion.normalize: {self.normalize!r} is not one of {sorted(NORMALIZERS)}")
         if self.rrf_k < 1:
             raise ConfigError("fusion.rrf_k must be >= 1")
 
@@ -110,19 +117,44 @@ def rrf(legs: dict[str, Ranked], weights: dict[str, float], k: int) -> dict[str,
     return out
 
 
-def weighted_sum(legs: dict[str, Ranked], weights: dict[str, float]) -> dict[str, float]:
-    """Min-max normalise each leg to [0, 1], then add with weights; a parent missing from a leg adds 0."""
+def _minmax(scores: list[float]) -> tuple[float, float]:
+    return min(scores), max(scores)
+
+
+def _by_max(scores: list[float]) -> tuple[float, float]:
+    return min(0.0, min(scores)), max(scores)
+
+
+def _dbsf(scores: list[float]) -> tuple[float, float]:
+    mean = sum(scores) / len(scores)
+    sd = (sum((s - mean) ** 2 for s in scores) / len(scores)) ** 0.5
+    return mean - 3 * sd, mean + 3 * sd
+
+
+NORMALIZERS = {"minmax": _minmax, "max": _by_max, "dbsf": _dbsf}  # scores -> (lo, hi) mapped to 0 and 1
+
+
+def weighted_sum(legs: dict[str, Ranked], weights: dict[str, float], normalize: str = "minmax") -> dict[str, float]:
+    """Normalise each leg's scores to [0, 1] (see NORMALIZERS; clipped), then add with weights; a parent missing
+    from a leg adds 0."""
+    bounds = NORMALIZERS[normalize]
     out: dict[str, float] = {}
     for leg, ranked in legs.items():
         w = weights.get(leg, 0.0)
         if w <= 0 or not ranked:
             continue
-        scores = [s for _, s in ranked]
-        lo, hi = min(scores), max(scores)
+        lo, hi = bounds([s for _, s in ranked])
         for parent, s in ranked:
-            norm = 1.0 if hi == lo else (s - lo) / (hi - lo)
+            norm = 1.0 if hi <= lo else min(1.0, max(0.0, (s - lo) / (hi - lo)))
             out[parent] = out.get(parent, 0.0) + w * norm
     return out
+
+
+def combine(legs: dict[str, Ranked], weights: dict[str, float], profile: FusionProfile) -> dict[str, float]:
+    """The profile's method over legs already merged (see fuse); weights may add legs, e.g. a caller's ranking."""
+    if profile.method == "rrf":
+        return rrf(legs, weights, profile.rrf_k)
+    return weighted_sum(legs, weights, profile.normalize)
 
 
 def fuse(legs: dict[str, Ranked], profile: FusionProfile, k: int) -> tuple[Ranked, dict[str, Ranked]]:
@@ -132,9 +164,6 @@ def fuse(legs: dict[str, Ranked], profile: FusionProfile, k: int) -> tuple[Ranke
     if profile.dense_pair != "separate" and ("chunk_dense" in legs or "query_dense" in legs):
         legs["dense"] = merge_dense(legs.pop("chunk_dense", []), legs.pop("query_dense", []),
                                     profile.dense_pair, profile.child_weight)
-    if profile.method == "rrf":
-        scores = rrf(legs, profile.weights, profile.rrf_k)
-    else:
-        scores = weighted_sum(legs, profile.weights)
+    scores = combine(legs, profile.weights, profile)
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:max(k, 0)]
     return ranked, legs

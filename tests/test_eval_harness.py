@@ -193,6 +193,15 @@ def test_train_legs_are_kept_and_tune_jointly(tiny, tmp_path):
     assert joint.start_score == pytest.approx(evaluate(p, ts.legs, ts.qrels, ts.chunk_doc)["nDCG@10"])
     with pytest.raises(ValueError, match="own name"):
         tune_profile([ts, ts], p, "x", EVAL_DEPTH)
+    # several starts: the best one wins (no ascent here, so the starts' own scores decide); the reference
+    # score stays the first start's
+    weak = FusionProfile(name="weak", dense_pair="separate", weights={})  # no leg: finds nothing
+    strong = FusionProfile(name="strong")
+    weak_score, strong_score = (evaluate(x, ts.legs, ts.qrels, ts.chunk_doc)["nDCG@10"] for x in (weak, strong))
+    assert strong_score > weak_score
+    multi = tune_profile(ts, weak, "x", EVAL_DEPTH, max_passes=0, also_from=[strong])
+    assert multi.start_score == pytest.approx(weak_score) and multi.score == pytest.approx(strong_score)
+    assert "ascent from strong" in multi.profile.notes and multi.profile.name == "x"
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "eval"))
     import tune_default

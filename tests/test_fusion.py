@@ -2,7 +2,7 @@
 import pytest
 
 from rag_augment.errors import ConfigError
-from rag_augment.fusion import FusionProfile, collapse_to_parents, fuse, merge_dense, rrf, weighted_sum
+from rag_augment.fusion import FusionProfile, collapse_to_parents, combine, fuse, merge_dense, rrf, weighted_sum
 
 
 def test_collapse_keeps_best_child_per_parent_and_orders_children():
@@ -38,6 +38,34 @@ def test_weighted_sum_minmax_and_single_value_leg():
     assert scores == {"P": pytest.approx(1.0), "Q": pytest.approx(0.5), "R": pytest.approx(0.5)}
 
 
+def test_weighted_sum_by_max_keeps_a_weak_legs_weakness():
+    # "max": 0 stays 0 and the best hit maps to 1, so a leg's scores keep their ratios to its best
+    legs = {"a": [("P", 4.0), ("Q", 2.0)], "b": [("Q", 0.5), ("R", -0.5)]}
+    scores = weighted_sum(legs, {"a": 1.0, "b": 1.0}, "max")
+    assert scores["P"] == pytest.approx(1.0)
+    assert scores["Q"] == pytest.approx(0.5 + 1.0)
+    assert scores["R"] == pytest.approx(0.0)  # a negative score: lo = min(0, -0.5), (-0.5 + 0.5) / 1.0
+
+
+def test_weighted_sum_dbsf_mean_three_sigma_clipped():
+    # scores 0, 0, 0, 4: mean 1, sd sqrt(3); bounds 1 -+ 3 sqrt(3); 4 -> (3 + 3 sqrt 3) / (6 sqrt 3)
+    legs = {"a": [("P", 4.0), ("Q", 0.0), ("R", 0.0), ("S", 0.0)]}
+    scores = weighted_sum(legs, {"a": 2.0}, "dbsf")
+    sd = 3 ** 0.5
+    assert scores["P"] == pytest.approx(2.0 * (3 + 3 * sd) / (6 * sd))
+    assert scores["Q"] == pytest.approx(2.0 * (3 * sd - 1) / (6 * sd))
+    # one hit, or all equal: no spread, every hit maps to 1
+    assert weighted_sum({"a": [("P", 3.0), ("Q", 3.0)]}, {"a": 1.0}, "dbsf") == {"P": 1.0, "Q": 1.0}
+
+
+def test_combine_follows_the_profile_and_takes_extra_legs():
+    legs = {"chunk_dense": [("A", 0.9), ("B", 0.1)], "base": [("B", 1.0), ("A", 0.5)]}
+    weights = {"chunk_dense": 1.0, "base": 1.0}
+    assert combine(legs, weights, FusionProfile(rrf_k=1)) == rrf(legs, weights, 1)
+    weighted = FusionProfile(method="weighted", normalize="max")
+    assert combine(legs, weights, weighted) == pytest.approx({"A": 1.5, "B": 1.0 + 0.1 / 0.9})
+
+
 def test_merge_dense_max_and_sum_with_floor_for_missing():
     chunk = [("A", 0.8), ("B", 0.4)]
     child = [("B", 0.9), ("C", 0.6)]
@@ -65,10 +93,17 @@ def test_profile_validation_names_the_field():
         FusionProfile(method="borda")
     with pytest.raises(ConfigError, match="unknown legs"):
         FusionProfile(weights={"nope": 1.0})
+    with pytest.raises(ConfigError, match="fusion.normalize"):
+        FusionProfile(method="weighted", normalize="zscore")
 
 
 def test_profile_round_trip(tmp_path):
-    prof = FusionProfile(name="t", method="weighted", child_weight=0.5)
+    prof = FusionProfile(name="t", method="weighted", child_weight=0.5, normalize="dbsf")
     path = tmp_path / "p.json"
     path.write_text(prof.to_json())
     assert FusionProfile.load(path) == prof
+
+
+def test_profile_written_before_normalize_existed_loads_as_minmax():
+    old = {"name": "old", "method": "weighted"}
+    assert FusionProfile.from_dict(old).normalize == "minmax"

@@ -312,9 +312,11 @@ def _tune(ds: EvalDataset, index: AugmentIndex, chunk_doc: Mapping[str, str], sp
     train_set = TuneSet(f"{ds.name}:{spec.train_split}", legs, train, chunk_doc)
     if out_dir is not None:  # kept, so that eval/tune_default.py can tune across data sets without re-indexing
         save_tune_set(train_set, Path(out_dir) / TRAIN_LEGS_FILE)
-    result = tune_profile(train_set, start, name, spec.depths, progress=progress, notes=note)
     # the fair rival: the hybrid without synthetic queries, tuned the same way on the same queries
     rival = tune_profile(train_set, hybrid_profile(), "hybrid-tuned", spec.depths, notes=note, synthetic=False)
+    # rag_augment's ascent also starts from that rival, so synthetic legs enter only where they gain on train
+    result = tune_profile(train_set, start, name, spec.depths, progress=progress, notes=note,
+                          also_from=[rival.profile])
     return {"split": spec.train_split, "queries": len(train), "name": name, "profile_obj": result.profile,
             "hybrid_obj": rival.profile, "start_score": result.start_score, "score": result.score,
             "evaluated": result.evaluated, "train_metrics": result.train_metrics,

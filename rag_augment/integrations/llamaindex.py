@@ -47,7 +47,7 @@ from rag_augment.chunking import clean_markup
 from rag_augment.embedding import Embedder, SentenceTransformerEmbedder
 from rag_augment.errors import ConfigError, GenerationError, InputError
 from rag_augment.filters import FilterConfig
-from rag_augment.fusion import LEG_NAMES, FusionProfile, Ranked, fuse, rrf, weighted_sum
+from rag_augment.fusion import LEG_NAMES, FusionProfile, Ranked, combine, fuse
 from rag_augment.generators.base import QueryGenerator, SamplingParams
 from rag_augment.hashing import sha1_hex
 from rag_augment.profiles import load_profile
@@ -268,8 +268,7 @@ class _Search:
         if req.base:
             legs["base"] = req.base
         weights = {**self.profile.weights, "base": req.base_weight}
-        scores = (rrf(legs, weights, self.profile.rrf_k) if self.profile.method == "rrf"
-                  else weighted_sum(legs, weights))
+        scores = combine(legs, weights, self.profile)
         ranked = [(p, s) for p, s in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
                   if req.add_missing or p in req.base_nodes][:max(req.k, 0)]
         return _Plan(ranked=ranked, legs={**res.legs, **legs},

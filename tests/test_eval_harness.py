@@ -208,3 +208,29 @@ def test_train_legs_are_kept_and_tune_jointly(tiny, tmp_path):
     assert tune_default.main([str(out), "--name", "joint", "--out", str(tmp_path / "profiles")]) == 0
     written = FusionProfile.load(tmp_path / "profiles" / "joint.json")
     assert written.name == "joint" and "tuned jointly on" in written.notes
+
+
+def test_real_from_train_blends_train_queries_after_tuning_and_is_cleared_later(tiny, tmp_path):
+    """Train queries become real queries of their relevant documents (never an eval query's text), only after the
+    train legs were taken; a later run in the same folder without the flag starts without them."""
+    from rag_augment.eval.harness import TRAIN_LEGS_FILE
+    from rag_augment.eval.tune import load_tune_set
+
+    out = tmp_path / "run"
+    with pytest.raises(ConfigError, match="--real-from-train needs --tune"):
+        run_eval(tiny, RulesGenerator(), out, spec(tmp_path, real_from_train=True), embedder=HashEmbedder(64))
+    result = run_eval(tiny, RulesGenerator(), out, spec(tmp_path, train_split="train", real_from_train=True),
+                      embedder=HashEmbedder(64))
+    added = result["index"]["real_from_train"]
+    assert added["records"] == 4 and added["added"] == 4 and added["skipped_held_out"] == 0
+    from rag_augment.augment_index import AugmentIndex
+    idx = AugmentIndex(out / "index", embedder=HashEmbedder(64), collection="eval")
+    real = [q for q in idx.store.queries_of(sorted(idx.store.chunk_states())) if q.kind == "real"]
+    assert sorted(q.text for q in real) == sorted(TRAIN_Q)
+    assert {q.text: q.doc_id for q in real}["bus commuting benefit"] == "d2"
+    assert not {q.text for q in real} & set(TEST_Q)
+    # the train legs were taken before the blend: no train query found itself through a real vector
+    ts = load_tune_set(out / TRAIN_LEGS_FILE)
+    assert all(ts.legs[q].legs["query_dense"][0][1] < 0.999 for q in ts.qrels)
+    again = run_eval(tiny, RulesGenerator(), out, spec(tmp_path, train_split="train"), embedder=HashEmbedder(64))
+    assert again["index"]["human_queries_cleared"] == 4 and "real_from_train" not in again["index"]

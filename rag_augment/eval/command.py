@@ -29,6 +29,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--profile-dir", default=None, help="where the tuned profile goes (default: rag_augment/profiles)")
     p.add_argument("--profile", action="append", default=[],
                    help="also report this fusion profile (a shipped name or a JSON file); repeatable")
+    p.add_argument("--real-from-train", action="store_true",
+                   help="after tuning, add the --train-split queries to their relevant documents as real queries "
+                        "(blended with the synthetic ones); measures what a query log adds")
     p.add_argument("--out", default=None, help="run folder (default eval/runs/<name>)")
     p.add_argument("--name", default=None, help="run name (default <dataset>-<split>-<generator>)")
     p.add_argument("--docs", default=None, help="search this folder of documents instead (ids = relative "
@@ -119,7 +122,7 @@ def _spec(args, name: str):
                     profile_name=args.profile_name, profile_dir=Path(args.profile_dir) if args.profile_dir else None,
                     chunking=ChunkingConfig(args.chunk_size, args.chunk_overlap), filters=filters,
                     bootstrap=args.bootstrap, seed=args.seed, batch_size=args.batch_size,
-                    profiles=tuple(args.profile),
+                    profiles=tuple(args.profile), real_from_train=args.real_from_train,
                     command="rag-augment eval " + " ".join(shlex.quote(a) for a in args.argv))
 
 

@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -28,6 +28,8 @@ from rag_augment.eval.tune import TuneSet, save_tune_set, tune_profile, write_pr
 from rag_augment.filters import FilterConfig
 from rag_augment.fusion import LEG_NAMES, FusionProfile, fuse
 from rag_augment.profiles import load_profile
+from rag_augment.real_queries import add_real_queries
+from rag_augment.types import FEEDBACK, REAL
 
 Progress = Callable[[int, str], Any]
 BASELINE = "dense"
@@ -37,6 +39,7 @@ class LeakageError(ConfigError):
     """An evaluation query would reach a generation prompt: the harness refuses to run."""
 
 
+HUMAN_KINDS = (REAL, FEEDBACK)
 TRAIN_LEGS_FILE = "train_legs.json.gz"  # the train split's legs, for tuning across runs
 
 
@@ -54,6 +57,7 @@ class EvalSpec:
     seed: int = 0
     batch_size: int = 8
     profiles: tuple[str, ...] = ()       # more fusion profiles to report (shipped names or JSON files)
+    real_from_train: bool = False        # after tuning, store the train queries as real queries (blending)
     command: str = ""
 
 
@@ -142,6 +146,28 @@ def _recorded_generation_seconds(cache: GenerationCache, generator: Any, chunks:
 
 def chunk_docs(index: AugmentIndex) -> dict[str, str]:
     return {cid: meta.get("doc_id", cid) for cid, meta in index.store.chunk_states().items()}
+
+
+def clear_human_queries(index: AugmentIndex) -> int:
+    """Remove real and feedback query vectors that an earlier run left in this run folder's index (the indexer
+    keeps human kinds across re-indexing), so that tuning and every system see only what this run asks for."""
+    ids = [qid for batch, _, metas in index.store.iter_all("queries", include=("metadatas",))
+           for qid, meta in zip(batch, metas) if meta.get("kind") in HUMAN_KINDS]
+    if ids:
+        index._mark_dirty(True)  # a crash before the rebuild leaves the lexical index marked stale
+        index.store.delete_queries(ids)
+        index.rebuild_lexical()
+    return len(ids)
+
+
+def attach_train_queries(ds: EvalDataset, index: AugmentIndex, train_split: str,
+                         eval_texts: Iterable[str]) -> dict[str, Any]:
+    """Blend real data the way a team with a query log would: each train query becomes a real query of the
+    chunk of each of its relevant documents that is most like it. An eval query's exact text is never added."""
+    indexed = {meta.get("doc_id") for meta in index.store.chunk_states().values()}
+    records = [{"text": ds.queries[q], "doc_id": doc} for q, rels in sorted(ds.split(train_split).items())
+               for doc, grade in sorted(rels.items()) if grade > 0 and doc in indexed]
+    return {"train_split": train_split, "records": len(records), **add_real_queries(index, records, eval_texts)}
 
 
 # ---------------------------------------------------------------- retrieval
@@ -263,6 +289,9 @@ def run_eval(ds: EvalDataset, generator: Any, out_dir: str | Path, spec: EvalSpe
     index, info = build_index(ds, chunks, generator, out_dir / "index", spec, embedder,
                               Path(cache_path) if cache_path else out_dir / "generations.jsonl", progress)
     chunk_doc = chunk_docs(index)
+    info["human_queries_cleared"] = clear_human_queries(index)
+    if spec.real_from_train and not spec.train_split:
+        raise ConfigError("--real-from-train needs --tune and a --train-split: the train queries are what it adds")
     profiles = {"rag_augment": load_profile(None)}
     profiles.update({f"profile:{Path(p).stem}": load_profile(p) for p in spec.profiles})
     tuning = None
@@ -271,6 +300,8 @@ def run_eval(ds: EvalDataset, generator: Any, out_dir: str | Path, spec: EvalSpe
         profiles["rag_augment_tuned"] = tuning.pop("profile_obj")
         tuning["path"] = _shown(write_profile(profiles["rag_augment_tuned"], spec.profile_dir))
     rival = tuning.pop("hybrid_obj") if tuning else None
+    if spec.real_from_train:  # after tuning: the train legs must not contain the train queries themselves
+        info["real_from_train"] = attach_train_queries(ds, index, spec.train_split, queries.values())
     systems = list(systems or standard_systems(profiles, rival))
     memory = {s.key: s.build(index, out_dir / "vectors") for s in systems if s.kind == "memory"}
     products = {s.key: s.profile for s in systems if s.kind == "product"}

@@ -57,7 +57,16 @@ def header_lines(result: dict[str, Any]) -> list[str]:
         f"- generation time: {recorded:.1f} s recorded in the cache ({per_chunk:.3f} s per chunk); this run "
         f"generated {idx['chunks_generated_this_run']} chunks in {idx['generation_seconds_this_run']:.1f} s "
         f"({idx['cache_hits']} cache hits); indexing this run {idx['index_seconds_this_run']:.1f} s",
-    ]
+    ] + _real_line(idx.get("real_from_train"))
+
+
+def _real_line(real: dict[str, Any] | None) -> list[str]:
+    if not real:
+        return []
+    return [f"- real queries blended in after tuning: the `{real['train_split']}` split's queries, one per relevant "
+            f"indexed document ({real['records']} pairs), stored as kind \"real\" ({real['added']} vectors added, "
+            f"{real['skipped_held_out']} skipped as eval texts); every system that reads the queries, as vectors or "
+            "as words, reads them"]
 
 
 def systems_table(result: dict[str, Any]) -> list[str]:

@@ -8,6 +8,7 @@ import sys
 from typing import Any, Sequence
 
 from rag_augment.errors import RagAugmentError
+from rag_augment.generators.factory import GENERATORS
 
 EXIT_ERROR = 2
 TRUST_COMMANDS = ("export", "review", "feedback", "real", "report")
@@ -25,7 +26,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _generator_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--generator", choices=["local", "openai", "rules"], default="local")
+    p.add_argument("--generator", choices=GENERATORS, default="local",
+                   help="none: no synthetic queries (chunks, then real and feedback queries only)")
     p.add_argument("--model", default=None, help="local: a GGUF path (default: the packaged Qwen2.5 1.5B); "
                                                  "openai: the model name")
     p.add_argument("--base-url", default=os.environ.get("OPENAI_BASE_URL"),

@@ -72,3 +72,22 @@ def test_delete_then_reindex_restores(indexed, capsys):
     capsys.readouterr()
     assert main(["stats", "--home", str(home)]) == 0
     assert json.loads(capsys.readouterr().out)["documents"] == 2
+
+
+def test_index_without_synthetic_queries_then_real_ones(indexed, tmp_path, capsys):
+    """--generator none: chunks only; real queries added later are the only query vectors."""
+    kb, _ = indexed
+    home = tmp_path / "none-home"
+    assert main(["index", str(kb), "--home", str(home), "--generator", "none", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["stats", "--home", str(home), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["chunks"] > 0 and stats["query_vectors"] == 0
+    faq = tmp_path / "faq.jsonl"
+    faq.write_text(json.dumps({"text": "lost my smart card", "doc_id": "getting-started/piv.md"}) + "\n")
+    assert main(["real", "add", str(faq), "--home", str(home)]) == 0
+    capsys.readouterr()
+    assert main(["query", "lost my smart card", "--home", str(home), "-k", "1", "--json"]) == 0
+    hit = json.loads(capsys.readouterr().out)[0]
+    assert hit["doc_id"] == "getting-started/piv.md"
+    assert [m["kind"] for m in hit["matched_queries"]][:1] == ["real"]

@@ -234,3 +234,15 @@ def test_real_from_train_blends_train_queries_after_tuning_and_is_cleared_later(
     assert all(ts.legs[q].legs["query_dense"][0][1] < 0.999 for q in ts.qrels)
     again = run_eval(tiny, RulesGenerator(), out, spec(tmp_path, train_split="train"), embedder=HashEmbedder(64))
     assert again["index"]["human_queries_cleared"] == 4 and "real_from_train" not in again["index"]
+
+
+def test_no_synthetic_queries_with_real_ones_runs_every_system(tiny, tmp_path):
+    """The real-only baseline: no generated query at all, then the train queries as real ones."""
+    from rag_augment.generators.none import NoQueriesGenerator
+
+    result = run_eval(tiny, NoQueriesGenerator(), tmp_path / "run",
+                      spec(tmp_path, train_split="train", real_from_train=True), embedder=HashEmbedder(64))
+    assert result["index"]["query_vectors"] == 0 and result["index"]["real_from_train"]["added"] == 4
+    assert {s["key"] for s in result["systems"]} >= {"dense", "rag_augment", "bm25_doc2query", "hybrid_tuned"}
+    for s in result["systems"]:
+        assert 0.0 <= s["metrics"]["nDCG@10"] <= 1.0

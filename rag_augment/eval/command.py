@@ -15,7 +15,7 @@ from typing import Any
 
 from rag_augment.errors import ConfigError
 
-GENERATORS = ("rules", "local", "openai", "replay")
+GENERATORS = ("rules", "local", "openai", "replay", "none")
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

@@ -5,7 +5,7 @@ from rag_augment.errors import ConfigError
 from rag_augment.generators.base import QueryGenerator, SamplingParams
 from rag_augment.generators.prompts import PromptConfig
 
-GENERATORS = ("local", "openai", "rules")
+GENERATORS = ("local", "openai", "rules", "none")
 
 
 def make_generator(name: str = "local", model: str | None = None, base_url: str | None = None,
@@ -15,6 +15,9 @@ def make_generator(name: str = "local", model: str | None = None, base_url: str 
         from rag_augment.generators.rules import RulesGenerator
         n = prompt.n_questions if prompt else 5
         return RulesGenerator(n_questions=n)
+    if name == "none":
+        from rag_augment.generators.none import NoQueriesGenerator
+        return NoQueriesGenerator()
     if name == "local":
         try:
             from rag_augment.generators.llama_cpp import local_generator

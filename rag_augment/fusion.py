@@ -5,10 +5,10 @@ parent chunk by max), chunk_lexical (BM25 on chunk text), query_lexical (BM25 on
 doc2query_lexical (BM25 on chunk text with its queries appended). The two dense legs share a scale (cosine), so
 they may first be merged into one "dense" leg by max or weighted sum, as measured in shared/experiments; then
 all remaining legs are fused by weighted reciprocal-rank fusion or a weighted sum of normalised scores. Scores are
-normalised per query and leg: min-max over the leg's hits, by the leg's best score alone (a convex combination
-with a theoretical minimum of 0, "TM2C2" in Bruch et al. 2023, which keeps how far the leg's best hit stands from
-zero), or by the leg's score distribution (mean +- 3 sigma, "DBSF"), which keeps how far the best hit stands
-out from the rest: a lexical leg that matches nothing well then adds little.
+normalised per query and leg: min-max over the leg's hits; by the leg's best score with a theoretical minimum of
+0 (the convex combination "TM2C2" of Bruch et al. 2023, which keeps the ratios between a leg's scores); or by
+the leg's score distribution (mean +- 3 sigma, "DBSF"), where only a hit that stands out from the rest of its leg
+gets near 1, so a leg whose hits are all alike barely reorders anything. The tuner picks one on train data.
 """
 from __future__ import annotations
 
@@ -81,16 +81,16 @@ class FusionProfile:
 
 def collapse_to_parents(child_hits: Iterable[tuple[str, str, float]]) -> tuple[Ranked, dict[str, list[str]]]:
     """Child hits (child id, parent id, score) -> parents ranked by their best child, and the matching children
-    of each parent in score order. A parent appears once however many children matched (k counts parents)."""
+    of each parent in score order. A parent appears once however many children matched (k counts parents).
+    One sort of the children (ties by child id), then one pass: this runs on every query, over up to 1,000 hits."""
     best: dict[str, float] = {}
-    children: dict[str, list[tuple[float, str]]] = {}
-    for child, parent, score in child_hits:
-        if parent not in best or score > best[parent]:
+    matched: dict[str, list[str]] = {}
+    for child, parent, score in sorted(child_hits, key=lambda h: (-h[2], h[0])):
+        if parent not in best:
             best[parent] = score
-        children.setdefault(parent, []).append((score, child))
-    ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
-    matched = {p: [c for _, c in sorted(v, key=lambda sc: (-sc[0], sc[1]))] for p, v in children.items()}
-    return ranked, matched
+            matched[parent] = []
+        matched[parent].append(child)
+    return sorted(best.items(), key=lambda kv: (-kv[1], kv[0])), matched
 
 
 def merge_dense(chunk: Ranked, child: Ranked, mode: str, child_weight: float) -> Ranked:

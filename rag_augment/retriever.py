@@ -91,13 +91,19 @@ class AugmentedRetriever:
         return self.hits_from(res, prof, k, with_text=with_text)
 
     def hits_from(self, res: LegResults, profile: FusionProfile, k: int, with_text: bool = True) -> list[Hit]:
+        """The top-k fused hits with each leg's rank and score. Without text: no chunk text and no text of the
+        matched queries (their ids only), i.e. no read from Chroma after the search itself."""
         ranked, fused_legs = fuse(res.legs, profile, k)
-        positions = {leg: {p: (i + 1, s) for i, (p, s) in enumerate(r)} for leg, r in fused_legs.items()}
-        raw_positions = {leg: {p: (i + 1, s) for i, (p, s) in enumerate(r)} for leg, r in res.legs.items()}
+        wanted = {p for p, _ in ranked}
+
+        def places(legs: dict) -> dict:
+            return {leg: {p: (i + 1, s) for i, (p, s) in enumerate(r) if p in wanted} for leg, r in legs.items()}
+
+        positions, raw_positions = places(fused_legs), places(res.legs)
         stored = self.store.get_chunks([p for p, _ in ranked]) if with_text else {}
         # a query can match in two legs (its vector and its words): fetch each once
-        missing_text = list(dict.fromkeys(q for p, _ in ranked for q, _, _ in res.matched.get(p, [])
-                                          if q not in res.query_text))
+        missing_text = [] if not with_text else list(dict.fromkeys(
+            q for p, _ in ranked for q, _, _ in res.matched.get(p, []) if q not in res.query_text))
         if missing_text:
             for q in self.store.get_queries(missing_text):
                 res.query_text[q.query_id] = (q.text, q.kind)

@@ -223,6 +223,7 @@ def test_real_from_train_blends_train_queries_after_tuning_and_is_cleared_later(
                       embedder=HashEmbedder(64))
     added = result["index"]["real_from_train"]
     assert added["records"] == 4 and added["added"] == 4 and added["skipped_held_out"] == 0
+    assert added["covered_queries"] == ["q0", "q2", "q3", "q4"]  # the test queries of d0, d2, d3, d4
     from rag_augment.augment_index import AugmentIndex
     idx = AugmentIndex(out / "index", embedder=HashEmbedder(64), collection="eval")
     real = [q for q in idx.store.queries_of(sorted(idx.store.chunk_states())) if q.kind == "real"]

@@ -28,7 +28,7 @@ from rag_augment.eval.tune import TuneSet, save_tune_set, tune_profile, write_pr
 from rag_augment.filters import FilterConfig
 from rag_augment.fusion import LEG_NAMES, FusionProfile, fuse
 from rag_augment.profiles import load_profile
-from rag_augment.real_queries import add_real_queries
+from rag_augment.real_queries import add_real_queries, norm_text
 from rag_augment.types import FEEDBACK, REAL
 
 Progress = Callable[[int, str], Any]
@@ -167,7 +167,10 @@ def attach_train_queries(ds: EvalDataset, index: AugmentIndex, train_split: str,
     indexed = {meta.get("doc_id") for meta in index.store.chunk_states().values()}
     records = [{"text": ds.queries[q], "doc_id": doc} for q, rels in sorted(ds.split(train_split).items())
                for doc, grade in sorted(rels.items()) if grade > 0 and doc in indexed]
-    return {"train_split": train_split, "records": len(records), **add_real_queries(index, records, eval_texts)}
+    held = {norm_text(t) for t in eval_texts}
+    docs = sorted({r["doc_id"] for r in records if norm_text(r["text"]) not in held})
+    return {"train_split": train_split, "records": len(records), "documents": docs,
+            **add_real_queries(index, records, held)}
 
 
 # ---------------------------------------------------------------- retrieval
@@ -302,6 +305,10 @@ def run_eval(ds: EvalDataset, generator: Any, out_dir: str | Path, spec: EvalSpe
     rival = tuning.pop("hybrid_obj") if tuning else None
     if spec.real_from_train:  # after tuning: the train legs must not contain the train queries themselves
         info["real_from_train"] = attach_train_queries(ds, index, spec.train_split, queries.values())
+        # eval queries with a relevant document that now holds a real query: where the blend can help directly
+        with_real = set(info["real_from_train"].pop("documents"))
+        info["real_from_train"]["covered_queries"] = sorted(
+            q for q, rels in qrels.items() if any(g > 0 and d in with_real for d, g in rels.items()))
     systems = list(systems or standard_systems(profiles, rival))
     memory = {s.key: s.build(index, out_dir / "vectors") for s in systems if s.kind == "memory"}
     products = {s.key: s.profile for s in systems if s.kind == "product"}

@@ -2,8 +2,10 @@
 
 Coordinate ascent from the start profile (the shipped default): one setting at a time (method, normalisation,
 dense pair, child weight, each leg's weight, rrf_k, each leg's depth) takes the value that most raises mean
-nDCG@10 on the train queries; a change must gain at least `min_gain`, so a small train set does not chase noise and ties keep
-the start profile. Stops when a full pass changes nothing. The eval split is never seen here.
+nDCG@10 on the train queries; a change must gain at least `min_gain`, so a small train set does not chase noise
+and ties keep the start profile. Stops when a full pass changes nothing. Greedy ascent stops at the first local
+optimum, so it can also run from further starts (e.g. the tuned hybrid without synthetic queries) and keep the
+best. The eval split is never seen here.
 
 Several train sets (e.g. SciFact train and sample_kb train for the shipped default) are tuned jointly: a profile
 scores the mean of the sets' means, so a small set weighs as much as a large one. A set's legs can be saved

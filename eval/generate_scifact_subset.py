@@ -82,24 +82,31 @@ def main() -> int:
     print(f"subset {len(wanted)} docs, {len(chunks)} chunks, {len(todo)} to generate -> {out}", flush=True)
     from rag_augment.generators.llama_cpp import LlamaCppBackend
     backend = LlamaCppBackend(n_ctx=1024 * args.parallel, parallel=args.parallel)
-    assert backend.model_hash == IDENTITY["model_hash"]
+    generate_into(cache, IDENTITY, todo, lambda c: messages(raw[c.doc_id].title, raw[c.doc_id].text), backend,
+                  args.batch)
+    return 0
+
+
+def generate_into(cache: GenerationCache, identity: dict, todo: list, make_messages, backend, batch_size: int
+                  ) -> None:
+    """Generate `todo` chunks in batches with PARAMS, parse, append each batch to the cache as it completes
+    (an interrupted run resumes), and print the rate."""
+    assert backend.model_hash == identity["model_hash"]
     start = time.perf_counter()
-    for i in range(0, len(todo), args.batch):
-        batch = todo[i:i + args.batch]
-        convs = [messages(raw[c.doc_id].title, raw[c.doc_id].text) for c in batch]
-        comps = backend.complete_batch(convs, PARAMS)
+    for i in range(0, len(todo), batch_size):
+        batch = todo[i:i + batch_size]
+        comps = backend.complete_batch([make_messages(c) for c in batch], PARAMS)
         pairs = []
         for c, comp in zip(batch, comps):
             parsed = parse_queries(comp.text, truncated=comp.finish_reason == "length")
             pairs.append((c, GenerationResult(c.chunk_id, parsed.queries, comp.text, comp.seconds,
                                               comp.prompt_tokens, comp.completion_tokens, comp.error,
                                               parsed.notes)))
-        cache.put_many(IDENTITY, pairs)
+        cache.put_many(identity, pairs)
         done = i + len(batch)
         rate = done / (time.perf_counter() - start)
         print(f"{done}/{len(todo)} chunks, {rate * 60:.1f}/min, eta {(len(todo) - done) / rate / 60:.1f} min",
               flush=True)
-    return 0
 
 
 if __name__ == "__main__":

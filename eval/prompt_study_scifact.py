@@ -1,0 +1,187 @@
+"""Does a prompt in the users' style write more useful queries? An A/B on SciFact TRAIN claims only (never test).
+
+Dev set: 100 of the 328 train claims whose relevant abstracts all lie in the 1,000-document subset
+(eval/subsets/scifact_test_1000.json), drawn with a seed; the other train claims are the only source of style
+examples. Documents: the dev claims' relevant abstracts plus seeded distractors from the subset, 200 in all.
+
+- Arm A: the shared experiment's prompt; its generations for every subset abstract are already in
+  eval/cache/scifact_test1000_qwen15b.jsonl, so nothing is generated.
+- Arm B: the same model, sampling parameters, abstract cut and output format, but the claims are asked for in
+  the users' style: five train claims (not dev) are shown as examples, and the claims must state the finding in
+  a reader's words rather than copy the abstract. Generated here into eval/cache/scifact_study_fewshot_qwen15b.jsonl
+  (resumable: only missing abstracts are generated).
+
+Both arms index the whole 1,000-document subset (200 documents alone put dense retrieval at the ceiling) and differ
+only in the 200 study documents' queries; the eval harness scores them on the 100 dev claims with the shipped
+default and every offline system (no tuning: the profile is the same for both).
+
+    python eval/prompt_study_scifact.py [--parallel 16] [--generate-only]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate_scifact_subset import generate_into  # noqa: E402  (arm A's parameters, same loop)
+from import_pool_generations import CHUNKING, IDENTITY  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from rag_augment.cache import GenerationCache  # noqa: E402
+from rag_augment.chunking import chunk_documents  # noqa: E402
+from rag_augment.eval.datasets import EvalDataset, load_dataset, restrict  # noqa: E402
+from rag_augment.generators.base import identity_key  # noqa: E402
+from rag_augment.hashing import stable_json_hash  # noqa: E402
+
+SHARED = Path("../shared")
+SUBSET = Path("eval/subsets/scifact_test_1000.json")
+CACHE_A = Path("eval/cache/scifact_test1000_qwen15b.jsonl")
+CACHE_B = Path("eval/cache/scifact_study_fewshot_qwen15b.jsonl")
+N_DEV, N_DOCS, N_EXAMPLES, SEED = 100, 200, 5, 0
+
+INSTRUCTION_B = ("Write 3 different questions a researcher might search for that this abstract answers, then 3 "
+                 "short one-sentence scientific claims that this abstract supports or contradicts, written like "
+                 "the example claims below: one finding each, stated plainly in a reader's own words (other terms "
+                 "than the abstract's where they exist), not copied from the abstract. Format: Q: ... (x3) C: ... "
+                 "(x3)\nExample claims:\n")
+
+
+def study_sets(ds: EvalDataset, subset: dict) -> tuple[list[str], list[str], list[str]]:
+    """(dev claim ids, example claim texts, document ids): deterministic from SEED."""
+    covered = sorted(q for q in subset["queries"] if q in ds.split("train"))
+    rng = random.Random(SEED)
+    dev = sorted(rng.sample(covered, N_DEV))
+    dev_texts = {ds.queries[q].strip().lower() for q in dev}
+    others = [q for q in covered if q not in set(dev) and ds.queries[q].strip().lower() not in dev_texts]
+    examples = [ds.queries[q] for q in rng.sample(others, N_EXAMPLES)]
+    relevant = sorted({d for q in dev for d, g in ds.split("train")[q].items() if g > 0})
+    rest = sorted(set(subset["docs"]) - set(relevant))
+    docs = sorted(set(relevant) | set(rng.sample(rest, N_DOCS - len(relevant))))
+    return dev, examples, docs
+
+
+def identity_b(examples: list[str]) -> dict:
+    prompt = {**IDENTITY["prompt"], "user": "<title>\n<the first 200 words of the abstract>\n" + INSTRUCTION_B
+              + "\n".join(f"- {e}" for e in examples)}
+    return {**IDENTITY, "prompt_version": "scifact-fewshot-claims-2026-11-27", "prompt": prompt,
+            "prompt_hash": stable_json_hash(prompt), "examples": examples,
+            "source": "eval/prompt_study_scifact.py (2026-11-27)"}
+
+
+def messages_b(title: str, abstract: str, examples: list[str]) -> list[dict[str, str]]:
+    words = " ".join(abstract.split()[:200])
+    user = f"{title}\n{words}\n{INSTRUCTION_B}" + "\n".join(f"- {e}" for e in examples)
+    return [{"role": "system", "content": IDENTITY["prompt"]["system"]}, {"role": "user", "content": user}]
+
+
+def generate_b(ds_folded: EvalDataset, docs: list[str], examples: list[str], parallel: int) -> dict:
+    ident = identity_b(examples)
+    cache = GenerationCache(CACHE_B)
+    raw = {d.doc_id: d for d in load_dataset(SHARED / "datasets/scifact", title_in_text=False).documents}
+    chunks = chunk_documents([d for d in ds_folded.documents if d.doc_id in set(docs)], CHUNKING)
+    todo = [c for c in chunks if cache.get(ident, c) is None]
+    print(f"arm B: {len(chunks)} abstracts, {len(todo)} to generate -> {CACHE_B}", flush=True)
+    if todo:
+        from rag_augment.generators.llama_cpp import LlamaCppBackend
+        backend = LlamaCppBackend(n_ctx=1024, parallel=parallel, kv_unified=False)  # 1,024 tokens per stream
+        generate_into(cache, ident, todo, lambda c: messages_b(raw[c.doc_id].title, raw[c.doc_id].text, examples),
+                      backend, parallel)
+    return ident
+
+
+def mixed_cache(study_docs: set[str], examples: list[str]) -> Path:
+    """Arm B over the whole subset: B's generations for the study documents, A's for the rest, under one
+    identity that says so (a gitignored, rebuilt file: the committed caches stay as generated)."""
+    ident = {**identity_b(examples), "mixed": f"{CACHE_A} for documents outside the study"}
+    key = identity_key(ident)
+    path = Path("eval/runs/study-B-fewshot-claims/mixed.jsonl")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as out:
+        for source, keep in ((CACHE_B, lambda doc: doc in study_docs), (CACHE_A, lambda doc: doc not in study_docs)):
+            for line in open(source, encoding="utf-8"):
+                rec = json.loads(line)
+                if keep(rec["chunk_id"].split("#")[0]):
+                    out.write(json.dumps({**rec, "identity_key": key, "identity": ident}) + "\n")
+    return path
+
+
+def copied_share(cache: Path, abstracts: dict[str, str]) -> float:
+    """How much of what the model calls a claim is the abstract's own vocabulary (1.0 = every word copied)."""
+    pairs = []
+    for line in open(cache, encoding="utf-8"):
+        rec = json.loads(line)
+        doc = rec["chunk_id"].split("#")[0]
+        pairs += [(text, doc) for text, kind in rec["queries"] if kind == "claim" and doc in abstracts]
+    return share_in(pairs, abstracts)
+
+
+def share_in(pairs: list[tuple[str, str]], abstracts: dict[str, str]) -> float:
+    """Share of the words of 4+ letters of each (text, doc) that occur in that document's text."""
+    found = total = 0
+    for text, doc in pairs:
+        words = {w.strip(".,;:()") for w in abstracts[doc].replace("-", " ").split()}
+        tokens = [w.strip(".,;:()") for w in text.lower().replace("-", " ").split()]
+        tokens = [w for w in tokens if len(w) >= 4]
+        found += sum(w in words for w in tokens)
+        total += len(tokens)
+    return found / total if total else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--parallel", type=int, default=16)
+    ap.add_argument("--generate-only", action="store_true")
+    args = ap.parse_args(argv)
+    from rag_augment.eval.harness import EvalSpec, run_eval
+    from rag_augment.eval.metrics import paired_bootstrap
+    from rag_augment.eval.replay import ReplayGenerator
+    from rag_augment.eval.report import write_run
+
+    folded = load_dataset(SHARED / "datasets/scifact")
+    dev, examples, docs = study_sets(folded, json.loads(SUBSET.read_text()))
+    generate_b(folded, docs, examples, args.parallel)
+    if args.generate_only:
+        return 0
+    # Scored on the whole 1,000-document subset (200 documents alone put dense at the ceiling): arm B differs
+    # from arm A only in the queries of the 200 study documents.
+    subset_docs = json.loads(SUBSET.read_text())["docs"]
+    ds = restrict(folded, subset_docs, dev, {"study": "eval/prompt_study_scifact.py: 100 train claims as dev"})
+    ds.qrels = {"dev": ds.split("train")}
+    rows, per_query = {}, {}
+    for arm, cache in (("A-experiment-prompt", CACHE_A), ("B-fewshot-claims", mixed_cache(set(docs), examples))):
+        out = Path("eval/runs") / f"study-{arm}"
+        spec = EvalSpec(name=f"study-{arm}", split="dev", chunking=CHUNKING,
+                        command="python eval/prompt_study_scifact.py")
+        result = run_eval(ds, ReplayGenerator(cache), out, spec, cache_path=cache)
+        write_run(result, out)
+        rows[arm] = {s["key"]: s["metrics"] for s in result["systems"]}
+        per_query[arm] = result["per_query"]
+    print("| system | " + " | ".join(f"{a} nDCG@10 / R@10" for a in rows) + " |")
+    print("|---|" + "---:|" * len(rows))
+    for key in rows["A-experiment-prompt"]:
+        cells = [f"{rows[a][key]['nDCG@10']:.3f} / {rows[a][key]['R@10']:.3f}" for a in rows]
+        print(f"| {key} | " + " | ".join(cells) + " |")
+    print("\nShare of the claims' words (4+ letters) that occur in their own abstract, the 200 study documents:")
+    text = {d.doc_id: d.text.lower() for d in folded.documents if d.doc_id in set(docs)}
+    for arm, path in (("A-experiment-prompt", CACHE_A), ("B-fewshot-claims", CACHE_B)):
+        print(f"- {arm}: {copied_share(path, text):.3f}")
+    real = [(ds.queries[q], d) for q in dev for d in ds.split("dev")[q] if d in text]
+    print(f"- the 100 dev claims themselves (real users), against their relevant abstracts: "
+          f"{share_in(real, text):.3f}")
+    print("\nB - A, paired bootstrap (5,000 resamples, seed 0), points x100:")
+    for key in ("rag_augment", "synthetic", "bm25_doc2query", "qa_extractor"):
+        cells = []
+        for m in ("nDCG@10", "R@10"):
+            a, b = (np.asarray(per_query[arm][key][m]) for arm in rows)
+            d, lo, hi = paired_bootstrap(b, a, n=5000, seed=0)
+            cells.append(f"{m} {100 * d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]")
+        print(f"- {key}: " + "; ".join(cells))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -344,9 +344,9 @@ and +1.1 [-0.8, +3.1] Recall@10: nothing measurable overall. Split by coverage i
 107 test claims whose abstracts hold no real query the model's queries add +3.1 nDCG@10, and on the 193 whose
 abstracts do they cost -2.1 (a synthetic query of another abstract outranks the right abstract's real one).
 With this 1.5B generator, real queries are worth far more than synthetic ones wherever they exist, and synthetic
-queries earn their place on the chunks no real query has reached. Next, to be tuned on train: a kind weight that
-puts real queries above synthetic ones (profiles have `kind_weights`; tuning it needs real queries on part of the
-train split and the rest to tune on, which the harness does not do yet).
+queries earn their place on the chunks no real query has reached. A kind weight that puts real queries above
+synthetic ones does not fix the loss on train (eval/study_real_weight.py: +0.3 [-0.2, +0.8] at 1.5, within
+noise), so the default keeps all kinds at 1.
 """,
     "sample_kb-qwen15b-real": """
 Reading. sample_kb is at the ceiling (Recall@10 1.000 for every system but (c) and (e)): the train half's

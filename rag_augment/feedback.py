@@ -5,6 +5,8 @@ A failed query (thumbs down, flagged wrong, or rephrased within a session) is st
 document; the top hit of the user's successful rephrasing; or an LLM judge's choice among the top candidates --
 the last two are guesses and are marked needs_review), writes targeted paraphrases, attaches the failed query and
 its paraphrases to that chunk as kind "feedback", and re-runs the failed queries to report what the round fixed.
+A query already answered (its target within k before the round) gets no paraphrases, and a paraphrase the chunk
+already holds is dropped as a near-duplicate: the same complaint sent twice costs no LLM call and adds no vector.
 
 Leakage: feedback texts that belong to an eval test split can be passed as `holdout`; they are never attached.
 The paraphrase prompt sees only the failed query and its target chunk, never other users' queries.
@@ -302,18 +304,22 @@ def _run_round(index, fb: FeedbackStore, rewriter, k, n_paraphrases, judge_candi
     items, outcomes, skipped = _triage(index, records, rewriter, held, judge_candidates, round_id)
     for it in items:
         it.before = _rank(index, it, depth)
-    added, dropped = _attach_round(index, items, rewriter, n_paraphrases, round_id, filters, held)
+    # A query whose target already ranks within k (the same complaint sent twice, or fixed by an earlier round
+    # for another query) gets no paraphrases: generating again would only pile up near-copies. Its own wording
+    # is still attached (a real user's words, no LLM call) unless the chunk holds it already.
+    answered = {it.rec.id for it in items if it.before is not None and it.before <= k}
+    added, dropped = _attach_round(index, items, rewriter, n_paraphrases, round_id, filters, held, answered)
     for it in items:
-        it.after = _rank(index, it, depth)
+        it.after = it.before if it.rec.id in answered else _rank(index, it, depth)
         fixed = it.after is not None and it.after <= k
+        note = "already_answered" if it.rec.id in answered else ("needs_review" if it.needs_review else None)
         outcomes.append({"id": it.rec.id, "status": "fixed" if fixed else "failing", "round_id": round_id,
-                         "target_chunk": it.target, "target_how": it.how,
-                         "note": "needs_review" if it.needs_review else None})
+                         "target_chunk": it.target, "target_how": it.how, "note": note})
     fixed_n = sum(1 for it in items if it.after is not None and it.after <= k)
     summary = {"round": round_id, "collection": collection, "generator": rewriter.name, "model": rewriter.model,
                "k": k, "handled": len(items), "fixed": fixed_n, "still_failing": len(items) - fixed_n,
-               "skipped": skipped, "queries_added": added, "dropped": dropped,
-               "items": [_item_report(it, k) for it in items]}
+               "already_answered": len(answered), "skipped": skipped, "queries_added": added,
+               "dropped": dropped, "items": [_item_report(it, k) for it in items]}
     fb.finish_round(round_id, outcomes, summary)
     return summary
 
@@ -382,13 +388,19 @@ def _provenance(rewriter, round_id: int, chunk: Chunk, it: _Item) -> dict:
 
 
 def _attach_round(index, items: list[_Item], rewriter, n: int, round_id: int, filters: FilterConfig,
-                  held: set[str]) -> tuple[int, dict]:
-    """Attach each failed query (unfiltered: it is a real user's wording) and its filtered paraphrases."""
+                  held: set[str], answered: set[int]) -> tuple[int, dict]:
+    """Attach each failed query (unfiltered: it is a real user's wording) and the filtered paraphrases of those
+    not `answered` already."""
+    chunks = {it.target: stored_chunk(index, it.target) for it in items}
+    have = {q.query_id for q in index.store.get_queries(
+        [query_id(it.target, FEEDBACK, it.rec.query) for it in items if it.rec.id in answered])}
+    items = [it for it in items if query_id(it.target, FEEDBACK, it.rec.query) not in have]
     if not items:
         return 0, {}
-    chunks = {it.target: stored_chunk(index, it.target) for it in items}
-    paras = rewriter.paraphrases([(it.rec.query, chunks[it.target].text) for it in items], n, round_id) if n \
-        else [[] for _ in items]
+    todo = [it for it in items if it.rec.id not in answered]
+    wanted = rewriter.paraphrases([(it.rec.query, chunks[it.target].text) for it in todo], n, round_id) \
+        if n and todo else [[] for _ in todo]
+    paras = [[] if it.rec.id in answered else wanted.pop(0) for it in items]
     originals, candidates, owner = [], [], {}
     for i, (it, texts) in enumerate(zip(items, paras)):
         chunk, prov = chunks[it.target], _provenance(rewriter, round_id, chunks[it.target], it)
@@ -401,8 +413,12 @@ def _attach_round(index, items: list[_Item], rewriter, n: int, round_id: int, fi
                 candidates.append(q)
     kept, vecs, dropped = filter_queries(candidates, chunks, filters, index.embedder)
     ovecs = index.embedder.embed([q.text for q in originals])
-    if len(kept) and filters.dedupe_threshold > 0:  # a paraphrase that merely repeats its failed query
+    if len(kept) and filters.dedupe_threshold > 0:
+        # a paraphrase that merely repeats its failed query, or a query its chunk already holds (an earlier
+        # round's paraphrase of another complaint, a generated question)
+        stored = _stored_vectors(index, set(chunks))
         close = np.array([float(v @ ovecs[owner[q.query_id]]) >= filters.dedupe_threshold
+                          or _max_cosine(v, stored.get(q.parent_id)) >= filters.dedupe_threshold
                           for q, v in zip(kept, vecs)])
         if close.any():
             dropped["near_duplicate"] = dropped.get("near_duplicate", 0) + int(close.sum())
@@ -413,6 +429,21 @@ def _attach_round(index, items: list[_Item], rewriter, n: int, round_id: int, fi
     for q in stored:
         by_record[q.provenance["feedback_id"]].added += 1
     return len(stored), dropped
+
+
+def _stored_vectors(index, chunk_ids: set[str]) -> dict[str, np.ndarray]:
+    """The query vectors each chunk already holds, as stored (rows = queries)."""
+    held = index.store.queries_of(sorted(chunk_ids))
+    vecs = index.store.embeddings("queries", [q.query_id for q in held])
+    out: dict[str, list[np.ndarray]] = {}
+    for q in held:
+        if q.query_id in vecs:
+            out.setdefault(q.parent_id, []).append(vecs[q.query_id])
+    return {p: np.stack(v) for p, v in out.items()}
+
+
+def _max_cosine(v: np.ndarray, rows: np.ndarray | None) -> float:
+    return float((rows @ v).max()) if rows is not None and len(rows) else -1.0
 
 
 def _feedback_query(chunk: Chunk, text: str, prov: dict) -> SyntheticQuery:

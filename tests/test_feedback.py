@@ -212,19 +212,21 @@ def test_retry_failing_only_when_asked(index):
 
 def test_feedback_respects_review_decisions(index, tmp_path):
     from rag_augment.reviewing import apply_review
+    text = failing_query(index, ZOOM)
     with FeedbackStore.for_index(index) as fb:
-        fb.add("zoom recordings for guests", "thumbs_down", doc_id=ZOOM)
+        fb.add(text, "thumbs_down", doc_id=ZOOM)
     apply_feedback(index, RulesGenerator())
-    qid, text, meta = next(q for q in feedback_queries(index) if q[1] == "zoom recordings for guests")
-    rows = tmp_path / "r.jsonl"
-    rows.write_text(json.dumps({"query_id": qid, "parent_id": meta["parent_id"], "text": text,
-                                "decision": "reject"}) + "\n")
-    assert apply_review(index, rows)["rejected"] == 1
+    round_one = feedback_queries(index)
+    assert text in [d for _, d, _ in round_one]
+    rows = tmp_path / "r.jsonl"  # the reviewer rejects all of round one: the query fails again
+    rows.write_text("".join(json.dumps({"query_id": qid, "parent_id": meta["parent_id"], "text": d,
+                                        "decision": "reject"}) + "\n" for qid, d, meta in round_one))
+    assert apply_review(index, rows)["rejected"] == len(round_one)
     with FeedbackStore.for_index(index) as fb:
-        fb.add("zoom recordings for guests", "thumbs_down", doc_id=ZOOM)
+        fb.add(text, "thumbs_down", doc_id=ZOOM)
     report = apply_feedback(index, RulesGenerator())
-    assert "zoom recordings for guests" not in [d for _, d, _ in feedback_queries(index)]
-    assert report["handled"] == 1
+    assert report["handled"] == 1 and report["already_answered"] == 0
+    assert text not in [d for _, d, _ in feedback_queries(index)]
 
 
 # ---- a round with an LLM back end (scripted) --------------------------------------------------------------------
@@ -253,7 +255,7 @@ def test_round_with_llm_judge_and_paraphrases(index):
     with FeedbackStore.for_index(index) as fb:
         fid = fb.add("cameras off during calls", "flagged_wrong")
     candidates = index.query("cameras off during calls", k=10)
-    report = apply_feedback(index, backend, n_paraphrases=3)
+    report = apply_feedback(index, backend, n_paraphrases=3, k=1)  # the judge's pick ranks 2nd: not yet answered
     item = report["items"][0]
     assert item["target_how"] == "judge" and item["needs_review"]
     assert item["target_chunk"] == candidates[1].chunk_id
@@ -268,6 +270,55 @@ def test_round_with_llm_judge_and_paraphrases(index):
     assert "Example" in para_conv[1]["content"] and "cameras off during calls" in para_conv[1]["content"]
     with FeedbackStore.for_index(index) as fb:
         assert fb.list()[0].target_how == "judge" and fb.list()[0].note == "needs_review"
+
+
+def test_the_same_complaint_twice_generates_nothing_the_second_time(index):
+    text = failing_query(index, ZOOM)
+    backend = ScriptedBackend()
+    with FeedbackStore.for_index(index) as fb:
+        fb.add(text, "thumbs_down", doc_id=ZOOM)
+    first = apply_feedback(index, backend, n_paraphrases=3)
+    assert first["fixed"] == 1 and first["already_answered"] == 0 and first["queries_added"] >= 2
+    n_vectors, n_calls = len(feedback_queries(index)), len(backend.calls)
+    with FeedbackStore.for_index(index) as fb:
+        again = fb.add(text, "thumbs_down", doc_id=ZOOM)
+    second = apply_feedback(index, backend, n_paraphrases=3)
+    assert second["handled"] == 1 and second["fixed"] == 1 and second["already_answered"] == 1
+    assert second["queries_added"] == 0 and second["items"][0]["rank_before"] <= 5
+    assert len(backend.calls) == n_calls and len(feedback_queries(index)) == n_vectors  # no LLM call, no vector
+    with FeedbackStore.for_index(index) as fb:
+        rec = {r.id: r for r in fb.list()}[again]
+    assert rec.status == "fixed" and rec.note == "already_answered"
+
+
+class FixedParaphrases(ScriptedBackend):
+    """Paraphrase prompts are answered with the next of a fixed list of lines."""
+
+    def __init__(self, answers):
+        super().__init__()
+        self.answers = list(answers)
+
+    def complete_batch(self, conversations, params):
+        self.calls.append((conversations, params))
+        return [Completion(text=self.answers.pop(0)) for _ in conversations]
+
+
+def test_paraphrases_the_chunk_already_holds_are_not_added_again(index):
+    chunk = index.store.chunk_ids_of_docs([ZOOM])[0]
+    a, b = "guests cannot get into our video meetings", "budget spreadsheet for the quarter"
+    assert all(h.chunk_id != chunk for h in index.query(b, k=1))  # b must fail at k=1 to reach generation
+    backend = FixedParaphrases(["P: how do outside guests join a zoom call\nP: zoom for people outside GSA",
+                                "P: How do outside guests join a Zoom call?\nP: quarterly numbers in zoom"])
+    with FeedbackStore.for_index(index) as fb:
+        fb.add(a, "thumbs_down", chunk_id=chunk)
+    apply_feedback(index, backend, n_paraphrases=2, k=1)
+    with FeedbackStore.for_index(index) as fb:
+        fb.add(b, "thumbs_down", chunk_id=chunk)
+    second = apply_feedback(index, backend, n_paraphrases=2, k=1)
+    assert second["dropped"].get("near_duplicate") == 1 and second["queries_added"] == 2  # b + one new line
+    texts = [d for _, d, _ in feedback_queries(index)]
+    assert "quarterly numbers in zoom" in texts and "How do outside guests join a Zoom call?" not in texts
+    assert texts.count("how do outside guests join a zoom call") == 1
 
 
 def test_judge_saying_none_leaves_the_query_open(index):

@@ -93,15 +93,15 @@ def generate_b(ds_folded: EvalDataset, docs: list[str], examples: list[str], par
     return ident
 
 
-def mixed_cache(study_docs: set[str], examples: list[str]) -> Path:
-    """Arm B over the whole subset: B's generations for the study documents, A's for the rest, under one
+def mixed_cache(study_docs: set[str], arm_ident: dict, arm_cache: Path, arm: str) -> Path:
+    """An arm over the whole subset: its generations for the study documents, A's for the rest, under one
     identity that says so (a gitignored, rebuilt file: the committed caches stay as generated)."""
-    ident = {**identity_b(examples), "mixed": f"{CACHE_A} for documents outside the study"}
+    ident = {**arm_ident, "mixed": f"{CACHE_A} for documents outside the study"}
     key = identity_key(ident)
-    path = Path("eval/runs/study-B-fewshot-claims/mixed.jsonl")
+    path = Path(f"eval/runs/study-{arm}/mixed.jsonl")
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as out:
-        for source, keep in ((CACHE_B, lambda doc: doc in study_docs), (CACHE_A, lambda doc: doc not in study_docs)):
+        for source, keep in ((arm_cache, lambda doc: doc in study_docs), (CACHE_A, lambda doc: doc not in study_docs)):
             for line in open(source, encoding="utf-8"):
                 rec = json.loads(line)
                 if keep(rec["chunk_id"].split("#")[0]):
@@ -131,55 +131,81 @@ def share_in(pairs: list[tuple[str, str]], abstracts: dict[str, str]) -> float:
     return found / total if total else 0.0
 
 
+def dev_dataset(folded: EvalDataset, dev: list[str]) -> EvalDataset:
+    """The whole 1,000-document subset (200 documents alone put dense at the ceiling), scored on the dev claims:
+    the arms differ only in the 200 study documents' queries."""
+    ds = restrict(folded, json.loads(SUBSET.read_text())["docs"], dev,
+                  {"study": "eval/prompt_study_scifact.py: 100 train claims as dev"})
+    ds.qrels = {"dev": ds.split("train")}
+    return ds
+
+
+def score_arms(ds: EvalDataset, caches: dict[str, Path], command: str) -> tuple[dict, dict]:
+    """Run the eval harness on each arm's cache: (arm -> system -> metrics, arm -> per-query metrics)."""
+    from rag_augment.eval.harness import EvalSpec, run_eval
+    from rag_augment.eval.replay import ReplayGenerator
+    from rag_augment.eval.report import write_run
+
+    rows, per_query = {}, {}
+    for arm, cache in caches.items():
+        out = Path("eval/runs") / f"study-{arm}"
+        spec = EvalSpec(name=f"study-{arm}", split="dev", chunking=CHUNKING, command=command)
+        result = run_eval(ds, ReplayGenerator(cache), out, spec, cache_path=cache)
+        write_run(result, out)
+        rows[arm] = {s["key"]: s["metrics"] for s in result["systems"]}
+        per_query[arm] = result["per_query"]
+    return rows, per_query
+
+
+def print_arms(rows: dict, per_query: dict, base: str) -> None:
+    """The side-by-side table, then each arm minus `base` (paired bootstrap) for the systems that read queries."""
+    from rag_augment.eval.metrics import paired_bootstrap
+
+    print("| system | " + " | ".join(f"{a} nDCG@10 / R@10" for a in rows) + " |")
+    print("|---|" + "---:|" * len(rows))
+    for key in rows[base]:
+        cells = [f"{rows[a][key]['nDCG@10']:.3f} / {rows[a][key]['R@10']:.3f}" for a in rows]
+        print(f"| {key} | " + " | ".join(cells) + " |")
+    for arm in rows:
+        if arm == base:
+            continue
+        print(f"\n{arm} - {base}, paired bootstrap (5,000 resamples, seed 0), points x100:")
+        for key in ("rag_augment", "synthetic", "bm25_doc2query", "qa_extractor"):
+            cells = []
+            for m in ("nDCG@10", "R@10"):
+                a, b = np.asarray(per_query[base][key][m]), np.asarray(per_query[arm][key][m])
+                d, lo, hi = paired_bootstrap(b, a, n=5000, seed=0)
+                cells.append(f"{m} {100 * d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]")
+            print(f"- {key}: " + "; ".join(cells))
+
+
+def print_copied(folded: EvalDataset, ds: EvalDataset, dev: list[str], docs: list[str],
+                 caches: dict[str, Path]) -> None:
+    print("\nShare of the claims' words (4+ letters) that occur in their own abstract, the 200 study documents:")
+    text = {d.doc_id: d.text.lower() for d in folded.documents if d.doc_id in set(docs)}
+    for arm, path in caches.items():
+        print(f"- {arm}: {copied_share(path, text):.3f}")
+    real = [(ds.queries[q], d) for q in dev for d in ds.split("dev")[q] if d in text]
+    print(f"- the 100 dev claims themselves (real users), against their relevant abstracts: "
+          f"{share_in(real, text):.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--parallel", type=int, default=16)
     ap.add_argument("--generate-only", action="store_true")
     args = ap.parse_args(argv)
-    from rag_augment.eval.harness import EvalSpec, run_eval
-    from rag_augment.eval.metrics import paired_bootstrap
-    from rag_augment.eval.replay import ReplayGenerator
-    from rag_augment.eval.report import write_run
-
     folded = load_dataset(SHARED / "datasets/scifact")
     dev, examples, docs = study_sets(folded, json.loads(SUBSET.read_text()))
     generate_b(folded, docs, examples, args.parallel)
     if args.generate_only:
         return 0
-    # Scored on the whole 1,000-document subset (200 documents alone put dense at the ceiling): arm B differs
-    # from arm A only in the queries of the 200 study documents.
-    subset_docs = json.loads(SUBSET.read_text())["docs"]
-    ds = restrict(folded, subset_docs, dev, {"study": "eval/prompt_study_scifact.py: 100 train claims as dev"})
-    ds.qrels = {"dev": ds.split("train")}
-    rows, per_query = {}, {}
-    for arm, cache in (("A-experiment-prompt", CACHE_A), ("B-fewshot-claims", mixed_cache(set(docs), examples))):
-        out = Path("eval/runs") / f"study-{arm}"
-        spec = EvalSpec(name=f"study-{arm}", split="dev", chunking=CHUNKING,
-                        command="python eval/prompt_study_scifact.py")
-        result = run_eval(ds, ReplayGenerator(cache), out, spec, cache_path=cache)
-        write_run(result, out)
-        rows[arm] = {s["key"]: s["metrics"] for s in result["systems"]}
-        per_query[arm] = result["per_query"]
-    print("| system | " + " | ".join(f"{a} nDCG@10 / R@10" for a in rows) + " |")
-    print("|---|" + "---:|" * len(rows))
-    for key in rows["A-experiment-prompt"]:
-        cells = [f"{rows[a][key]['nDCG@10']:.3f} / {rows[a][key]['R@10']:.3f}" for a in rows]
-        print(f"| {key} | " + " | ".join(cells) + " |")
-    print("\nShare of the claims' words (4+ letters) that occur in their own abstract, the 200 study documents:")
-    text = {d.doc_id: d.text.lower() for d in folded.documents if d.doc_id in set(docs)}
-    for arm, path in (("A-experiment-prompt", CACHE_A), ("B-fewshot-claims", CACHE_B)):
-        print(f"- {arm}: {copied_share(path, text):.3f}")
-    real = [(ds.queries[q], d) for q in dev for d in ds.split("dev")[q] if d in text]
-    print(f"- the 100 dev claims themselves (real users), against their relevant abstracts: "
-          f"{share_in(real, text):.3f}")
-    print("\nB - A, paired bootstrap (5,000 resamples, seed 0), points x100:")
-    for key in ("rag_augment", "synthetic", "bm25_doc2query", "qa_extractor"):
-        cells = []
-        for m in ("nDCG@10", "R@10"):
-            a, b = (np.asarray(per_query[arm][key][m]) for arm in rows)
-            d, lo, hi = paired_bootstrap(b, a, n=5000, seed=0)
-            cells.append(f"{m} {100 * d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]")
-        print(f"- {key}: " + "; ".join(cells))
+    ds = dev_dataset(folded, dev)
+    mixed = mixed_cache(set(docs), identity_b(examples), CACHE_B, "B-fewshot-claims")
+    rows, per_query = score_arms(ds, {"A-experiment-prompt": CACHE_A, "B-fewshot-claims": mixed},
+                                 "python eval/prompt_study_scifact.py")
+    print_arms(rows, per_query, "A-experiment-prompt")
+    print_copied(folded, ds, dev, docs, {"A-experiment-prompt": CACHE_A, "B-fewshot-claims": CACHE_B})
     return 0
 
 

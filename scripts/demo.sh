@@ -15,9 +15,20 @@ mkdir -p .rag_augment
 if [ -z "${RAG_AUGMENT_NO_SEED:-}" ] && [ ! -s .rag_augment/generations.jsonl ]; then
   cp eval/cache/sample_kb_qwen15b_hr_policy.jsonl .rag_augment/generations.jsonl
 fi
+COMMUTE="does the government pay for my commute"
+TRANSIT="general-information-and-resources/employee-resources-policies/transit-benefit.md"
 rag-augment index sample_kb/docs --profile-prompt hr_policy
 rag-augment stats
-for q in "can I carry over vacation days to next year" "lost my badge, what do I do" "does the government pay for my commute"; do
+for q in "can I carry over vacation days to next year" "lost my badge, what do I do" "$COMMUTE"; do
   echo; echo "Q: $q"
   rag-augment query "$q" -k 3 --explain
 done
+# The feedback loop, as the people who own the data would run it: the commute question is recorded as failed with
+# the page that answers it; a round has the local model write paraphrases of it, attaches them (and the question)
+# to that page's best chunk, and re-checks the question (rank_before -> rank_after in its report). Run again, the
+# round finds the question already answered and writes nothing.
+echo; echo "Feedback: \"$COMMUTE\" should have found $TRANSIT"
+rag-augment feedback add "$COMMUTE" --doc-id "$TRANSIT" > /dev/null
+rag-augment feedback apply --generator local
+echo; echo "Q: $COMMUTE"
+rag-augment query "$COMMUTE" -k 3 --explain

@@ -36,7 +36,8 @@ def identity_c(examples: list[str], bias: float) -> dict:
     ident = ps.identity_b(examples)
     constraint = {"logit_bias": bias, "on": f"first token of each abstract word of {MIN_LETTERS}+ letters that is "
                   "not an English stopword (bm25s list), with and without a leading space, lower and capitalised"}
-    return {**ident, "prompt_version": "scifact-fewshot-claims-avoidcopy-2026-11-28", "negative_constraints": constraint,
+    return {**ident, "prompt_version": "scifact-fewshot-claims-avoidcopy-2026-11-28",
+            "negative_constraints": constraint,
             "prompt_hash": stable_json_hash({**ident["prompt"], "negative_constraints": constraint}),
             "source": "eval/study_avoid_copy.py (2026-11-28)"}
 
@@ -109,8 +110,8 @@ def generate_c(folded, docs: list[str], examples: list[str], parallel: int, bias
         model_hash = backend.model_hash
 
         def complete_batch(self, convs, params):
-            backend.biases = [{t: bias for t in source_tokens(backend._llama, " ".join(conv[-1]["content"].split("\n")[:2]))}
-                              for conv in convs]
+            source = [" ".join(conv[-1]["content"].split("\n")[:2]) for conv in convs]  # title + abstract
+            backend.biases = [{t: bias for t in source_tokens(backend._llama, text)} for text in source]
             return backend.complete_batch(convs, params)
 
     generate_into(cache, ident, todo, messages, Batches(), parallel)

@@ -91,8 +91,8 @@ def main() -> int:
     print("\nThe shipped default's weights as they are:")
     for name, i in (("raw BM25, min-max", 0), ("/ ideal score, none", 1)):
         p = default if i == 0 else replace(default, normalize="none")
-        print(f"- {name}: " + ", ".join(f"{pr[i].name} {evaluate(p, pr[i].legs, pr[i].qrels, pr[i].chunk_doc)['nDCG@10']:.4f}"
-                                       for pr in pairs))
+        scores = [(pr[i].name, evaluate(p, pr[i].legs, pr[i].qrels, pr[i].chunk_doc)["nDCG@10"]) for pr in pairs]
+        print(f"- {name}: " + ", ".join(f"{n} {v:.4f}" for n, v in scores))
     return 0
 
 

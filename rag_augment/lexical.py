@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -23,16 +24,23 @@ _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 
 class Tokenizer:
+    """Lower-case words of 2+ characters, English stopwords out, Snowball-stemmed. Safe to share between threads:
+    PyStemmer's stemmers are not (they cache), so each thread gets its own."""
+
     def __init__(self, language: str = "english"):
         import Stemmer
         from bm25s.stopwords import STOPWORDS_EN
 
-        self._stem = Stemmer.Stemmer(language).stemWords
+        self._new_stemmer = lambda: Stemmer.Stemmer(language).stemWords
+        self._local = threading.local()
         self._stop = set(STOPWORDS_EN)
 
     def __call__(self, text: str) -> list[str]:
         words = [w for w in _TOKEN.findall(text.lower()) if w not in self._stop]
-        return self._stem(words)
+        stem = getattr(self._local, "stem", None)
+        if stem is None:
+            stem = self._local.stem = self._new_stemmer()
+        return stem(words)
 
 
 class _Bm25:
@@ -132,11 +140,12 @@ class LexicalIndex:
         return True
 
     # ---- search ------------------------------------------------------------------------------------------
-    def search(self, leg: str, text: str, n: int) -> list[tuple[str, float]]:
-        """(id, bm25 score) best first; for the "queries" leg the ids are query ids (see query_parent)."""
+    def search(self, leg: str, text: str | list[str], n: int) -> list[tuple[str, float]]:
+        """(id, bm25 score) best first; for the "queries" leg the ids are query ids (see query_parent). `text` may
+        come tokenized already (self.tokenize), when several legs search one query."""
         if leg not in self._legs:
             return []
-        return self._legs[leg].search(self.tokenize(text), n)
+        return self._legs[leg].search(self.tokenize(text) if isinstance(text, str) else text, n)
 
     def sizes(self) -> dict[str, int]:
         return {leg: len(idx.ids) for leg, idx in self._legs.items()}

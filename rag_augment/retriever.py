@@ -1,12 +1,15 @@
-"""AugmentedRetriever: embed the query once, search every enabled leg, collapse children to parents, fuse.
+"""AugmentedRetriever: embed the query once, search every enabled leg (at once), collapse children to parents, fuse.
 
 No LLM call at query time. `k` counts distinct parent chunks. Every hit says which legs found it (rank, score)
 and which synthetic queries matched.
 """
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, Callable
 
 import numpy as np
 
@@ -16,6 +19,9 @@ from rag_augment.lexical import LexicalIndex
 from rag_augment.profiles import load_profile
 from rag_augment.store.chroma import ChromaStore
 from rag_augment.types import Hit, LegHit
+
+
+LEXICAL_LEGS = {"chunk_lexical": "chunks", "doc2query_lexical": "doc2query", "query_lexical": "queries"}
 
 
 @dataclass
@@ -28,11 +34,16 @@ class LegResults:
 
 class AugmentedRetriever:
     def __init__(self, store: ChromaStore, embedder: Embedder, lexical: LexicalIndex | None = None,
-                 profile: FusionProfile | None = None):
+                 profile: FusionProfile | None = None, workers: int = 4):
+        """`workers`: legs searched at once. Chroma's HNSW search and bm25s' scoring release the GIL for most of
+        their work, so a query waits for its slowest leg instead of the sum of all legs; 1 runs them in turn."""
         self.store = store
         self.embedder = embedder
         self.lexical = lexical
         self.profile = profile or load_profile(None)  # the shipped default, as everywhere else
+        self.workers = max(1, workers)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     def legs_for(self, query: str, embedding: np.ndarray | None = None, profile: FusionProfile | None = None,
                  all_legs: bool = False) -> LegResults:
@@ -42,40 +53,64 @@ class AugmentedRetriever:
         need_dense = want("chunk_dense") or want("query_dense")
         if need_dense and embedding is None:
             embedding = self.embedder.embed([query])[0]
+        depth = {leg: prof.depth.get(leg, default) for leg, default in
+                 (("chunk_dense", 50), ("query_dense", 200), ("chunk_lexical", 50), ("doc2query_lexical", 50),
+                  ("query_lexical", 200))}
+        tasks: dict[str, Callable[[], Any]] = {}
         if want("chunk_dense"):
-            out.legs["chunk_dense"] = [(cid, s) for cid, s, _, _ in
-                                       self.store.search("chunks", embedding, prof.depth.get("chunk_dense", 50))]
+            tasks["chunk_dense"] = lambda: self.store.search("chunks", embedding, depth["chunk_dense"],
+                                                             include_meta=False)
         if want("query_dense"):
-            children = self._query_dense(embedding, prof, out)
+            tasks["query_dense"] = lambda: self._query_dense(embedding, prof, depth["query_dense"])
+        if self.lexical is not None and any(want(leg) for leg in LEXICAL_LEGS):
+            tokens = self.lexical.tokenize(query)  # once for the three lexical legs
+            for leg, lex in LEXICAL_LEGS.items():
+                if want(leg):
+                    tasks[leg] = partial(self.lexical.search, lex, tokens, depth[leg])
+        raw = self._run(tasks)
+        if "chunk_dense" in raw:
+            out.legs["chunk_dense"] = [(cid, s) for cid, s, _, _ in raw["chunk_dense"]]
+        if "query_dense" in raw:
+            children, texts = raw["query_dense"]
+            out.query_text.update(texts)
             out.legs["query_dense"], matched = collapse_to_parents(children)
             self._note_matches(out, matched, dict((c[0], c[2]) for c in children), "query_dense")
-        if self.lexical is not None:
-            for leg, lex in (("chunk_lexical", "chunks"), ("doc2query_lexical", "doc2query")):
-                if want(leg):
-                    out.legs[leg] = self.lexical.search(lex, query, prof.depth.get(leg, 50))
-            if want("query_lexical"):
-                hits = self.lexical.search("queries", query, prof.depth.get("query_lexical", 200))
-                parent = self.lexical.query_parent
-                children = [(qid, parent[qid], s) for qid, s in hits if qid in parent]
-                out.legs["query_lexical"], matched = collapse_to_parents(children)
-                self._note_matches(out, matched, dict((c[0], c[2]) for c in children), "query_lexical")
+        for leg in ("chunk_lexical", "doc2query_lexical"):
+            if leg in raw:
+                out.legs[leg] = raw[leg]
+        if "query_lexical" in raw:
+            parent = self.lexical.query_parent
+            children = [(qid, parent[qid], s) for qid, s in raw["query_lexical"] if qid in parent]
+            out.legs["query_lexical"], matched = collapse_to_parents(children)
+            self._note_matches(out, matched, dict((c[0], c[2]) for c in children), "query_lexical")
         return out
 
-    def _query_dense(self, embedding: np.ndarray, prof: FusionProfile, out: LegResults) -> list:
-        """Child hits as (query id, parent id, score). The lexical index already maps every query id to its
-        parent, so when no kind weight is set only ids and distances are read from Chroma (the hot path)."""
-        depth = prof.depth.get("query_dense", 200)
+    def _run(self, tasks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+        """Each leg's raw result; at once on the thread pool when there is more than one (an error in a leg is
+        raised here, as it would be in turn)."""
+        if self.workers == 1 or len(tasks) < 2:
+            return {leg: task() for leg, task in tasks.items()}
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="rag-augment-leg")
+        futures = {leg: self._pool.submit(task) for leg, task in tasks.items()}
+        return {leg: f.result() for leg, f in futures.items()}
+
+    def _query_dense(self, embedding: np.ndarray, prof: FusionProfile, depth: int) -> tuple[list, dict]:
+        """Child hits as (query id, parent id, score), and the texts read on the way. The lexical index already
+        maps every query id to its parent, so when no kind weight is set only ids and distances are read from
+        Chroma (the hot path)."""
         parent = self.lexical.query_parent if self.lexical is not None else {}
         if parent and all(w == 1.0 for w in prof.kind_weights.values()):
             hits = self.store.search("queries", embedding, depth, include_meta=False)
             if all(qid in parent for qid, _, _, _ in hits):
-                return [(qid, parent[qid], score) for qid, score, _, _ in hits]
-        children = []
+                return [(qid, parent[qid], score) for qid, score, _, _ in hits], {}
+        children, texts = [], {}
         for qid, score, meta, text in self.store.search("queries", embedding, depth, include_docs=True):
             kind = meta.get("kind", "")
             children.append((qid, meta["parent_id"], score * prof.kind_weights.get(kind, 1.0)))
-            out.query_text[qid] = (text, kind)
-        return children
+            texts[qid] = (text, kind)
+        return children, texts
 
     @staticmethod
     def _note_matches(out: LegResults, matched: dict[str, list[str]], scores: dict[str, float], leg: str) -> None:

@@ -1,0 +1,100 @@
+"""The retriever searches its legs at once on a thread pool: the result must be exactly what the legs give in turn,
+on the hot path and on the metadata path (kind weights), and an error in one leg must surface."""
+from __future__ import annotations
+
+import shutil
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from rag_augment.augment_index import AugmentIndex
+from rag_augment.embedding import HashEmbedder
+from rag_augment.errors import StoreError
+from rag_augment.generators.rules import RulesGenerator
+from rag_augment.lexical import Tokenizer
+from rag_augment.profiles import load_profile
+from rag_augment.retriever import AugmentedRetriever
+
+DOCS = Path(__file__).resolve().parent.parent / "sample_kb" / "docs"
+QUERIES = ["can I carry over vacation days", "lost my badge", "video calls with guests", "transit subsidy",
+           "does the government pay for my commute", "zoom", "jury duty leave", "PIV card renewal"]
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("retriever")
+    for rel in ("getting-started/piv.md", "tools/zoom.md", "travel-and-leave/leave.md",
+                "general-information-and-resources/employee-resources-policies/transit-benefit.md"):
+        (tmp / "kb" / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(DOCS / rel, tmp / "kb" / rel)
+    idx = AugmentIndex(tmp / "home", embedder=HashEmbedder(128))
+    idx.index_path(tmp / "kb", RulesGenerator())
+    idx.retriever  # loads the lexical index
+    return idx
+
+
+def retrievers(index, **kw):
+    return (AugmentedRetriever(index.store, index.embedder, index.lexical, workers=1, **kw),
+            AugmentedRetriever(index.store, index.embedder, index.lexical, workers=4, **kw))
+
+
+@pytest.mark.parametrize("kind_weights", [{"real": 1.0}, {"real": 2.0, "question": 0.5}])
+def test_legs_at_once_equal_legs_in_turn(index, kind_weights):
+    profile = replace(load_profile("default"), kind_weights=kind_weights)  # != 1: the metadata path
+    serial, parallel = retrievers(index, profile=profile)
+    for q in QUERIES:
+        a, b = serial.legs_for(q, all_legs=True), parallel.legs_for(q, all_legs=True)
+        assert a.legs == b.legs and a.matched == b.matched and a.query_text == b.query_text
+        assert set(a.legs) == {"chunk_dense", "query_dense", "chunk_lexical", "doc2query_lexical", "query_lexical"}
+        assert serial.search(q, k=5) == parallel.search(q, k=5)
+    assert parallel._pool is not None and serial._pool is None
+
+
+def test_many_callers_at_once_get_what_one_gets(index):
+    """An app answering several users at once shares one retriever (and its tokenizer, whose stemmer is per
+    thread): every thread must see the serial answer."""
+    serial, parallel = retrievers(index)
+    want = {q: serial.search(q, k=5, with_text=False) for q in QUERIES}
+    errors = []
+
+    def ask():
+        for q in QUERIES * 3:
+            if parallel.search(q, k=5, with_text=False) != want[q]:
+                errors.append(q)
+
+    threads = [threading.Thread(target=ask) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_an_error_in_one_leg_is_raised(index, monkeypatch):
+    _, parallel = retrievers(index)
+
+    def broken(*a, **kw):
+        raise StoreError("lexical index at X: torn")
+    monkeypatch.setattr(index.lexical, "search", broken)
+    with pytest.raises(StoreError, match="torn"):
+        parallel.legs_for("zoom", all_legs=True)
+
+
+def test_tokenizer_shared_by_threads_matches_serial():
+    tok = Tokenizer()
+    texts = [f"running runners ran {i} generously organised organizations" for i in range(200)]
+    want = [tok(t) for t in texts]
+    got: dict[int, list] = {}
+
+    def work(offset):
+        for i in range(offset, len(texts), 4):
+            got[i] = tok(texts[i])
+
+    threads = [threading.Thread(target=work, args=(o,)) for o in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [got[i] for i in range(len(texts))] == want and want[0][:2] == ["run", "runner"]

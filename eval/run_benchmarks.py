@@ -394,7 +394,9 @@ def _replace_section(body: str) -> None:
 INTRO = """Every run below scores the same index with several systems (same chunks, same embedder, same
 generated queries from one cache; see rag_augment/eval/systems.py for exactly what each system does). Metrics are
 on distinct documents; lifts are paired bootstrap 95% intervals (5,000 resamples, seed 0) in points x100;
-latency is per query on the machine named, embedding included, legs run in sequence, measured at the eval depth.
+latency is per query on the machine named, embedding included, measured at the eval depth; a system's legs are
+timed one at a time and added (the runs below predate 2026-11-28, when the product path began searching its legs
+at once: "Search latency" below measures both ways).
 """
 
 

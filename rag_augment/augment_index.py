@@ -41,6 +41,7 @@ class AugmentIndex:
         self.lexical = LexicalIndex(self.home / f"lexical-{collection}")
         self.profile = profile if isinstance(profile, FusionProfile) else load_profile(profile)
         self._lexical_ready = False
+        self._retriever: AugmentedRetriever | None = None
 
     # ---- settings and state ---------------------------------------------------------------------------
     def _settings(self, model: str, collection: str, url: str | None) -> dict[str, Any]:
@@ -157,8 +158,12 @@ class AugmentIndex:
 
     @property
     def retriever(self) -> AugmentedRetriever:
+        """One retriever per index (its thread pool serves every query), remade if the profile was replaced."""
         self._ensure_lexical()
-        return AugmentedRetriever(self.store, self.embedder, self.lexical, self.profile)
+        r = self._retriever
+        if r is None or r.profile is not self.profile or r.lexical is not self.lexical:
+            r = self._retriever = AugmentedRetriever(self.store, self.embedder, self.lexical, self.profile)
+        return r
 
     def query(self, text: str, k: int = 10, profile: FusionProfile | None = None) -> list[Hit]:
         return self.retriever.search(text, k=k, profile=profile)

@@ -98,3 +98,19 @@ def test_tokenizer_shared_by_threads_matches_serial():
     for t in threads:
         t.join()
     assert [got[i] for i in range(len(texts))] == want and want[0][:2] == ["run", "runner"]
+
+
+def test_an_index_keeps_one_retriever_and_its_pool(index):
+    r = index.retriever
+    index.query("zoom", k=3)
+    index.query("badge", k=3)
+    assert index.retriever is r and r._pool is not None
+    pool = r._pool
+    index.query("leave", k=3)
+    assert r._pool is pool  # not a new pool (and new threads) per query
+    old_profile = index.profile
+    try:
+        index.profile = replace(old_profile, name="other")
+        assert index.retriever is not r and index.retriever.profile is index.profile
+    finally:
+        index.profile = old_profile

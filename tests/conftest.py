@@ -1,5 +1,8 @@
 import os
 import shutil
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,7 @@ SAMPLE_DOCS = ROOT / "sample_kb" / "docs"
 
 @pytest.fixture
 def hash_embedder():
-    from rag_augment.embedding import HashEmbedder
+    from rag_augment.testing import HashEmbedder
     return HashEmbedder(128)
 
 
@@ -37,3 +40,35 @@ def make_index(tmp_path, hash_embedder):
         kw.setdefault("embedder", hash_embedder)
         return AugmentIndex(tmp_path / home, **kw)
     return make
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """A real `chroma run` server on 127.0.0.1 for the whole session (it takes seconds to start); its URL.
+    Tests sharing it use their own collection names."""
+    from rag_augment.testing import free_port
+    exe = shutil.which("chroma")
+    assert exe, "the chromadb package installs the `chroma` command"
+    port = free_port()
+    log = tmp_path_factory.mktemp("chroma-srv-log") / "server.log"  # a file, not a pipe: a full pipe blocks it
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([exe, "run", "--path", str(tmp_path_factory.mktemp("chroma-srv")), "--host",
+                                 "127.0.0.1", "--port", str(port)], stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url + "/api/v2/heartbeat", timeout=1)
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                pytest.fail(f"chroma server did not start within 60 s: {log.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.3)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

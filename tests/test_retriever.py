@@ -52,24 +52,49 @@ def test_legs_at_once_equal_legs_in_turn(index, kind_weights):
     assert parallel._pool is not None and serial._pool is None
 
 
+def run_threads(target, args_list) -> list[BaseException]:
+    """Run target(*args) on one thread each and return what they raised: an exception on a plain thread is only
+    printed, so a test that just joins its threads passes when they crash."""
+    crashes: list[BaseException] = []
+
+    def guarded(*args):
+        try:
+            target(*args)
+        except BaseException as exc:  # noqa: BLE001 - every crash must reach the test
+            crashes.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=args) for args in args_list]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return crashes
+
+
 def test_many_callers_at_once_get_what_one_gets(index):
     """An app answering several users at once shares one retriever (and its tokenizer, whose stemmer is per
     thread): every thread must see the serial answer."""
     serial, parallel = retrievers(index)
     want = {q: serial.search(q, k=5, with_text=False) for q in QUERIES}
-    errors = []
+    wrong = []
 
     def ask():
         for q in QUERIES * 3:
             if parallel.search(q, k=5, with_text=False) != want[q]:
-                errors.append(q)
+                wrong.append(q)
 
-    threads = [threading.Thread(target=ask) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_threads(ask, [()] * 6) == [] and wrong == []
+
+
+def test_a_crash_in_a_leg_worker_reaches_the_callers_check(index, monkeypatch):
+    """The check above can fail: a leg that raises on the pool's worker thread surfaces in every caller thread."""
+    _, parallel = retrievers(index)
+
+    def broken(*a, **kw):
+        raise StoreError("lexical index at X: torn")
+    monkeypatch.setattr(index.lexical, "search", broken)
+    crashes = run_threads(lambda: parallel.search("zoom", k=5, with_text=False), [()] * 3)
+    assert len(crashes) == 3 and all(isinstance(c, StoreError) for c in crashes)
 
 
 def test_an_error_in_one_leg_is_raised(index, monkeypatch):
@@ -92,11 +117,7 @@ def test_tokenizer_shared_by_threads_matches_serial():
         for i in range(offset, len(texts), 4):
             got[i] = tok(texts[i])
 
-    threads = [threading.Thread(target=work, args=(o,)) for o in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert run_threads(work, [(o,) for o in range(4)]) == []
     assert [got[i] for i in range(len(texts))] == want and want[0][:2] == ["run", "runner"]
 
 

@@ -1,5 +1,4 @@
-"""The rules generator: deterministic, batch-independent, non-empty on real chunks, fast."""
-import time
+"""The rules generator: deterministic, batch-independent, non-empty on real chunks."""
 from pathlib import Path
 
 import pytest
@@ -112,10 +111,12 @@ def test_empty_chunk_gives_an_empty_note_not_an_error():
     assert r.queries == [] and r.notes == ["empty"] and r.error == ""
 
 
-def test_thousands_of_chunks_per_second(real_chunks):
+def test_many_chunks_in_one_batch_keep_order_and_queries(real_chunks):
+    """A large batch (what indexing a corpus sends) gives each copy of a chunk the queries of the original, in
+    order. Its speed is measured in benchmarks/perf/bench_rules_generator.py, not asserted here."""
     many = [Chunk(chunk_id=f"{c.chunk_id}/{i}", doc_id=c.doc_id, text=c.text, content_hash=c.content_hash,
-                  title=c.title, seeds=c.seeds) for i in range(400) for c in real_chunks]
-    start = time.perf_counter()
+                  title=c.title, seeds=c.seeds) for i in range(20) for c in real_chunks]
+    want = [r.queries for r in RulesGenerator().generate_batch(real_chunks)]
     results = RulesGenerator().generate_batch(many)
-    rate = len(many) / (time.perf_counter() - start)
-    assert len(results) == len(many) and rate > 1000, f"{rate:.0f} chunks/s"
+    assert [r.chunk_id for r in results] == [c.chunk_id for c in many]
+    assert [r.queries for r in results] == want * 20

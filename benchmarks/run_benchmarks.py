@@ -1,86 +1,92 @@
-"""The benchmark runs behind eval/RESULTS.md, and the regeneration of its "## Retrieval quality" section.
+"""The benchmark runs behind benchmarks/RESULTS.md, and the regeneration of its "## Retrieval quality" section.
 
-    python eval/run_benchmarks.py pool sample_kb xquad scifact     # run (sequentially), then rewrite RESULTS.md
-    python eval/run_benchmarks.py --results-only                   # rewrite RESULTS.md from eval/runs/*/result.json
+    python -m benchmarks.run_benchmarks pool sample_kb-rules scifact1k-qwen15b  # run them one by one, then
+                                                                                # rewrite RESULTS.md
+    python -m benchmarks.run_benchmarks --results-only                          # rewrite it from the run folders
 
-Run from the repository root. Data sets are read from ../shared (see its README); run folders go to eval/runs/
-(gitignored); the plots that RESULTS.md shows are copied to eval/results/. Each run needs only its cache file:
-the rules generator is deterministic and fast, the model runs replay committed caches (--generator replay).
+Data sets are read from --shared (default: ../shared beside the repository; see its README); run folders go to
+benchmarks/runs/ (gitignored); the plots that RESULTS.md shows are copied to benchmarks/results/. Paths are resolved
+from the repository root, whatever the working folder, and recorded relative to it. Each run needs only its cache
+file: the rules generator is deterministic and fast, the model runs replay committed caches (--generator replay).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import sys
 from pathlib import Path
 
+from benchmarks.paths import CACHE, REPO_ROOT, RUNS, SHARED, SUBSETS, shown
 from rag_augment.eval import command
 from rag_augment.eval.report import results_section, write_run
 
-SHARED = Path("../shared")
-SCIFACT = str(SHARED / "datasets" / "scifact")
-XQUAD = str(SHARED / "datasets" / "xquad_en")
-POOL_DIR = SHARED / "experiments" / "scifact_pool_qwen15b"
-POOL_CACHE = "eval/cache/scifact_pool_qwen15b.jsonl"
-KB_CACHE = "eval/cache/sample_kb_qwen15b_hr_policy.jsonl"
-RESULTS = Path("eval/RESULTS.md")
-PNG_DIR = Path("eval/results")
+RESULTS_MD = REPO_ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Retrieval quality"
 
-# name -> `rag-augment eval` arguments. Model runs replay a committed cache; see eval/cache/PROVENANCE.md.
-RUNS: dict[str, list[str]] = {
-    "sample_kb-rules": ["--dataset", "sample_kb", "--split", "test", "--generator", "rules", "--tune",
-                        "--train-split", "train", "--profile-name", "sample_kb"],
-    "xquad-rules": ["--dataset", XQUAD, "--split", "test", "--generator", "rules", "--chunk-size", "2048",
-                    "--profile", "scifact", "--profile", "sample_kb"],  # no train split: the tuned profiles, moved
-    "scifact-rules": ["--dataset", SCIFACT, "--split", "test", "--generator", "rules", "--chunk-size", "2048",
-                      "--tune", "--train-split", "train", "--profile-name", "scifact"],
-    # Local-model runs replay committed caches (eval/cache/PROVENANCE.md). Their tuned profiles stay in the run
-    # folder: the shipped default is tuned on both train sets jointly by eval/tune_default.py.
-    "sample_kb-qwen15b": ["--dataset", "sample_kb", "--split", "test", "--generator", "replay",
-                          "--cache", KB_CACHE, "--tune", "--train-split", "train",
-                          "--profile-name", "sample_kb-qwen15b", "--profile-dir", "eval/runs/sample_kb-qwen15b",
-                          "--profile", "sample_kb"],
-    "scifact1k-qwen15b": ["--dataset", SCIFACT, "--split", "test", "--pool", "eval/subsets/scifact_test_1000.json",
-                          "--generator", "replay", "--cache", "eval/cache/scifact_test1000_qwen15b.jsonl",
-                          "--chunk-size", "2048", "--tune", "--train-split", "train",
-                          "--profile-name", "scifact1k-qwen15b", "--profile-dir", "eval/runs/scifact1k-qwen15b",
-                          "--profile", "scifact"],
-    # The same subset and queries with Doc2Query-- filtering: the 30% of each batch's queries least similar to
-    # their own chunk are dropped before indexing.
-    "scifact1k-qwen15b-d2qminus": ["--dataset", SCIFACT, "--split", "test", "--pool",
-                                   "eval/subsets/scifact_test_1000.json", "--generator", "replay", "--cache",
-                                   "eval/cache/scifact_test1000_qwen15b.jsonl", "--chunk-size", "2048",
-                                   "--relevance-drop", "0.3", "--tune", "--train-split", "train",
-                                   "--profile-name", "scifact1k-qwen15b-d2qminus",
-                                   "--profile-dir", "eval/runs/scifact1k-qwen15b-d2qminus"],
-    # Real data blended in: after tuning, the train queries become real queries of their relevant documents (what
-    # a team with a query log would add). Separate folders: the human kinds must not reach the runs above.
-    "scifact1k-qwen15b-real": ["--dataset", SCIFACT, "--split", "test", "--pool", "eval/subsets/scifact_test_1000.json",
-                               "--generator", "replay", "--cache", "eval/cache/scifact_test1000_qwen15b.jsonl",
-                               "--chunk-size", "2048", "--tune", "--train-split", "train", "--real-from-train",
-                               "--profile-name", "scifact1k-qwen15b-real",
-                               "--profile-dir", "eval/runs/scifact1k-qwen15b-real"],
-    "sample_kb-qwen15b-real": ["--dataset", "sample_kb", "--split", "test", "--generator", "replay",
-                               "--cache", KB_CACHE, "--tune", "--train-split", "train", "--real-from-train",
-                               "--profile-name", "sample_kb-qwen15b-real",
-                               "--profile-dir", "eval/runs/sample_kb-qwen15b-real"],
-    # The same with no synthetic query at all: what the synthetic queries add on top of the real ones.
-    "scifact1k-none-real": ["--dataset", SCIFACT, "--split", "test", "--pool", "eval/subsets/scifact_test_1000.json",
-                            "--generator", "none", "--chunk-size", "2048", "--tune", "--train-split", "train",
-                            "--real-from-train", "--profile-name", "scifact1k-none-real",
-                            "--profile-dir", "eval/runs/scifact1k-none-real"],
-    "sample_kb-none-real": ["--dataset", "sample_kb", "--split", "test", "--generator", "none", "--tune",
-                            "--train-split", "train", "--real-from-train", "--profile-name", "sample_kb-none-real",
-                            "--profile-dir", "eval/runs/sample_kb-none-real"],
-    # sample_kb's labelled queries over the whole handbook it was cut from: 246 pages, 226 of them unlabelled
-    # distractors (some may answer a query too: that can only lower every system's score).
-    "handbook-rules": ["--dataset", "sample_kb", "--docs", str(SHARED / "kb" / "handbook_18f" / "pages"),
-                       "--split", "test", "--generator", "rules", "--tune", "--train-split", "train",
-                       "--profile-name", "handbook", "--profile", "sample_kb"],
-}
+
+def run_table(shared: str, runs: str) -> dict[str, list[str]]:
+    """name -> `rag-augment eval` arguments, with paths relative to the repository root (the working folder while
+    the runs are made). Model runs replay a committed cache; see benchmarks/cache/PROVENANCE.md."""
+    scifact, xquad = f"{shared}/datasets/scifact", f"{shared}/datasets/xquad_en"
+    subset = shown(SUBSETS / "scifact_test_1000.json")
+    kb_cache, scifact_cache = shown(CACHE / "sample_kb_qwen15b_hr_policy.jsonl"), shown(
+        CACHE / "scifact_test1000_qwen15b.jsonl")
+    return {
+        "sample_kb-rules": ["--dataset", "sample_kb", "--split", "test", "--generator", "rules", "--tune",
+                            "--train-split", "train", "--profile-name", "sample_kb"],
+        "xquad-rules": ["--dataset", xquad, "--split", "test", "--generator", "rules", "--chunk-size", "2048",
+                        "--profile", "scifact", "--profile", "sample_kb"],  # no train split: the tuned profiles, moved
+        "scifact-rules": ["--dataset", scifact, "--split", "test", "--generator", "rules", "--chunk-size", "2048",
+                          "--tune", "--train-split", "train", "--profile-name", "scifact"],
+        # Local-model runs replay committed caches (benchmarks/cache/PROVENANCE.md). Their tuned profiles stay in
+        # the run folder: the shipped default is tuned on both train sets jointly by benchmarks/tune_default.py.
+        "sample_kb-qwen15b": ["--dataset", "sample_kb", "--split", "test", "--generator", "replay",
+                              "--cache", kb_cache, "--tune", "--train-split", "train",
+                              "--profile-name", "sample_kb-qwen15b", "--profile-dir", f"{runs}/sample_kb-qwen15b",
+                              "--profile", "sample_kb"],
+        "scifact1k-qwen15b": ["--dataset", scifact, "--split", "test", "--pool", subset,
+                              "--generator", "replay", "--cache", scifact_cache,
+                              "--chunk-size", "2048", "--tune", "--train-split", "train",
+                              "--profile-name", "scifact1k-qwen15b", "--profile-dir", f"{runs}/scifact1k-qwen15b",
+                              "--profile", "scifact"],
+        # The same subset and queries with Doc2Query-- filtering: the 30% of each batch's queries least similar to
+        # their own chunk are dropped before indexing.
+        "scifact1k-qwen15b-d2qminus": ["--dataset", scifact, "--split", "test", "--pool", subset,
+                                       "--generator", "replay", "--cache", scifact_cache, "--chunk-size", "2048",
+                                       "--relevance-drop", "0.3", "--tune", "--train-split", "train",
+                                       "--profile-name", "scifact1k-qwen15b-d2qminus",
+                                       "--profile-dir", f"{runs}/scifact1k-qwen15b-d2qminus"],
+        # Real data blended in: after tuning, the train queries become real queries of their relevant documents
+        # (what a team with a query log would add). Separate folders: the human kinds must not reach the runs above.
+        "scifact1k-qwen15b-real": ["--dataset", scifact, "--split", "test", "--pool", subset,
+                                   "--generator", "replay", "--cache", scifact_cache,
+                                   "--chunk-size", "2048", "--tune", "--train-split", "train", "--real-from-train",
+                                   "--profile-name", "scifact1k-qwen15b-real",
+                                   "--profile-dir", f"{runs}/scifact1k-qwen15b-real"],
+        "sample_kb-qwen15b-real": ["--dataset", "sample_kb", "--split", "test", "--generator", "replay",
+                                   "--cache", kb_cache, "--tune", "--train-split", "train", "--real-from-train",
+                                   "--profile-name", "sample_kb-qwen15b-real",
+                                   "--profile-dir", f"{runs}/sample_kb-qwen15b-real"],
+        # The same with no synthetic query at all: what the synthetic queries add on top of the real ones.
+        "scifact1k-none-real": ["--dataset", scifact, "--split", "test", "--pool", subset,
+                                "--generator", "none", "--chunk-size", "2048", "--tune", "--train-split", "train",
+                                "--real-from-train", "--profile-name", "scifact1k-none-real",
+                                "--profile-dir", f"{runs}/scifact1k-none-real"],
+        "sample_kb-none-real": ["--dataset", "sample_kb", "--split", "test", "--generator", "none", "--tune",
+                                "--train-split", "train", "--real-from-train", "--profile-name", "sample_kb-none-real",
+                                "--profile-dir", f"{runs}/sample_kb-none-real"],
+        # sample_kb's labelled queries over the whole handbook it was cut from: 246 pages, 226 of them unlabelled
+        # distractors (some may answer a query too: that can only lower every system's score).
+        "handbook-rules": ["--dataset", "sample_kb", "--docs", f"{shared}/kb/handbook_18f/pages",
+                           "--split", "test", "--generator", "rules", "--tune", "--train-split", "train",
+                           "--profile-name", "handbook", "--profile", "sample_kb"],
+    }
+
+
+RUN_NAMES = list(run_table("", ""))
 ORDER = ["pool-qwen15b", "scifact-rules", "scifact1k-qwen15b", "scifact1k-qwen15b-d2qminus", "scifact1k-qwen15b-real",
          "scifact1k-none-real", "sample_kb-rules", "sample_kb-qwen15b", "sample_kb-qwen15b-real", "sample_kb-none-real",
          "handbook-rules", "xquad-rules"]
@@ -92,18 +98,19 @@ def log_progress(total: int, desc: str):
     return tqdm(total=total, desc=desc, file=sys.stderr, mininterval=20, ascii=True)
 
 
-def _parse(name: str) -> argparse.Namespace:
+def _parse(name: str, shared: str, runs: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="rag-augment")
     command.add_parser(parser.add_subparsers(dest="command"))
-    argv = ["eval", *RUNS[name], "--name", name]
+    argv = ["eval", *run_table(shared, runs)[name], "--name", name, "--out", f"{runs}/{name}"]
     args = parser.parse_args(argv)
     args.argv = argv[1:]
     return args
 
 
-def run_pool() -> None:
+def run_pool(shared: str, runs: str) -> None:
     """Cross-check against shared/experiments/scifact_pool_qwen15b: its 100 test queries and 663 documents, its
-    generations (imported into POOL_CACHE), no filters, every leg retrieved in full, the README's systems."""
+    generations (imported into benchmarks/cache/scifact_pool_qwen15b.jsonl), no filters, every leg retrieved in
+    full, the README's systems."""
     from rag_augment.chunking import ChunkingConfig
     from rag_augment.eval.datasets import load_dataset, restrict
     from rag_augment.eval.harness import EvalSpec, run_eval
@@ -111,44 +118,48 @@ def run_pool() -> None:
     from rag_augment.eval.systems import ablation_systems
     from rag_augment.filters import FilterConfig
 
-    pool = json.loads((POOL_DIR / "pool.json").read_text())
-    ds = restrict(load_dataset(SCIFACT), pool["docs"], pool["queries"], {"pool": str(POOL_DIR / "pool.json")})
+    pool_json = f"{shared}/experiments/scifact_pool_qwen15b/pool.json"
+    pool_cache = shown(CACHE / "scifact_pool_qwen15b.jsonl")
+    pool = json.loads(Path(pool_json).read_text())
+    ds = restrict(load_dataset(f"{shared}/datasets/scifact"), pool["docs"], pool["queries"], {"pool": pool_json})
     no_filters = FilterConfig(min_words=0, max_words=10_000, not_a_query=False, dedupe_threshold=0, pii=False,
                               injection=False)
     # every leg in full (663 documents, 4,328 query vectors), as the experiment scored them in numpy
     depths = {"chunk_dense": 1000, "chunk_lexical": 1000, "doc2query_lexical": 1000, "query_dense": 5000,
               "query_lexical": 5000}
     spec = EvalSpec(name="pool-qwen15b", split="test", chunking=ChunkingConfig(2048, 32), filters=no_filters,
-                    depths=depths, command="python eval/run_benchmarks.py pool")
-    out = Path("eval/runs/pool-qwen15b")
+                    depths=depths, command="python -m benchmarks.run_benchmarks pool")
+    out = Path(runs) / "pool-qwen15b"
     systems = ablation_systems()
     pairs = [(s.key, "dense") for s in systems if s.key != "dense"]
     pairs += [("rag_augment", "rrf_dense_bm25"), ("rag_augment", "rrf_3"), ("max_pc", "qa_prepend"),
               ("max_pc", "synthetic")]
-    result = run_eval(ds, ReplayGenerator(POOL_CACHE), out, spec, cache_path=POOL_CACHE, systems=systems,
+    result = run_eval(ds, ReplayGenerator(pool_cache), out, spec, cache_path=pool_cache, systems=systems,
                       pairs=pairs, progress=log_progress)
     write_run(result, out)
 
 
-def write_results() -> list[str]:
-    """Rewrite the Retrieval quality section from the run folders that exist; returns the names written."""
+def write_results(shared: str, runs: str, results_md: Path) -> list[str]:
+    """Rewrite the Retrieval quality section of `results_md` from the run folders that exist (their plots are
+    copied to results/ beside it); returns the names written."""
+    png_dir = results_md.parent / "results"
+    table = run_table(shared, runs)
     results, names = [], []
     for name in ORDER:
-        path = Path("eval/runs") / name / "result.json"
+        path = Path(runs) / name / "result.json"
         if path.exists():
             results.append(json.loads(path.read_text()))
             names.append(name)
-            PNG_DIR.mkdir(parents=True, exist_ok=True)
+            png_dir.mkdir(parents=True, exist_ok=True)
             for png in path.parent.glob(f"{name}-*.png"):
-                shutil.copy(png, PNG_DIR / png.name)
+                shutil.copy(png, png_dir / png.name)
     body = (goal_table(results) + "\n" + cross_run_table(results) + "\n"
-            + results_section(results, png_dir=PNG_DIR.name, notes=NOTES))
+            + results_section(results, png_dir=png_dir.name, notes=NOTES))
     missing = [n for n in ORDER if n not in names]
     if missing:
         body += "\n### TODO: runs not yet made\n\n" + "\n".join(
-            f"- `{n}`: `rag-augment eval {' '.join(RUNS.get(n, []))} --name {n}` (needs "
-            f"{_cache_of(n)})" for n in missing) + "\n"
-    _replace_section(body)
+            f"- `{n}`: `{_command_of(n, table, runs)}` (needs {_needs(n, table)})" for n in missing) + "\n"
+    _replace_section(body, results_md)
     return names
 
 
@@ -345,7 +356,7 @@ and +1.1 [-0.8, +3.1] Recall@10: nothing measurable overall. Split by coverage i
 abstracts do they cost -2.1 (a synthetic query of another abstract outranks the right abstract's real one).
 With this 1.5B generator, real queries are worth far more than synthetic ones wherever they exist, and synthetic
 queries earn their place on the chunks no real query has reached. A kind weight that puts real queries above
-synthetic ones does not fix the loss on train (eval/study_real_weight.py: +0.3 [-0.2, +0.8] at 1.5, within
+synthetic ones does not fix the loss on train (benchmarks/studies/real_weight: +0.3 [-0.2, +0.8] at 1.5, within
 noise), so the default keeps all kinds at 1.
 """,
     "sample_kb-qwen15b-real": """
@@ -377,18 +388,27 @@ scifact" and "profile sample_kb" show how the profiles tuned elsewhere carry ove
 }
 
 
-def _cache_of(name: str) -> str:
-    args = RUNS.get(name, [])
+def _command_of(name: str, table: dict[str, list[str]], runs: str) -> str:
+    if name == "pool-qwen15b":
+        return "python -m benchmarks.run_benchmarks pool"
+    return f"rag-augment eval {' '.join(table[name])} --name {name} --out {runs}/{name}"
+
+
+def _needs(name: str, table: dict[str, list[str]]) -> str:
+    if name == "pool-qwen15b":
+        return f"{shown(CACHE / 'scifact_pool_qwen15b.jsonl')} and the pool experiment in the shared folder"
+    args = table[name]
     return args[args.index("--cache") + 1] if "--cache" in args else "nothing but the data set"
 
 
-def _replace_section(body: str) -> None:
+def _replace_section(body: str, results_md: Path) -> None:
     """Replace only this file's Retrieval quality section; other sections stay as others wrote them."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Results\n"
-    block = f"{SECTION}\n\n<!-- generated by eval/run_benchmarks.py: edit the intro there -->\n\n{INTRO}\n{body}"
+    text = results_md.read_text() if results_md.exists() else "# Results\n"
+    block = (f"{SECTION}\n\n<!-- generated by benchmarks/run_benchmarks.py: edit the intro there -->\n\n"
+             f"{INTRO}\n{body}")
     pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block
-    RESULTS.write_text(text)
+    results_md.write_text(text)
 
 
 INTRO = """Every run below scores the same index with several systems (same chunks, same embedder, same
@@ -401,18 +421,29 @@ at once: "Search latency" below measures both ways).
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("runs", nargs="*", help=f"pool and/or {', '.join(RUNS)}")
-    ap.add_argument("--results-only", action="store_true")
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.run_benchmarks",
+                                 description=__doc__.split("\n")[0])
+    ap.add_argument("runs", nargs="*", help=f"pool and/or {', '.join(RUN_NAMES)}")
+    ap.add_argument("--results-only", action="store_true", help="only rewrite RESULTS.md from the run folders")
+    ap.add_argument("--shared", type=Path, default=SHARED,
+                    help="folder with datasets/, experiments/ and kb/ (default: ../shared beside the repository)")
+    ap.add_argument("--runs-dir", type=Path, default=RUNS, help="run folders (default: benchmarks/runs)")
+    ap.add_argument("--results", type=Path, default=RESULTS_MD,
+                    help="the RESULTS.md whose Retrieval quality section is rewritten (default: benchmarks/RESULTS.md)")
     args = ap.parse_args(argv)
+    unknown = [n for n in args.runs if n not in ("pool", "pool-qwen15b", *RUN_NAMES)]
+    if unknown:
+        ap.error(f"unknown run {unknown[0]!r}")
+    # Paths given here are read from the caller's folder; the runs then work from the repository root, so that
+    # each run records its command with repository-relative paths that reproduce it in any clone.
+    shared, runs, results_md = shown(args.shared), shown(args.runs_dir), args.results.resolve()
+    os.chdir(REPO_ROOT)
     for name in [] if args.results_only else args.runs:
         if name in ("pool", "pool-qwen15b"):
-            run_pool()
-        elif name in RUNS:
-            command.execute(_parse(name), progress=log_progress)
+            run_pool(shared, runs)
         else:
-            ap.error(f"unknown run {name!r}")
-    print("RESULTS.md: " + ", ".join(write_results()))
+            command.execute(_parse(name, shared, runs), progress=log_progress)
+    print("RESULTS.md: " + ", ".join(write_results(shared, runs, results_md)))
     return 0
 
 

@@ -6,8 +6,10 @@ the same, however many queries it has) and writes the profile. The ascent starts
 every other shipped profile and from the hybrid without synthetic queries tuned on the same sets; the best train
 score wins. No eval split is read.
 
-    python eval/tune_default.py eval/runs/scifact1k-qwen15b eval/runs/sample_kb-qwen15b \\
+    python -m benchmarks.tune_default benchmarks/runs/scifact1k-qwen15b benchmarks/runs/sample_kb-qwen15b \\
         --name default --out rag_augment/profiles
+
+(the run folders come from `python -m benchmarks.run_benchmarks scifact1k-qwen15b sample_kb-qwen15b`).
 """
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ METRICS = ("nDCG@10", "R@10", "R@5")
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.tune_default",
+                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", type=Path, help="run folders of `rag-augment eval --tune`")
     ap.add_argument("--name", default="default")
     ap.add_argument("--out", type=Path, default=None, help="profile folder (default: the package's profiles/)")

@@ -3,10 +3,11 @@ parameters of the shared pool experiment, so its 663 imported generations and th
 
 Subset: the pool's 663 documents + every document relevant to any of the 300 test claims + seeded random
 distractors up to --size; its queries are the 300 test claims and, for tuning, the train claims whose relevant
-documents are all in the subset. Writes the subset (docs + all 300 test query ids) to eval/subsets/ and the cache to
-eval/cache/ (pool entries copied in, new ones appended as they are generated, so an interrupted run resumes).
+documents are all in the subset. Writes the subset (docs + all 300 test query ids) to benchmarks/data_prep/subsets/
+and the cache to benchmarks/cache/ (pool entries copied in, new ones appended as they are generated, so an
+interrupted run resumes).
 
-    python eval/generate_scifact_subset.py [--size 1000] [--seed 0] [--parallel 4]
+    python -m benchmarks.data_prep.generate_scifact_subset [--size 1000] [--seed 0] [--parallel 4]
 """
 from __future__ import annotations
 
@@ -17,14 +18,13 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from import_pool_generations import CHUNKING, IDENTITY  # noqa: E402  (same identity: one cache)
-
-from rag_augment.cache import GenerationCache  # noqa: E402
-from rag_augment.chunking import chunk_documents  # noqa: E402
-from rag_augment.eval.datasets import load_dataset  # noqa: E402
-from rag_augment.generators.base import GenerationResult, SamplingParams  # noqa: E402
-from rag_augment.generators.parsing import parse_queries  # noqa: E402
+from benchmarks.data_prep.import_pool_generations import CHUNKING, IDENTITY  # same identity: one cache
+from benchmarks.paths import CACHE, SHARED, SUBSETS
+from rag_augment.cache import GenerationCache
+from rag_augment.chunking import chunk_documents
+from rag_augment.eval.datasets import load_dataset
+from rag_augment.generators.base import GenerationResult, SamplingParams
+from rag_augment.generators.parsing import parse_queries
 
 INSTRUCTION = ("Write 3 different questions a researcher might search for that this abstract answers, then 3 short "
                "one-sentence scientific claims that this abstract supports or contradicts. Use the abstract's "
@@ -55,23 +55,30 @@ def build_subset(shared: Path, size: int, seed: int) -> dict:
                           "claim + the train claims whose relevant documents are all in the subset"}
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--shared", default="../shared")
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.data_prep.generate_scifact_subset",
+                                 description=__doc__.split("\n")[0])
+    ap.add_argument("--shared", type=Path, default=SHARED,
+                    help="folder with datasets/scifact and experiments/ (default: ../shared beside the repository)")
     ap.add_argument("--size", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--parallel", type=int, default=4)
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--pool-cache", default="eval/cache/scifact_pool_qwen15b.jsonl")
-    args = ap.parse_args()
-    shared = Path(args.shared)
+    ap.add_argument("--pool-cache", type=Path, default=CACHE / "scifact_pool_qwen15b.jsonl",
+                    help="the pool's imported generations, copied into a new cache")
+    ap.add_argument("--subset-dir", type=Path, default=SUBSETS,
+                    help="where scifact_test_<size>.json is written (default: benchmarks/data_prep/subsets)")
+    ap.add_argument("--cache-dir", type=Path, default=CACHE,
+                    help="where scifact_test<size>_qwen15b.jsonl is written (default: benchmarks/cache)")
+    args = ap.parse_args(argv)
+    shared = args.shared
     subset = build_subset(shared, args.size, args.seed)
-    sub_path = Path(f"eval/subsets/scifact_test_{args.size}.json")
+    sub_path = args.subset_dir / f"scifact_test_{args.size}.json"
     sub_path.parent.mkdir(parents=True, exist_ok=True)
     sub_path.write_text(json.dumps(subset, indent=1))
-    out = Path(f"eval/cache/scifact_test{args.size}_qwen15b.jsonl")
+    out = args.cache_dir / f"scifact_test{args.size}_qwen15b.jsonl"
     if not out.exists():
-        out.write_text(Path(args.pool_cache).read_text())
+        out.write_text(args.pool_cache.read_text())
     cache = GenerationCache(out)
 
     folded = load_dataset(shared / "datasets/scifact")          # what the harness chunks (title folded in)

@@ -5,9 +5,10 @@ documents with the local 1.5B model. This writes them as cache entries keyed by 
 as the eval harness chunks it (BEIR title folded into the text, chunk_size 2048: one chunk per abstract), under a
 generator identity that records exactly that experiment's model, prompt and parameters. The parsed Q and C lists
 are kept as the experiment parsed them (kinds question and claim); exact repeats within a kind are dropped (they
-would share a query id). Run from the repository root:
+would share a query id).
 
-    python eval/import_pool_generations.py [--shared ../shared] [--out eval/cache/scifact_pool_qwen15b.jsonl]
+    python -m benchmarks.data_prep.import_pool_generations [--shared ../shared] \\
+        [--out benchmarks/cache/scifact_pool_qwen15b.jsonl]
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+from benchmarks.paths import CACHE, SHARED
 from rag_augment.cache import GenerationCache
 from rag_augment.chunking import ChunkingConfig, chunk_documents
 from rag_augment.eval.datasets import load_dataset
@@ -40,6 +42,7 @@ IDENTITY = {
     "prompt": PROMPT,
     "params": {"temperature": 0.3, "seed": 1, "max_tokens": 220, "n_ctx": 1024, "n_threads": 2,
                "backend": "llama-cpp-python 0.3.36"},
+    # Part of the identity, hence of every cache key: recorded as generated, never edited.
     "source": "shared/experiments/scifact_pool_qwen15b/generations.jsonl (2026-11-27)",
 }
 
@@ -56,18 +59,21 @@ def _queries(rec: dict) -> list[tuple[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--shared", default="../shared")
-    ap.add_argument("--out", default="eval/cache/scifact_pool_qwen15b.jsonl")
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.data_prep.import_pool_generations",
+                                 description=__doc__.split("\n")[0])
+    ap.add_argument("--shared", type=Path, default=SHARED,
+                    help="folder with datasets/scifact and experiments/ (default: ../shared beside the repository)")
+    ap.add_argument("--out", type=Path, default=CACHE / "scifact_pool_qwen15b.jsonl",
+                    help="cache file to (re)write (default: benchmarks/cache/scifact_pool_qwen15b.jsonl)")
     args = ap.parse_args(argv)
-    exp = Path(args.shared) / "experiments" / "scifact_pool_qwen15b"
+    exp = args.shared / "experiments" / "scifact_pool_qwen15b"
     pool = json.loads((exp / "pool.json").read_text())
-    ds = load_dataset(Path(args.shared) / "datasets" / "scifact")
+    ds = load_dataset(args.shared / "datasets" / "scifact")
     docs = [d for d in ds.documents if d.doc_id in set(pool["docs"])]
     chunks = {c.doc_id: c for c in chunk_documents(docs, CHUNKING)}
     if len(chunks) != len(docs) or len(docs) != len(pool["docs"]):
         raise SystemExit("expected one chunk per pool document")
-    out = Path(args.out)
+    out = args.out
     if out.exists():
         out.unlink()  # rebuilt from the experiment's file, so the result is the same every time
     cache = GenerationCache(out)

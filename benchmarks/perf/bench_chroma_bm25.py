@@ -23,8 +23,8 @@ per-query latency p50/p95 (time.perf_counter, one query at a time, tokenization 
 Needs `snowballstemmer` (chromadb's optional dependency of ChromaBm25EmbeddingFunction).
 
     chroma run --path /tmp/chroma_srv --host 127.0.0.1 --port 8765 &        # optional, for --server
-    python eval/bench_chroma_bm25.py --dataset ../shared/datasets/scifact \
-        [--server 127.0.0.1:8765 --server-path /tmp/chroma_srv] [--out eval/results/bench_chroma_bm25.md]
+    python -m benchmarks.perf.bench_chroma_bm25 [--dataset ../shared/datasets/scifact] \
+        [--server 127.0.0.1:8765 --server-path /tmp/chroma_srv] [--out benchmarks/results/bench_chroma_bm25.md]
 """
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.paths import SCIFACT, command_line
 
 K_EVAL = 10
 SPARSE_KEY = "bm25_sparse"
@@ -305,8 +307,10 @@ def fmt_table(rows):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--dataset", default="../shared/datasets/scifact", type=Path)
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.perf.bench_chroma_bm25",
+                                 description=__doc__.split("\n")[0])
+    ap.add_argument("--dataset", default=SCIFACT, type=Path,
+                    help="SciFact BEIR folder (default: ../shared/datasets/scifact beside the repository)")
     ap.add_argument("--server", default=None, help="host:port of a `chroma run` server to test as well")
     ap.add_argument("--server-path", default=None, type=Path, help="the server's --path, for its disk size")
     ap.add_argument("--no-emulation", action="store_true", help="skip the offline emulation of Chroma's formula")
@@ -361,7 +365,7 @@ def main():
     lines = [
         "# Chroma BM25 sparse index vs the lexical leg (bm25s) — SciFact",
         "",
-        f"- command: `{' '.join(['python'] + [Path(sys.argv[0]).as_posix()] + sys.argv[1:])}`",
+        f"- command: `{command_line(__spec__.name, sys.argv[1:])}`",
         f"- date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {os.cpu_count()} cores {cpu}, {platform.system()} {platform.release()}, Python "
         f"{platform.python_version()}; shared with another CPU-heavy job, so latencies are upper bounds",

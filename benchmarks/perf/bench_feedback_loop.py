@@ -1,7 +1,7 @@
 """Measure one round of the feedback loop: feed back the TRAIN queries that fail, report held-out TEST queries.
 
-    python eval/bench_feedback_loop.py                                   # sample_kb, rules generator, MiniLM
-    python eval/bench_feedback_loop.py --dataset ../shared/datasets/scifact --variants rules
+    python -m benchmarks.perf.bench_feedback_loop                        # sample_kb, rules generator, MiniLM
+    python -m benchmarks.perf.bench_feedback_loop --dataset ../shared/datasets/scifact --variants rules
 
 Steps: index the data set with the rules generator into a temporary home; score train and test queries
 (document level: a ranking of chunks collapses to distinct documents); every train query whose relevant document
@@ -86,8 +86,10 @@ def variant_generator(name: str, args):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", default="sample_kb")
+    p = argparse.ArgumentParser(prog="python -m benchmarks.perf.bench_feedback_loop",
+                                description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", default="sample_kb",
+                   help="'sample_kb' (the repository's) or a BEIR folder with train and test qrels")
     p.add_argument("--k", type=int, default=5, help="a query fails when no relevant document is in the top k")
     p.add_argument("--depth", type=int, default=30, help="chunks retrieved per query before collapsing to docs")
     p.add_argument("--variants", default="none,rules", help="comma list of none, rules, llm")

@@ -1,7 +1,7 @@
 """Throughput of query generation, in chunks per minute, on SciFact abstracts.
 
-    python eval/bench_generation.py --n 20                       # naive loop vs multi-sequence, default model
-    python eval/bench_generation.py --n 20 --parallel 4,8 --server 4
+    python -m benchmarks.perf.bench_generation --n 20           # naive loop vs multi-sequence, default model
+    python -m benchmarks.perf.bench_generation --n 20 --parallel 4,8 --server 4
 
 Modes: `naive` calls create_chat_completion once per chunk (parallel=1); `parallel=P` decodes P chunks together
 in one llama.cpp context with the shared prompt prefix evaluated once; `server` sends the same chunks to a
@@ -24,13 +24,14 @@ import urllib.request
 from importlib.metadata import version
 from pathlib import Path
 
+from benchmarks.paths import SCIFACT
 from rag_augment import models
 from rag_augment.generators.base import SamplingParams
 from rag_augment.generators.prompts import PromptConfig
 from rag_augment.hashing import sha1_hex
 from rag_augment.types import Chunk
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared/datasets/scifact/corpus.jsonl"
+DEFAULT_CORPUS = SCIFACT / "corpus.jsonl"
 
 
 def load_chunks(path: Path, n: int) -> list[Chunk]:
@@ -90,9 +91,12 @@ def start_server(model: str, n_threads: int, n_ctx: int) -> tuple[subprocess.Pop
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.perf.bench_generation",
+                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=20, help="number of SciFact abstracts")
-    ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS,
+                    help="SciFact corpus.jsonl (default: ../shared/datasets/scifact/corpus.jsonl beside the "
+                         "repository)")
     ap.add_argument("--model", default="", help="GGUF path (default: the assembled Qwen2.5-Coder-1.5B)")
     ap.add_argument("--parallel", default="16", help="comma-separated sequence counts for the multi-sequence "
                                                     "mode; N-spread spreads prompt tokens over decode steps; "

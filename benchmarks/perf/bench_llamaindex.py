@@ -9,10 +9,10 @@ document counts once, at its best node): hit@n, recall@n, MRR@n over the n nodes
   generator (or --generator local), 79 test queries.
 - scifact-pool: the shared SciFact pool (663 abstracts, 100 test queries; shared/experiments/scifact_pool_qwen15b),
   one node per abstract (chunk_size 2048), node -> doc id: ref_doc_id; the local 1.5B model's generations replayed
-  from eval/cache/scifact_pool_qwen15b.jsonl (the node texts hash exactly like the harness's chunks).
+  from benchmarks/cache/scifact_pool_qwen15b.jsonl (the node texts hash exactly like the harness's chunks).
 
-    python eval/bench_llamaindex.py sample_kb --chunk-size 1024 256
-    python eval/bench_llamaindex.py scifact-pool
+    python -m benchmarks.perf.bench_llamaindex sample_kb --chunk-size 1024 256
+    python -m benchmarks.perf.bench_llamaindex scifact-pool
 """
 from __future__ import annotations
 
@@ -31,9 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-ROOT = Path(__file__).resolve().parents[1]
-KB = ROOT / "sample_kb"
-POOL_CACHE = ROOT / "eval" / "cache" / "scifact_pool_qwen15b.jsonl"
+from benchmarks.paths import CACHE, REPO_ROOT, SHARED, command_line
 
 
 @dataclass
@@ -52,18 +50,19 @@ def sample_kb(args) -> AppData:
 
     from rag_augment.generators.factory import make_generator
     qrels: dict[str, set[str]] = {}
-    for line in (KB / "qrels" / f"{args.split}.tsv").read_text().splitlines()[1:]:
+    kb = args.sample_kb
+    for line in (kb / "qrels" / f"{args.split}.tsv").read_text().splitlines()[1:]:
         qid, doc, score = line.split("\t")
         if int(score) > 0:
             qrels.setdefault(qid, set()).add(doc)
     queries = {}
-    for line in (KB / "queries.jsonl").read_text().splitlines():
+    for line in (kb / "queries.jsonl").read_text().splitlines():
         rec = json.loads(line)
         if rec["_id"] in qrels:
             queries[rec["_id"]] = rec["text"]
-    docs = SimpleDirectoryReader(str(KB / "docs"), recursive=True, required_exts=[".md"],
+    docs = SimpleDirectoryReader(str(kb / "docs"), recursive=True, required_exts=[".md"],
                                  filename_as_id=True).load_data()
-    root = (KB / "docs").resolve()
+    root = (kb / "docs").resolve()
     return AppData(docs, queries, qrels, lambda n: Path(n.metadata["file_path"]).resolve().relative_to(root).as_posix(),
                    make_generator(args.generator), True, args.cache)
 
@@ -73,17 +72,17 @@ def scifact_pool(args) -> AppData:
 
     from rag_augment.eval.datasets import load_dataset, restrict
     from rag_augment.eval.replay import ReplayGenerator
-    pool_dir = Path(args.shared) / "experiments" / "scifact_pool_qwen15b"
+    pool_dir = args.shared / "experiments" / "scifact_pool_qwen15b"
     if args.split != "test":
         raise SystemExit("scifact-pool: the pool's generations cover its 100 test queries only")
     pool = json.loads((pool_dir / "pool.json").read_text())
-    ds = restrict(load_dataset(Path(args.shared) / "datasets" / "scifact"), pool["docs"], pool["queries"])
+    ds = restrict(load_dataset(args.shared / "datasets" / "scifact"), pool["docs"], pool["queries"])
     split = ds.split("test")
     qrels = {q: {d for d, g in rels.items() if g > 0} for q, rels in split.items()}
     docs = [Document(id_=d.doc_id, text=d.text, metadata={"title": d.title}, excluded_embed_metadata_keys=["title"])
             for d in ds.documents]  # the title is already folded into the text, as the harness does
-    return AppData(docs, ds.split_queries("test"), qrels, lambda n: n.ref_doc_id, ReplayGenerator(POOL_CACHE),
-                   False, str(POOL_CACHE))
+    return AppData(docs, ds.split_queries("test"), qrels, lambda n: n.ref_doc_id, ReplayGenerator(args.pool_cache),
+                   False, str(args.pool_cache))
 
 
 def scores(nodes, relevant: set[str], doc_of) -> dict[str, float]:
@@ -190,11 +189,16 @@ def run_config(chunk_size: int, args, embedder, data: AppData) -> dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.perf.bench_llamaindex",
+                                 description=__doc__.split("\n\n")[0])
     ap.add_argument("dataset", choices=["sample_kb", "scifact-pool"])
     ap.add_argument("--chunk-size", type=int, nargs="+", default=None,
                     help="default: 1024 (LlamaIndex's default) and 256 for sample_kb; 2048 for scifact-pool")
-    ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
+    ap.add_argument("--shared", type=Path, default=SHARED,
+                    help="folder with datasets/scifact and experiments/ (default: ../shared beside the repository)")
+    ap.add_argument("--sample-kb", type=Path, default=REPO_ROOT / "sample_kb", help="the sample_kb folder")
+    ap.add_argument("--pool-cache", type=Path, default=CACHE / "scifact_pool_qwen15b.jsonl",
+                    help="scifact-pool: the pool's generations, replayed")
     ap.add_argument("--overlap", type=int, default=32)
     ap.add_argument("--top-n", type=int, default=5)
     ap.add_argument("--base-k", type=int, default=10)
@@ -215,7 +219,7 @@ def main() -> int:
     data = sample_kb(args) if args.dataset == "sample_kb" else scifact_pool(args)
     sizes = args.chunk_size or ([1024, 256] if args.dataset == "sample_kb" else [2048])
     embedder = SentenceTransformerEmbedder()
-    result = {"command": "python " + " ".join([os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:]),
+    result = {"command": command_line(__spec__.name, sys.argv[1:]),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "machine": {"nproc": os.cpu_count(), "platform": platform.platform(), "torch_threads": args.torch_threads,
                           "loadavg_start": [round(x, 2) for x in os.getloadavg()]},

@@ -6,7 +6,10 @@ noise (embedding 100k generated texts would take an hour here and does not chang
 word samples of their chunk, so the lexical leg indexes realistic terms. Latencies are medians of real SciFact
 claims, measured in one process so the ratios compare like with like.
 
-    python eval/bench_search.py [--corpus ../shared/datasets/scifact] [--out eval/results/bench_search.json]
+    python -m benchmarks.perf.bench_search [--corpus ../shared/datasets/scifact] \
+        [--out benchmarks/results/bench_search/latest.json]
+
+The runs RESULTS.md cites ("Search latency") are in benchmarks/results/bench_search/, one JSON per run.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.paths import RESULTS, SCIFACT
 from rag_augment.embedding import SentenceTransformerEmbedder
 from rag_augment.fusion import FusionProfile
 from rag_augment.lexical import LexicalIndex
@@ -173,16 +177,18 @@ def bench_lexical(docs, queries, n_chunks, n_queries_terms, n_probe, tmp: Path) 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--corpus", default=str(Path(__file__).resolve().parents[2] / "shared/datasets/scifact"))
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.perf.bench_search",
+                                 description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", type=Path, default=SCIFACT,
+                    help="SciFact BEIR folder (default: ../shared/datasets/scifact beside the repository)")
     ap.add_argument("--docs", type=int, default=2000, help="chunks: the first N SciFact abstracts")
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--lexical-chunks", type=int, default=100_000)
     ap.add_argument("--lexical-queries", type=int, default=1_000_000)
-    ap.add_argument("--out", default="eval/results/bench_search.json")
+    ap.add_argument("--out", type=Path, default=RESULTS / "bench_search" / "latest.json")
     args = ap.parse_args()
-    docs, queries = load_corpus(Path(args.corpus), args.docs)
+    docs, queries = load_corpus(args.corpus, args.docs)
     embedder = SentenceTransformerEmbedder()
     tmp = Path(tempfile.mkdtemp(prefix="rag-bench-"))
     try:
@@ -197,8 +203,8 @@ def main() -> None:
         result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
 
 

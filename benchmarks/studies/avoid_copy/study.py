@@ -1,6 +1,6 @@
 """Can decoding stop the 1.5B model copying the abstract? Negative lexical constraints, on SciFact TRAIN claims only.
 
-The prompt study (eval/prompt_study_scifact.py) found the model copies about 88% of its claims' words from the
+The prompt study (benchmarks/studies/prompt_style) found the model copies about 88% of its claims' words from the
 abstract whatever the prompt asks; real claims share about 52%. Arm C keeps arm B's prompt (users' style, five
 train claims as examples) and the same sampling, and adds a logit bias against the first token of every content
 word (4+ letters, not a stopword) of the abstract text in the prompt: the negative constraints ParaBank used to
@@ -8,9 +8,11 @@ force paraphrases (Hu et al., AAAI 2019). A soft bias, not a ban: at temperature
 token's odds by about 28, so a word with no other name can still come through.
 
 Same dev claims, documents and scoring as the prompt study; arm C differs from arm A only in the 200 study
-documents' queries. Generated into eval/cache/scifact_study_avoidcopy_qwen15b.jsonl (resumable).
+documents' queries. Generated into benchmarks/cache/scifact_study_avoidcopy_qwen15b.jsonl (resumable).
 
-    python eval/study_avoid_copy.py [--parallel 16] [--bias -1.0] [--generate-only]
+    python -m benchmarks.studies.avoid_copy.study [--parallel 16] [--bias -1.0] [--generate-only]
+
+Closed: see RESULT.md beside this file (output.md is what it printed).
 """
 from __future__ import annotations
 
@@ -19,16 +21,16 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import prompt_study_scifact as ps  # noqa: E402
-from generate_scifact_subset import generate_into  # noqa: E402
+from benchmarks.data_prep.generate_scifact_subset import generate_into
+from benchmarks.paths import CACHE, shown
+from benchmarks.studies.prompt_style import study as ps
+from rag_augment.cache import GenerationCache
+from rag_augment.chunking import chunk_documents
+from rag_augment.eval.datasets import load_dataset
+from rag_augment.hashing import stable_json_hash
 
-from rag_augment.cache import GenerationCache  # noqa: E402
-from rag_augment.chunking import chunk_documents  # noqa: E402
-from rag_augment.eval.datasets import load_dataset  # noqa: E402
-from rag_augment.hashing import stable_json_hash  # noqa: E402
-
-CACHE_C = Path("eval/cache/scifact_study_avoidcopy_qwen15b.jsonl")
+MODULE = "benchmarks.studies.avoid_copy.study"
+CACHE_C = CACHE / "scifact_study_avoidcopy_qwen15b.jsonl"
 MIN_LETTERS = 4
 
 
@@ -39,6 +41,7 @@ def identity_c(examples: list[str], bias: float) -> dict:
     return {**ident, "prompt_version": "scifact-fewshot-claims-avoidcopy-2026-11-28",
             "negative_constraints": constraint,
             "prompt_hash": stable_json_hash({**ident["prompt"], "negative_constraints": constraint}),
+            # part of the cache key of CACHE_C's entries: the script's path when they were generated, kept as is
             "source": "eval/study_avoid_copy.py (2026-11-28)"}
 
 
@@ -91,13 +94,14 @@ def biased_backend(parallel: int):
     return Biased(n_ctx=1024, parallel=parallel, kv_unified=False)
 
 
-def generate_c(folded, docs: list[str], examples: list[str], parallel: int, bias: float) -> dict:
+def generate_c(folded, docs: list[str], examples: list[str], parallel: int, bias: float, scifact: Path,
+               cache_c: Path) -> dict:
     ident = identity_c(examples, bias)
-    cache = GenerationCache(CACHE_C)
-    raw = {d.doc_id: d for d in load_dataset(ps.SHARED / "datasets/scifact", title_in_text=False).documents}
+    cache = GenerationCache(cache_c)
+    raw = {d.doc_id: d for d in load_dataset(scifact, title_in_text=False).documents}
     chunks = chunk_documents([d for d in folded.documents if d.doc_id in set(docs)], ps.CHUNKING)
     todo = [c for c in chunks if cache.get(ident, c) is None]
-    print(f"arm C: {len(chunks)} abstracts, {len(todo)} to generate -> {CACHE_C}", flush=True)
+    print(f"arm C: {len(chunks)} abstracts, {len(todo)} to generate -> {shown(cache_c)}", flush=True)
     if not todo:
         return ident
     backend = biased_backend(parallel)
@@ -119,24 +123,29 @@ def generate_c(folded, docs: list[str], examples: list[str], parallel: int, bias
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n")[0])
     ap.add_argument("--parallel", type=int, default=16)
     ap.add_argument("--bias", type=float, default=-1.0)
     ap.add_argument("--generate-only", action="store_true")
+    ps.add_path_args(ap)
+    ap.add_argument("--cache-c", type=Path, default=CACHE_C, help="arm C's generations (generated if missing)")
     args = ap.parse_args(argv)
-    folded = load_dataset(ps.SHARED / "datasets/scifact")
-    dev, examples, docs = ps.study_sets(folded, json.loads(ps.SUBSET.read_text()))
-    ident = generate_c(folded, docs, examples, args.parallel, args.bias)
+    folded = load_dataset(args.dataset)
+    subset = json.loads(args.subset.read_text())
+    dev, examples, docs = ps.study_sets(folded, subset)
+    ident = generate_c(folded, docs, examples, args.parallel, args.bias, args.dataset, args.cache_c)
     if args.generate_only:
         return 0
-    ds = ps.dev_dataset(folded, dev)
-    arms = {"A-experiment-prompt": ps.CACHE_A,
-            "B-fewshot-claims": ps.mixed_cache(set(docs), ps.identity_b(examples), ps.CACHE_B, "B-fewshot-claims"),
-            "C-avoid-copy": ps.mixed_cache(set(docs), ident, CACHE_C, "C-avoid-copy")}
-    rows, per_query = ps.score_arms(ds, arms, "python eval/study_avoid_copy.py")
+    ds = ps.dev_dataset(folded, dev, subset)
+    runs = args.runs_dir
+    arms = {"A-experiment-prompt": args.cache_a,
+            "B-fewshot-claims": ps.mixed_cache(set(docs), ps.identity_b(examples), args.cache_b, "B-fewshot-claims",
+                                               args.cache_a, runs),
+            "C-avoid-copy": ps.mixed_cache(set(docs), ident, args.cache_c, "C-avoid-copy", args.cache_a, runs)}
+    rows, per_query = ps.score_arms(ds, arms, f"python -m {MODULE}", runs)
     ps.print_arms(rows, per_query, "A-experiment-prompt")
-    ps.print_copied(folded, ds, dev, docs, {"A-experiment-prompt": ps.CACHE_A, "B-fewshot-claims": ps.CACHE_B,
-                                            "C-avoid-copy": CACHE_C})
+    ps.print_copied(folded, ds, dev, docs, {"A-experiment-prompt": args.cache_a, "B-fewshot-claims": args.cache_b,
+                                            "C-avoid-copy": args.cache_c})
     return 0
 
 

@@ -2,18 +2,23 @@
 
 The query_dense leg ranks a chunk by its best query vector (max). Alternatives that also reward several matching
 queries are tried on the SciFact subset's 328 covered TRAIN claims: the child hits are read again from the run's
-index (eval/runs/scifact1k-qwen15b, made by `python eval/run_benchmarks.py scifact1k-qwen15b`), collapsed each way,
-put in place of the query_dense leg of the saved train legs, and the fusion profile is tuned on them from every
-shipped profile and the tuned hybrid (as eval/tune_default.py does). Prints train nDCG@10 per aggregation.
+index (benchmarks/runs/scifact1k-qwen15b, made by `python -m benchmarks.run_benchmarks scifact1k-qwen15b`),
+collapsed each way, put in place of the query_dense leg of the saved train legs, and the fusion profile is tuned on
+them from every shipped profile and the tuned hybrid (as benchmarks/tune_default.py does). Prints train nDCG@10 per
+aggregation.
 
-    python eval/study_child_aggregation.py
+    python -m benchmarks.studies.child_aggregation.study [--run benchmarks/runs/scifact1k-qwen15b]
+
+Closed: see RESULT.md beside this file (output.md is what it printed).
 """
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 from pathlib import Path
 
+from benchmarks.paths import RUNS, SCIFACT
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.eval.datasets import load_dataset
 from rag_augment.eval.harness import TRAIN_LEGS_FILE
@@ -22,8 +27,6 @@ from rag_augment.eval.tune import TuneSet, evaluate, load_tune_set, tune_profile
 from rag_augment.fusion import Ranked
 from rag_augment.profiles import available, load_profile
 
-RUN = Path("eval/runs/scifact1k-qwen15b")
-SCIFACT = Path("../shared/datasets/scifact")
 
 
 def _second(v: list[float]) -> float:
@@ -46,13 +49,21 @@ def collapse(hits: list[tuple[str, float]], agg) -> Ranked:
     return sorted(((p, agg(v)) for p, v in per.items()), key=lambda kv: (-kv[1], kv[0]))
 
 
-def main() -> int:
-    path = RUN / TRAIN_LEGS_FILE
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.studies.child_aggregation.study",
+                                 description=__doc__.split("\n")[0])
+    ap.add_argument("--run", type=Path, default=RUNS / "scifact1k-qwen15b",
+                    help="the scifact1k-qwen15b run folder (default: benchmarks/runs/scifact1k-qwen15b)")
+    ap.add_argument("--dataset", type=Path, default=SCIFACT,
+                    help="the SciFact BEIR folder (default: ../shared/datasets/scifact beside the repository)")
+    args = ap.parse_args(argv)
+    run = args.run
+    path = run / TRAIN_LEGS_FILE
     if not path.exists():
-        raise SystemExit(f"{path}: missing; run `python eval/run_benchmarks.py scifact1k-qwen15b` first")
+        raise SystemExit(f"{path}: missing; run `python -m benchmarks.run_benchmarks scifact1k-qwen15b` first")
     ts = load_tune_set(path)
-    ds = load_dataset(SCIFACT)
-    index = AugmentIndex(RUN / "index", collection="eval", cache_path=RUN / "study-unused-cache.jsonl")
+    ds = load_dataset(args.dataset)
+    index = AugmentIndex(run / "index", collection="eval", cache_path=run / "study-unused-cache.jsonl")
     index.retriever  # loads the lexical index: its query -> parent map
     parent = index.lexical.query_parent
     qids = sorted(ts.qrels)

@@ -7,13 +7,16 @@ ideal score (the sum of its terms' idf in that leg's index, an unknown term coun
 average-length document holding each term once), and the legs are fused without per-query rescaling ("none":
 cosines and scaled BM25 as they are), so weak lexical evidence weighs little. The fusion is tuned both ways on
 SciFact-subset train (328 claims) and sample_kb train (94 questions), jointly and per set, with and without
-synthetic queries; the saved train legs come from `python eval/run_benchmarks.py scifact1k-qwen15b
+synthetic queries; the saved train legs come from `python -m benchmarks.run_benchmarks scifact1k-qwen15b
 sample_kb-qwen15b`.
 
-    python eval/study_lexical_scale.py
+    python -m benchmarks.studies.lexical_scale.study [--runs-dir benchmarks/runs]
+
+Closed: see RESULT.md beside this file (output.md is what it printed).
 """
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 from dataclasses import replace
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.paths import RUNS, SCIFACT
 from rag_augment import fusion
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.eval.datasets import load_dataset
@@ -30,7 +34,6 @@ from rag_augment.eval.tune import TuneSet, evaluate, load_tune_set, tune_profile
 from rag_augment.profiles import available, load_profile
 
 LEG_INDEX = {"chunk_lexical": "chunks", "query_lexical": "queries", "doc2query_lexical": "doc2query"}
-RUNS = [("eval/runs/scifact1k-qwen15b", "../shared/datasets/scifact"), ("eval/runs/sample_kb-qwen15b", "sample_kb")]
 
 
 def ideal_score(bm25):
@@ -42,11 +45,11 @@ def ideal_score(bm25):
                                        / ((df[vocab[t]] if t in vocab else 0) + 0.5)) for t in tokens)
 
 
-def scaled(run: str, dataset: str) -> tuple[TuneSet, TuneSet]:
+def scaled(run: Path, dataset: str | Path) -> tuple[TuneSet, TuneSet]:
     """The run's train legs as saved, and with each lexical leg divided by the query's ideal score."""
-    ts = load_tune_set(Path(run) / TRAIN_LEGS_FILE)
+    ts = load_tune_set(run / TRAIN_LEGS_FILE)
     ds = load_dataset(dataset)
-    index = AugmentIndex(Path(run) / "index", collection="eval", cache_path=Path(run) / "study-unused-cache.jsonl")
+    index = AugmentIndex(run / "index", collection="eval", cache_path=run / "study-unused-cache.jsonl")
     index.retriever  # loads the lexical index
     lex = index.lexical
     ideal = {leg: ideal_score(lex._legs[name]) for leg, name in LEG_INDEX.items()}
@@ -66,13 +69,20 @@ def per_set(result) -> str:
     return ", ".join(f"{k} {v['tuned']['nDCG@10']:.4f}" for k, v in result.per_set.items())
 
 
-def main() -> int:
-    for run, _ in RUNS:
-        if not (Path(run) / TRAIN_LEGS_FILE).exists():
-            raise SystemExit(f"{run}: no saved train legs; run `python eval/run_benchmarks.py "
-                             f"{Path(run).name}` first")
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.studies.lexical_scale.study",
+                                 description=__doc__.split("\n")[0])
+    ap.add_argument("--runs-dir", type=Path, default=RUNS,
+                    help="holds the scifact1k-qwen15b and sample_kb-qwen15b run folders (default: benchmarks/runs)")
+    ap.add_argument("--dataset", type=Path, default=SCIFACT,
+                    help="the SciFact BEIR folder (default: ../shared/datasets/scifact beside the repository)")
+    args = ap.parse_args(argv)
+    runs = [(args.runs_dir / "scifact1k-qwen15b", args.dataset), (args.runs_dir / "sample_kb-qwen15b", "sample_kb")]
+    for run, _ in runs:
+        if not (run / TRAIN_LEGS_FILE).exists():
+            raise SystemExit(f"{run}: no saved train legs; run `python -m benchmarks.run_benchmarks {run.name}` first")
     fusion.NORMALIZERS["none"] = lambda scores: (0.0, 1.0)  # this study only: scores as they are, clipped
-    pairs = [scaled(r, d) for r, d in RUNS]
+    pairs = [scaled(r, d) for r, d in runs]
     shipped = [load_profile("default")] + [load_profile(n) for n in available() if n != "default"]
     print("Train nDCG@10, coordinate ascent from every shipped profile (and the same with normalize none), the "
           "tuned hybrid among the starts.\n")

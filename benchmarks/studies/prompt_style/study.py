@@ -1,21 +1,24 @@
 """Does a prompt in the users' style write more useful queries? An A/B on SciFact TRAIN claims only (never test).
 
 Dev set: 100 of the 328 train claims whose relevant abstracts all lie in the 1,000-document subset
-(eval/subsets/scifact_test_1000.json), drawn with a seed; the other train claims are the only source of style
-examples. Documents: the dev claims' relevant abstracts plus seeded distractors from the subset, 200 in all.
+(benchmarks/data_prep/subsets/scifact_test_1000.json), drawn with a seed; the other train claims are the only
+source of style examples. Documents: the dev claims' relevant abstracts plus seeded distractors from the subset,
+200 in all.
 
 - Arm A: the shared experiment's prompt; its generations for every subset abstract are already in
-  eval/cache/scifact_test1000_qwen15b.jsonl, so nothing is generated.
+  benchmarks/cache/scifact_test1000_qwen15b.jsonl, so nothing is generated.
 - Arm B: the same model, sampling parameters, abstract cut and output format, but the claims are asked for in
   the users' style: five train claims (not dev) are shown as examples, and the claims must state the finding in
-  a reader's words rather than copy the abstract. Generated here into eval/cache/scifact_study_fewshot_qwen15b.jsonl
-  (resumable: only missing abstracts are generated).
+  a reader's words rather than copy the abstract. Generated here into
+  benchmarks/cache/scifact_study_fewshot_qwen15b.jsonl (resumable: only missing abstracts are generated).
 
 Both arms index the whole 1,000-document subset (200 documents alone put dense retrieval at the ceiling) and differ
 only in the 200 study documents' queries; the eval harness scores them on the 100 dev claims with the shipped
 default and every offline system (no tuning: the profile is the same for both).
 
-    python eval/prompt_study_scifact.py [--parallel 16] [--generate-only]
+    python -m benchmarks.studies.prompt_style.study [--parallel 16] [--generate-only]
+
+Closed: see RESULT.md beside this file (output.md is what it printed).
 """
 from __future__ import annotations
 
@@ -25,22 +28,21 @@ import random
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate_scifact_subset import generate_into  # noqa: E402  (arm A's parameters, same loop)
-from import_pool_generations import CHUNKING, IDENTITY  # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
+from benchmarks.data_prep.generate_scifact_subset import generate_into  # arm A's parameters, same loop
+from benchmarks.data_prep.import_pool_generations import CHUNKING, IDENTITY
+from benchmarks.paths import CACHE, RUNS, SCIFACT, SUBSETS, shown
+from rag_augment.cache import GenerationCache
+from rag_augment.chunking import chunk_documents
+from rag_augment.eval.datasets import EvalDataset, load_dataset, restrict
+from rag_augment.generators.base import identity_key
+from rag_augment.hashing import stable_json_hash
 
-from rag_augment.cache import GenerationCache  # noqa: E402
-from rag_augment.chunking import chunk_documents  # noqa: E402
-from rag_augment.eval.datasets import EvalDataset, load_dataset, restrict  # noqa: E402
-from rag_augment.generators.base import identity_key  # noqa: E402
-from rag_augment.hashing import stable_json_hash  # noqa: E402
-
-SHARED = Path("../shared")
-SUBSET = Path("eval/subsets/scifact_test_1000.json")
-CACHE_A = Path("eval/cache/scifact_test1000_qwen15b.jsonl")
-CACHE_B = Path("eval/cache/scifact_study_fewshot_qwen15b.jsonl")
+MODULE = "benchmarks.studies.prompt_style.study"
+SUBSET = SUBSETS / "scifact_test_1000.json"
+CACHE_A = CACHE / "scifact_test1000_qwen15b.jsonl"
+CACHE_B = CACHE / "scifact_study_fewshot_qwen15b.jsonl"
 N_DEV, N_DOCS, N_EXAMPLES, SEED = 100, 200, 5, 0
 
 INSTRUCTION_B = ("Write 3 different questions a researcher might search for that this abstract answers, then 3 "
@@ -69,6 +71,7 @@ def identity_b(examples: list[str]) -> dict:
               + "\n".join(f"- {e}" for e in examples)}
     return {**IDENTITY, "prompt_version": "scifact-fewshot-claims-2026-11-27", "prompt": prompt,
             "prompt_hash": stable_json_hash(prompt), "examples": examples,
+            # part of the cache key of CACHE_B's entries: the script's path when they were generated, kept as is
             "source": "eval/prompt_study_scifact.py (2026-11-27)"}
 
 
@@ -78,13 +81,14 @@ def messages_b(title: str, abstract: str, examples: list[str]) -> list[dict[str,
     return [{"role": "system", "content": IDENTITY["prompt"]["system"]}, {"role": "user", "content": user}]
 
 
-def generate_b(ds_folded: EvalDataset, docs: list[str], examples: list[str], parallel: int) -> dict:
+def generate_b(ds_folded: EvalDataset, docs: list[str], examples: list[str], parallel: int, scifact: Path,
+               cache_b: Path) -> dict:
     ident = identity_b(examples)
-    cache = GenerationCache(CACHE_B)
-    raw = {d.doc_id: d for d in load_dataset(SHARED / "datasets/scifact", title_in_text=False).documents}
+    cache = GenerationCache(cache_b)
+    raw = {d.doc_id: d for d in load_dataset(scifact, title_in_text=False).documents}
     chunks = chunk_documents([d for d in ds_folded.documents if d.doc_id in set(docs)], CHUNKING)
     todo = [c for c in chunks if cache.get(ident, c) is None]
-    print(f"arm B: {len(chunks)} abstracts, {len(todo)} to generate -> {CACHE_B}", flush=True)
+    print(f"arm B: {len(chunks)} abstracts, {len(todo)} to generate -> {shown(cache_b)}", flush=True)
     if todo:
         from rag_augment.generators.llama_cpp import LlamaCppBackend
         backend = LlamaCppBackend(n_ctx=1024, parallel=parallel, kv_unified=False)  # 1,024 tokens per stream
@@ -93,15 +97,16 @@ def generate_b(ds_folded: EvalDataset, docs: list[str], examples: list[str], par
     return ident
 
 
-def mixed_cache(study_docs: set[str], arm_ident: dict, arm_cache: Path, arm: str) -> Path:
+def mixed_cache(study_docs: set[str], arm_ident: dict, arm_cache: Path, arm: str, cache_a: Path, runs: Path
+                ) -> Path:
     """An arm over the whole subset: its generations for the study documents, A's for the rest, under one
-    identity that says so (a gitignored, rebuilt file: the committed caches stay as generated)."""
-    ident = {**arm_ident, "mixed": f"{CACHE_A} for documents outside the study"}
+    identity that says so (a gitignored, rebuilt file in `runs`: the committed caches stay as generated)."""
+    ident = {**arm_ident, "mixed": f"{shown(cache_a)} for documents outside the study"}
     key = identity_key(ident)
-    path = Path(f"eval/runs/study-{arm}/mixed.jsonl")
+    path = runs / f"study-{arm}" / "mixed.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as out:
-        for source, keep in ((arm_cache, lambda doc: doc in study_docs), (CACHE_A, lambda doc: doc not in study_docs)):
+        for source, keep in ((arm_cache, lambda doc: doc in study_docs), (cache_a, lambda doc: doc not in study_docs)):
             for line in open(source, encoding="utf-8"):
                 rec = json.loads(line)
                 if keep(rec["chunk_id"].split("#")[0]):
@@ -131,24 +136,24 @@ def share_in(pairs: list[tuple[str, str]], abstracts: dict[str, str]) -> float:
     return found / total if total else 0.0
 
 
-def dev_dataset(folded: EvalDataset, dev: list[str]) -> EvalDataset:
+def dev_dataset(folded: EvalDataset, dev: list[str], subset: dict) -> EvalDataset:
     """The whole 1,000-document subset (200 documents alone put dense at the ceiling), scored on the dev claims:
     the arms differ only in the 200 study documents' queries."""
-    ds = restrict(folded, json.loads(SUBSET.read_text())["docs"], dev,
-                  {"study": "eval/prompt_study_scifact.py: 100 train claims as dev"})
+    ds = restrict(folded, subset["docs"], dev, {"study": f"{MODULE}: 100 train claims as dev"})
     ds.qrels = {"dev": ds.split("train")}
     return ds
 
 
-def score_arms(ds: EvalDataset, caches: dict[str, Path], command: str) -> tuple[dict, dict]:
-    """Run the eval harness on each arm's cache: (arm -> system -> metrics, arm -> per-query metrics)."""
+def score_arms(ds: EvalDataset, caches: dict[str, Path], command: str, runs: Path) -> tuple[dict, dict]:
+    """Run the eval harness on each arm's cache, each in runs/study-<arm>: (arm -> system -> metrics,
+    arm -> per-query metrics)."""
     from rag_augment.eval.harness import EvalSpec, run_eval
     from rag_augment.eval.replay import ReplayGenerator
     from rag_augment.eval.report import write_run
 
     rows, per_query = {}, {}
     for arm, cache in caches.items():
-        out = Path("eval/runs") / f"study-{arm}"
+        out = runs / f"study-{arm}"
         spec = EvalSpec(name=f"study-{arm}", split="dev", chunking=CHUNKING, command=command)
         result = run_eval(ds, ReplayGenerator(cache), out, spec, cache_path=cache)
         write_run(result, out)
@@ -190,22 +195,35 @@ def print_copied(folded: EvalDataset, ds: EvalDataset, dev: list[str], docs: lis
           f"{share_in(real, text):.3f}")
 
 
+def add_path_args(ap: argparse.ArgumentParser) -> None:
+    """The inputs and work folder this study shares with the ones built on it (avoid_copy)."""
+    ap.add_argument("--dataset", type=Path, default=SCIFACT,
+                    help="the SciFact BEIR folder (default: ../shared/datasets/scifact beside the repository)")
+    ap.add_argument("--subset", type=Path, default=SUBSET, help="the 1,000-document subset (data_prep/subsets)")
+    ap.add_argument("--cache-a", type=Path, default=CACHE_A, help="arm A's generations (the experiment's prompt)")
+    ap.add_argument("--cache-b", type=Path, default=CACHE_B, help="arm B's generations (generated if missing)")
+    ap.add_argument("--runs-dir", type=Path, default=RUNS, help="work folders study-<arm> (default: benchmarks/runs)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n")[0])
     ap.add_argument("--parallel", type=int, default=16)
     ap.add_argument("--generate-only", action="store_true")
+    add_path_args(ap)
     args = ap.parse_args(argv)
-    folded = load_dataset(SHARED / "datasets/scifact")
-    dev, examples, docs = study_sets(folded, json.loads(SUBSET.read_text()))
-    generate_b(folded, docs, examples, args.parallel)
+    folded = load_dataset(args.dataset)
+    subset = json.loads(args.subset.read_text())
+    dev, examples, docs = study_sets(folded, subset)
+    generate_b(folded, docs, examples, args.parallel, args.dataset, args.cache_b)
     if args.generate_only:
         return 0
-    ds = dev_dataset(folded, dev)
-    mixed = mixed_cache(set(docs), identity_b(examples), CACHE_B, "B-fewshot-claims")
-    rows, per_query = score_arms(ds, {"A-experiment-prompt": CACHE_A, "B-fewshot-claims": mixed},
-                                 "python eval/prompt_study_scifact.py")
+    ds = dev_dataset(folded, dev, subset)
+    mixed = mixed_cache(set(docs), identity_b(examples), args.cache_b, "B-fewshot-claims", args.cache_a,
+                        args.runs_dir)
+    rows, per_query = score_arms(ds, {"A-experiment-prompt": args.cache_a, "B-fewshot-claims": mixed},
+                                 f"python -m {MODULE}", args.runs_dir)
     print_arms(rows, per_query, "A-experiment-prompt")
-    print_copied(folded, ds, dev, docs, {"A-experiment-prompt": CACHE_A, "B-fewshot-claims": CACHE_B})
+    print_copied(folded, ds, dev, docs, {"A-experiment-prompt": args.cache_a, "B-fewshot-claims": args.cache_b})
     return 0
 
 

@@ -1,5 +1,5 @@
 """Do the synthetic queries teach the embedder the corpus? Domain adaptation on (query, parent chunk) pairs, scored
-on SciFact-subset TRAIN claims only (328 claims; the run's index from `python eval/run_benchmarks.py
+on SciFact-subset TRAIN claims only (328 claims; the run's index from `python -m benchmarks.run_benchmarks
 scifact1k-qwen15b`).
 
 The other classic use of synthetic queries (GPL, Wang et al. 2022; LlamaIndex's embedding-adapter recipe): train
@@ -14,7 +14,9 @@ No label is used in training (only the model's queries); the train claims only s
 nDCG@10 of the chunk-vector leg, the query-vector leg, and the fusion tuned over all legs (from every shipped
 profile and the tuned hybrid), against the hybrid without synthetic queries tuned on the same claims.
 
-    python eval/study_query_adapter.py [--tower-epochs 1]
+    python -m benchmarks.studies.query_adapter.study [--tower-epochs 1] [--run benchmarks/runs/scifact1k-qwen15b]
+
+Closed: see RESULT.md beside this file (output.md is what it printed).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.paths import RUNS, SCIFACT
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.eval.datasets import load_dataset
 from rag_augment.eval.harness import TRAIN_LEGS_FILE
@@ -32,18 +35,16 @@ from rag_augment.eval.systems import EVAL_DEPTH, QueryLegs, hybrid_profile, sing
 from rag_augment.eval.tune import TuneSet, evaluate, load_tune_set, tune_profile
 from rag_augment.profiles import available, load_profile
 
-RUN = Path("eval/runs/scifact1k-qwen15b")
-SCIFACT = Path("../shared/datasets/scifact")
 TAU, SEED = 0.05, 0
 
 
 class Corpus:
     """The run's stored chunk and synthetic-query vectors, and the train claims' saved legs."""
 
-    def __init__(self) -> None:
-        self.ts = load_tune_set(RUN / TRAIN_LEGS_FILE)
-        ds = load_dataset(SCIFACT)
-        index = AugmentIndex(RUN / "index", collection="eval", cache_path=RUN / "study-unused-cache.jsonl")
+    def __init__(self, run: Path, dataset: Path) -> None:
+        self.ts = load_tune_set(run / TRAIN_LEGS_FILE)
+        ds = load_dataset(dataset)
+        index = AugmentIndex(run / "index", collection="eval", cache_path=run / "study-unused-cache.jsonl")
         store = index.store
         self.chunk_ids = [i for ids, _, _ in store.iter_all("chunks", include=()) for i in ids]
         self.query_ids, self.query_texts, self.parents = [], [], []
@@ -122,12 +123,18 @@ def train_tower(c: Corpus, epochs: int, lr: float = 3e-5, batch: int = 64):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.studies.query_adapter.study",
+                                 description=__doc__.split("\n")[0])
     ap.add_argument("--tower-epochs", type=int, default=1)
+    ap.add_argument("--run", type=Path, default=RUNS / "scifact1k-qwen15b",
+                    help="the scifact1k-qwen15b run folder (default: benchmarks/runs/scifact1k-qwen15b)")
+    ap.add_argument("--dataset", type=Path, default=SCIFACT,
+                    help="the SciFact BEIR folder (default: ../shared/datasets/scifact beside the repository)")
     args = ap.parse_args(argv)
-    if not (RUN / TRAIN_LEGS_FILE).exists():
-        raise SystemExit(f"{RUN}: no saved train legs; run `python eval/run_benchmarks.py scifact1k-qwen15b` first")
-    c = Corpus()
+    if not (args.run / TRAIN_LEGS_FILE).exists():
+        raise SystemExit(f"{args.run}: no saved train legs; run `python -m benchmarks.run_benchmarks "
+                         "scifact1k-qwen15b` first")
+    c = Corpus(args.run, args.dataset)
     base = c.embedder.embed(c.claims)
     hybrid = tune_profile([c.ts], hybrid_profile(), "hybrid", EVAL_DEPTH, synthetic=False)
     starts = [load_profile("default")] + [load_profile(n) for n in available() if n != "default"] + [hybrid.profile]

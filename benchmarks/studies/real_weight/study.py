@@ -4,12 +4,16 @@ The 328 train claims whose abstracts lie in the 1,000-document subset are split 
 stored as real queries of its relevant abstracts (as `rag-augment eval --real-from-train` does), the other half is
 searched with the shipped default profile and kind weights for "real" from 1 (today) upwards; a kind weight
 multiplies the cosine of a real query vector before the chunk's query vectors are collapsed. Then the halves swap.
-Works on a copy of eval/runs/scifact1k-qwen15b/index (made by `python eval/run_benchmarks.py scifact1k-qwen15b`).
+Works on a copy of benchmarks/runs/scifact1k-qwen15b/index (made by
+`python -m benchmarks.run_benchmarks scifact1k-qwen15b`).
 
-    python eval/study_real_weight.py
+    python -m benchmarks.studies.real_weight.study [--run benchmarks/runs/scifact1k-qwen15b]
+
+Closed: see RESULT.md beside this file (output.md is what it printed).
 """
 from __future__ import annotations
 
+import argparse
 import random
 import shutil
 import sys
@@ -18,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.paths import RUNS, SCIFACT
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.eval import metrics as M
 from rag_augment.eval.datasets import load_dataset
@@ -25,19 +30,26 @@ from rag_augment.eval.harness import chunk_docs, clear_human_queries
 from rag_augment.profiles import load_profile
 from rag_augment.real_queries import add_real_queries
 
-RUN = Path("eval/runs/scifact1k-qwen15b")
-WORK = Path("eval/runs/study-real-weight")
-SCIFACT = Path("../shared/datasets/scifact")
 WEIGHTS = (1.0, 1.1, 1.25, 1.5, 2.0)
 
 
-def main() -> int:
-    if not (RUN / "index").exists():
-        raise SystemExit(f"{RUN}/index: missing; run `python eval/run_benchmarks.py scifact1k-qwen15b` first")
-    shutil.rmtree(WORK, ignore_errors=True)
-    shutil.copytree(RUN / "index", WORK / "index")
-    ds = load_dataset(SCIFACT)
-    index = AugmentIndex(WORK / "index", collection="eval", cache_path=WORK / "unused-cache.jsonl")
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.studies.real_weight.study",
+                                 description=__doc__.split("\n")[0])
+    ap.add_argument("--run", type=Path, default=RUNS / "scifact1k-qwen15b",
+                    help="the scifact1k-qwen15b run folder, read only (default: benchmarks/runs/scifact1k-qwen15b)")
+    ap.add_argument("--work", type=Path, default=RUNS / "study-real-weight",
+                    help="where the index is copied and changed (default: benchmarks/runs/study-real-weight)")
+    ap.add_argument("--dataset", type=Path, default=SCIFACT,
+                    help="the SciFact BEIR folder (default: ../shared/datasets/scifact beside the repository)")
+    args = ap.parse_args(argv)
+    run, work = args.run, args.work
+    if not (run / "index").exists():
+        raise SystemExit(f"{run}/index: missing; run `python -m benchmarks.run_benchmarks scifact1k-qwen15b` first")
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(run / "index", work / "index")
+    ds = load_dataset(args.dataset)
+    index = AugmentIndex(work / "index", collection="eval", cache_path=work / "unused-cache.jsonl")
     chunk_doc = chunk_docs(index)
     indexed = set(chunk_doc.values())
     train = {q: rels for q, rels in ds.split("train").items() if rels and set(rels) <= indexed}

@@ -153,6 +153,9 @@ def write_results(shared: str, runs: str, results_md: Path) -> list[str]:
             png_dir.mkdir(parents=True, exist_ok=True)
             for png in path.parent.glob(f"{name}-*.png"):
                 shutil.copy(png, png_dir / png.name)
+    if not results:  # a fresh clone has no run folder: keep the committed section rather than empty it
+        print(f"no run folder with a result.json under {runs}: {shown(results_md)} left as it is", file=sys.stderr)
+        return names
     body = (goal_table(results) + "\n" + cross_run_table(results) + "\n"
             + results_section(results, png_dir=png_dir.name, notes=NOTES))
     missing = [n for n in ORDER if n not in names]

@@ -53,11 +53,15 @@ def serve(index, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, token: str 
     """Serve the review page until interrupted (Ctrl+C). `announce` receives the address to open (with the
     token, when there is one) -- the one place the token is shown."""
     server, token = make_server(index, host, port, token, **options)
-    url = address(host, port) + "/"
-    if token:
-        announce(f"Review page: {url}?token={token}")
-        announce("Anyone with this address can review and change the index; share it only with reviewers.")
-    else:
-        announce(f"Review page: {url} (this machine only)")
-    announce("Press Ctrl+C to stop.")
+    for line in announcement(host, port, token):
+        announce(line)
     server.run()
+
+
+def announcement(host: str, port: int, token: str | None) -> list[str]:
+    url = address(host, port) + "/"
+    if not token:
+        return [f"Review page: {url} (this machine only)", "Press Ctrl+C to stop."]
+    return [f"Review page: {url}?token={token}",
+            "Anyone with this address can review and change the index; share it only with reviewers.",
+            "Press Ctrl+C to stop."]

@@ -59,6 +59,10 @@ def client(index):
         yield c
 
 
+def chunk_queries_of(index, chunk_id: str) -> dict[str, dict]:
+    return {q["query_id"]: q for q in index.show(chunk_id)["queries"]}
+
+
 class RunningServer:
     def __init__(self, index, host: str = "127.0.0.1", token: str | None = None, **options):
         from rag_augment.testing import free_port
@@ -88,6 +92,8 @@ class RunningServer:
             return exc.code, exc.read().decode()
 
     def stop(self) -> None:
+        if not self.thread.is_alive():
+            return
         self.server.should_exit = True
         self.thread.join(timeout=60)
         assert not self.thread.is_alive(), "the review server did not stop"

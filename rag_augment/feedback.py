@@ -27,8 +27,10 @@ from rag_augment.filters import FilterConfig, filter_queries, pii_found
 from rag_augment.generators import prompts
 from rag_augment.generators.base import SamplingParams
 from rag_augment.generators.prompts import JUDGE_SYSTEM, judge_messages  # noqa: F401  (re-exported)
+from rag_augment.hashing import sha1_hex
 from rag_augment.indexer import query_id
-from rag_augment.real_queries import ChunkPicker, attach, norm_text, now_iso, stored_chunk
+from rag_augment.provenance import Provenance
+from rag_augment.real_queries import ChunkPicker, norm_text, now_iso, stored_chunk
 from rag_augment.types import FEEDBACK, Chunk, SyntheticQuery
 
 VERDICTS = ("thumbs_down", "flagged_wrong", "rephrased")
@@ -221,9 +223,12 @@ def parse_judgement(text: str, n: int) -> int | None:
 class _LLMRewriter(_NoRewriter):
     """Paraphrases through prompts.paraphrase_messages (one worked example) and a judge prompt."""
 
-    def __init__(self, backend, params: SamplingParams | None = None):
+    def __init__(self, backend, params: SamplingParams | None = None, prompt=None, batch_size: int = 8):
         self.backend = backend
         self.params = params or SamplingParams()
+        self.personas = tuple(getattr(prompt, "personas", ()) or ())
+        self.examples = tuple(getattr(prompt, "examples", ()) or ())
+        self.batch_size = max(1, batch_size)
         self.name = "feedback-llm"
         self.model = getattr(backend, "model_id", "") or type(backend).__name__
 
@@ -232,9 +237,11 @@ class _LLMRewriter(_NoRewriter):
         from rag_augment.types import PARAPHRASE
         if not items:
             return []
-        convs = [prompts.paraphrase_messages(q, n, context=ctx) for q, ctx in items]
+        convs = [prompts.paraphrase_messages(q, n, context=ctx, persona=self._persona(q), examples=self.examples)
+                 for q, ctx in items]
         params = replace(self.params, seed=self.params.seed + round_id)  # new wordings each round
-        comps = self.backend.complete_batch(convs, params)
+        comps = [c for i in range(0, len(convs), self.batch_size)
+                 for c in self.backend.complete_batch(convs[i:i + self.batch_size], params)]
         out = []
         for (query, _), comp in zip(items, comps):
             parsed = [] if comp.error else parse_queries(comp.text, default_kind=PARAPHRASE,
@@ -242,13 +249,19 @@ class _LLMRewriter(_NoRewriter):
             out.append([t for t, _ in parsed if norm_text(t) != norm_text(query)][:n])
         return out
 
+    def _persona(self, query: str) -> str:
+        """One of the given personas per failed query, stable across runs (as persona_for is per chunk)."""
+        if not self.personas:
+            return ""
+        return self.personas[int(sha1_hex(norm_text(query), 8), 16) % len(self.personas)]
+
     def judge(self, query: str, passages: Sequence[str]) -> int | None:
         params = replace(self.params, temperature=0.0, max_tokens=8)
         comp = self.backend.complete_batch([judge_messages(query, passages)], params)[0]
         return None if comp.error else parse_judgement(comp.text, len(passages))
 
 
-def rewriter_for(generator) -> _NoRewriter:
+def rewriter_for(generator, batch_size: int = 8) -> _NoRewriter:
     """None (store the failed query only), the rules generator, an LLMQueryGenerator or a bare chat back end."""
     if generator is None:
         return _NoRewriter()
@@ -256,9 +269,10 @@ def rewriter_for(generator) -> _NoRewriter:
     if identity.get("generator") == "rules":
         return _RulesRewriter()
     if hasattr(generator, "backend") and hasattr(generator.backend, "complete_batch"):
-        return _LLMRewriter(generator.backend, getattr(generator, "params", None))
+        return _LLMRewriter(generator.backend, getattr(generator, "params", None), getattr(generator, "prompt", None),
+                            batch_size)
     if hasattr(generator, "complete_batch"):
-        return _LLMRewriter(generator)
+        return _LLMRewriter(generator, batch_size=batch_size)
     raise ConfigError(f"feedback: cannot write paraphrases with {type(generator).__name__}; give the rules "
                       "generator, an LLM generator or a chat back end")
 
@@ -277,7 +291,8 @@ class _Item:
 
 def apply_feedback(index, generator=None, *, store: FeedbackStore | None = None, k: int = 5,
                    n_paraphrases: int = 3, judge_candidates: int = 10, holdout: Iterable[str] = (),
-                   retry_failing: bool = False, filters: FilterConfig | None = None, depth: int = 20) -> dict:
+                   retry_failing: bool = False, filters: FilterConfig | None = None, depth: int = 20,
+                   batch_size: int = 8) -> dict:
     """Run one feedback round over the open failed queries of this index's collection and report it.
 
     `generator`: None (attach the failed queries only), the rules generator (templated paraphrases, no judge),
@@ -288,7 +303,7 @@ def apply_feedback(index, generator=None, *, store: FeedbackStore | None = None,
     own = store is None
     fb = store or FeedbackStore.for_index(index)
     try:
-        return _run_round(index, fb, rewriter_for(generator), k, n_paraphrases, judge_candidates,
+        return _run_round(index, fb, rewriter_for(generator, batch_size), k, n_paraphrases, judge_candidates,
                           {norm_text(t) for t in holdout}, retry_failing, filters or FilterConfig(),
                           max(depth, k))
     finally:
@@ -381,10 +396,8 @@ def _rank(index, it: _Item, depth: int) -> int | None:
 
 
 def _provenance(rewriter, round_id: int, chunk: Chunk, it: _Item) -> dict:
-    return {"origin": "feedback", "generator": rewriter.name, "model": rewriter.model,
-            "prompt_version": PROMPT_VERSION, "created_at": now_iso(), "source_chunk_hash": chunk.content_hash,
-            "review_status": "needs_review" if it.needs_review else "unreviewed", "round": round_id,
-            "feedback_id": it.rec.id}
+    return Provenance.feedback(rewriter.name, rewriter.model, PROMPT_VERSION, chunk.content_hash, round_id,
+                               it.rec.id, it.needs_review).to_dict()
 
 
 def _attach_round(index, items: list[_Item], rewriter, n: int, round_id: int, filters: FilterConfig,
@@ -424,7 +437,7 @@ def _attach_round(index, items: list[_Item], rewriter, n: int, round_id: int, fi
             dropped["near_duplicate"] = dropped.get("near_duplicate", 0) + int(close.sum())
             kept, vecs = [q for q, c in zip(kept, close) if not c], vecs[~close]
     allq = originals + kept
-    stored = attach(index, allq, np.vstack([ovecs, vecs]) if len(kept) else ovecs)
+    stored = index.attach_queries(allq, np.vstack([ovecs, vecs]) if len(kept) else ovecs)
     by_record = {it.rec.id: it for it in items}
     for q in stored:
         by_record[q.provenance["feedback_id"]].added += 1

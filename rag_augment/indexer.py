@@ -11,6 +11,7 @@ After kill -9 anywhere, the next run redoes only what is missing; upserts are id
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -24,10 +25,12 @@ from rag_augment.filters import FilterConfig, filter_queries
 from rag_augment.generators.base import GenerationResult, QueryGenerator, identity_key
 from rag_augment.generators.prompts import persona_for
 from rag_augment.hashing import sha1_hex
+from rag_augment.provenance import Provenance
 from rag_augment.store.chroma import ChromaStore
 from rag_augment.types import GENERATED_KINDS, Chunk, IndexReport, SyntheticQuery
 
 ProgressFactory = Callable[[int, str], "object"]
+log = logging.getLogger(__name__)
 
 
 def query_id(parent_id: str, kind: str, text: str) -> str:
@@ -43,11 +46,22 @@ class IndexPlan:
 
 
 def plan(chunks: Sequence[Chunk], states: dict[str, dict], doc_ids: set[str], prune_missing: bool,
-         gen_key: str) -> IndexPlan:
+         gen_key: str, source: str | None = None, keep_docs: frozenset[str] | set[str] = frozenset()) -> IndexPlan:
+    """What to embed, delete and generate. A stored chunk that is not among `chunks` goes when its document was
+    re-read (it changed), or, with prune_missing, when its document is gone from the same `source` (chunks stored
+    before sources were recorded count as the same source). Documents in `keep_docs` (present, unreadable now)
+    are never touched."""
     current = {c.chunk_id for c in chunks}
     to_embed = [c for c in chunks if c.chunk_id not in states]
-    to_delete = [cid for cid, meta in states.items() if cid not in current
-                 and (meta.get("doc_id") in doc_ids or prune_missing)]
+
+    def gone(meta: dict) -> bool:
+        doc = meta.get("doc_id")
+        if doc in keep_docs:
+            return False
+        same_source = source is None or meta.get("source", source) == source
+        return doc in doc_ids or (prune_missing and same_source)
+
+    to_delete = [cid for cid, meta in states.items() if cid not in current and gone(meta)]
     to_generate = [c for c in chunks if states.get(c.chunk_id, {}).get("gen_key") != gen_key]
     return IndexPlan(to_embed, to_delete, to_generate, len(chunks) - len(to_embed))
 
@@ -66,20 +80,30 @@ class Indexer:
         self.review = review  # optional ReviewBook: decisions that survive re-indexing
 
     def index_chunks(self, chunks: Sequence[Chunk], doc_ids: set[str], prune_missing: bool = False,
-                     report: IndexReport | None = None) -> IndexReport:
+                     report: IndexReport | None = None, source: str | None = None,
+                     keep_docs: set[str] | None = None) -> IndexReport:
         report = report or IndexReport()
         start = time.perf_counter()
         identity = self.generator.identity()
         gen_key = identity_key(identity)
         states = self.store.chunk_states()
-        p = plan(chunks, states, doc_ids, prune_missing, gen_key)
+        p = plan(chunks, states, doc_ids, prune_missing, gen_key, source, keep_docs or set())
         report.chunks_total = len(chunks)
         report.chunks_unchanged = p.unchanged
         for i in range(0, len(p.to_embed), 256):
             part = p.to_embed[i:i + 256]
             self.store.upsert_chunks(part, self.embedder.embed([c.text for c in part]), gen_key="")
         report.chunks_embedded = len(p.to_embed)
+        if source is not None:  # chunks stored before sources were recorded learn theirs
+            untagged = [c.chunk_id for c in chunks if c.chunk_id in states and states[c.chunk_id].get("source") != source]
+            self.store.update_chunk_metadata(untagged, {"source": source})
         report.queries_reattached = self._reattach_human_queries(p.to_delete, chunks)
+        human_lost = [q for q in self.store.queries_of(p.to_delete) if q.kind not in GENERATED_KINDS
+                      and q.doc_id not in doc_ids]
+        if human_lost:
+            report.human_queries_deleted = len(human_lost)
+            log.warning("%d real/feedback queries go with %d deleted documents", len(human_lost),
+                        len({q.doc_id for q in human_lost}))
         self.store.delete_chunks(p.to_delete)
         report.chunks_deleted = len(p.to_delete)
         deleted_docs = {states[c].get("doc_id") for c in p.to_delete} - doc_ids
@@ -184,10 +208,5 @@ class Indexer:
 
 
 def _provenance(identity: dict, chunk: Chunk, now: str) -> dict:
-    params = identity.get("params", {})
-    return {"generator": identity.get("generator"), "model": identity.get("model"),
-            "model_hash": identity.get("model_hash"), "prompt_version": identity.get("prompt_version"),
-            "prompt_hash": identity.get("prompt_hash"), "temperature": params.get("temperature"),
-            "seed": params.get("seed"), "created_at": now, "source_chunk_hash": generation_hash(chunk),
-            "review_status": "unreviewed", "origin": "generated",
-            "persona": persona_for(chunk, identity.get("personas", ()))}
+    persona = persona_for(chunk, identity.get("personas", ()))
+    return Provenance.generated(identity, generation_hash(chunk), persona or "", created_at=now).to_dict()

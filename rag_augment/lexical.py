@@ -11,13 +11,14 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from rag_augment.errors import StoreError
 
 LEGS = ("chunks", "queries", "doc2query")
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
@@ -110,34 +111,44 @@ class LexicalIndex:
         self.query_parent = dict(zip(query_ids, query_parents))
 
     def save(self) -> None:
-        """Write beside the old index, then swap directories: readers see old or new, never a mix."""
-        tmp = self.folder.with_name(self.folder.name + ".new")
+        """Write beside the old index, then swap directories: readers see old or new, never a mix. Callers hold
+        the index's write lock; the temp folder is unique anyway, so a stray second writer cannot collide."""
         old = self.folder.with_name(self.folder.name + ".old")
-        shutil.rmtree(tmp, ignore_errors=True)
-        for leg, index in self._legs.items():
-            (tmp / leg).mkdir(parents=True)
-            index.save(tmp / leg)
-        (tmp / "parents.json").write_text(json.dumps(self.query_parent))
-        (tmp / "COMPLETE").write_text("ok")
-        shutil.rmtree(old, ignore_errors=True)
-        if self.folder.exists():
-            os.replace(self.folder, old)
-        os.replace(tmp, self.folder)
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=self.folder.parent, prefix=self.folder.name + ".new-"))
+        try:
+            for leg, index in self._legs.items():
+                (tmp / leg).mkdir(parents=True)
+                index.save(tmp / leg)
+            (tmp / "parents.json").write_text(json.dumps(self.query_parent))
+            (tmp / "COMPLETE").write_text("ok")
+            shutil.rmtree(old, ignore_errors=True)
+            if self.folder.exists():
+                os.replace(self.folder, old)
+            os.replace(tmp, self.folder)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         shutil.rmtree(old, ignore_errors=True)
 
     def load(self) -> bool:
-        """Load the saved index; False when there is none (or only a torn one)."""
+        """Load the saved index; False when there is none (or only a torn one). Never renames anything: a reader
+        may run while a writer swaps folders, so it reads the current folder, else the previous one (left by a
+        crash between the two renames of save(), or caught mid-swap), retrying briefly."""
         old = self.folder.with_name(self.folder.name + ".old")
-        if not (self.folder / "COMPLETE").exists() and (old / "COMPLETE").exists():
-            os.replace(old, self.folder)  # crashed between the two renames of save()
-        if not (self.folder / "COMPLETE").exists():
-            return False
-        try:
-            self._legs = {leg: _Bm25.load(self.folder / leg) for leg in LEGS}
-            self.query_parent = json.loads((self.folder / "parents.json").read_text())
-        except (OSError, ValueError) as exc:
-            raise StoreError(f"lexical index at {self.folder}: {exc}") from exc
-        return True
+        for attempt in range(3):
+            for folder in (self.folder, old):
+                if not (folder / "COMPLETE").exists():
+                    continue
+                try:
+                    legs = {leg: _Bm25.load(folder / leg) for leg in LEGS}
+                    parents = json.loads((folder / "parents.json").read_text())
+                except (OSError, ValueError):
+                    continue  # swapped away while we read it
+                self._legs, self.query_parent = legs, parents
+                return True
+            time.sleep(0.05 * (attempt + 1))
+        return False
 
     # ---- search ------------------------------------------------------------------------------------------
     def search(self, leg: str, text: str | list[str], n: int) -> list[tuple[str, float]]:

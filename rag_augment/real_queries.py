@@ -1,13 +1,12 @@
 """Real queries with known answers (from logs or an FAQ), stored beside the synthetic ones as kind "real".
 
 They are never filtered and never replaced by re-indexing (the indexer only replaces generated kinds); fusion can
-weight them above synthetic ones through FusionProfile.kind_weights. The helpers here that attach query vectors
-to a live index are shared with the feedback loop and review.
+weight them above synthetic ones through FusionProfile.kind_weights. The helpers here that read a live index are
+shared with the feedback loop and review; writes go through AugmentIndex.attach_queries.
 """
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -15,11 +14,8 @@ import numpy as np
 
 from rag_augment.errors import InputError
 from rag_augment.indexer import query_id
+from rag_augment.provenance import Provenance, now_iso  # noqa: F401  (now_iso re-exported)
 from rag_augment.types import REAL, Chunk, SyntheticQuery
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def norm_text(text: str) -> str:
@@ -60,24 +56,6 @@ class ChunkPicker:
         return ids[int(np.argmax(mat @ query_vec))]
 
 
-def attach(index, queries: Sequence[SyntheticQuery], vecs: np.ndarray | None = None) -> list[SyntheticQuery]:
-    """Upsert query vectors after the human review decisions, then refresh the lexical index.
-    Returns what was stored (rejected queries are left out, edited ones carry the reviewer's text)."""
-    reviewed = index._review_book().apply(queries)
-    if vecs is None or [q.text for q in reviewed] != [q.text for q in queries]:
-        vecs = index.embedder.embed([q.text for q in reviewed]) if reviewed else None
-    first = {}
-    for i, q in enumerate(reviewed):  # one id twice in one upsert is an error in Chroma
-        first.setdefault(q.query_id, i)
-    if len(first) < len(reviewed):
-        reviewed, vecs = [reviewed[i] for i in first.values()], vecs[list(first.values())]
-    index._mark_dirty(True)  # a crash before the rebuild below leaves the lexical index marked stale
-    if reviewed:
-        index.store.upsert_queries(list(reviewed), vecs)
-    index.rebuild_lexical()
-    return list(reviewed)
-
-
 # ---- real queries ----------------------------------------------------------------------------------------
 def read_jsonl(path: str | Path) -> list[tuple[int, dict]]:
     """(line number, object) for each non-blank line; InputError naming file and line otherwise."""
@@ -101,8 +79,11 @@ def read_jsonl(path: str | Path) -> list[tuple[int, dict]]:
 
 
 def _check_real(rec: dict, where: str) -> None:
-    if not str(rec.get("text") or "").strip():
-        raise InputError(f"{where}: field 'text' is missing")
+    if not isinstance(rec.get("text"), str) or not rec["text"].strip():
+        raise InputError(f"{where}: field 'text' must be a non-empty string")
+    for field in ("chunk_id", "doc_id"):
+        if rec.get(field) is not None and not isinstance(rec[field], str):
+            raise InputError(f"{where}: field {field!r} must be a string")
     if not (rec.get("chunk_id") or rec.get("doc_id")):
         raise InputError(f"{where}: give 'chunk_id' or 'doc_id' (the answer this query should find)")
 
@@ -127,10 +108,9 @@ def add_real_queries(index, source: str | Path | Iterable[dict], holdout: Iterab
         text = rec["text"].strip()
         queries.append(SyntheticQuery(
             query_id=query_id(target, REAL, text), text=text, kind=REAL, parent_id=target, doc_id=chunk.doc_id,
-            provenance={"origin": "real", "generator": "human", "model": "", "created_at": now_iso(),
-                        "source_chunk_hash": chunk.content_hash, "review_status": "unreviewed"}))
+            provenance=Provenance.real(chunk.content_hash).to_dict()))
     existing = {q.query_id for q in index.store.get_queries([q.query_id for q in queries])} if queries else set()
-    stored = attach(index, queries, vecs if queries else None)
+    stored = index.attach_queries(queries, vecs if queries else None)
     return {"added": sum(q.query_id not in existing for q in stored), "already_present": len(existing),
             "rejected_in_review": len(queries) - len(stored), "skipped_held_out": len(rows) - len(rows_kept),
             "by_chunk_id": sum(bool(r.get("chunk_id")) for _, r in rows_kept),

@@ -13,7 +13,7 @@ import csv
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from rag_augment.errors import InputError
 from rag_augment.indexer import query_id
@@ -22,7 +22,8 @@ from rag_augment.review import check_record
 from rag_augment.types import SyntheticQuery
 
 PROVENANCE_FIELDS = ("origin", "generator", "model", "model_hash", "prompt_version", "prompt_hash", "temperature",
-                     "seed", "persona", "created_at", "source_chunk_hash", "review_status")
+                     "seed", "persona", "created_at", "source_chunk_hash", "review_status")  # reviewers' subset
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_FIELDS = ("query_id", "kind", "text", "decision", "edited_text", "reviewer_note", "parent_id", "doc_id",
                  *PROVENANCE_FIELDS, "chunk_title", "chunk_section", "chunk_text")
 FORMATS = ("jsonl", "csv")
@@ -67,23 +68,43 @@ def export(index, path: str | Path, fmt: str | None = None, kinds: tuple[str, ..
         if fmt == "csv":
             writer = csv.DictWriter(f, fieldnames=EXPORT_FIELDS)
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows({k: _csv_cell(v) for k, v in r.items()} for r in rows)
         else:
             f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     os.replace(tmp, path)  # a reviewer never opens a half-written file
     return len(rows)
 
 
+def _csv_cell(value: Any) -> Any:
+    """A spreadsheet runs a cell starting with = + - @ as a formula (CSV injection, OWASP): prefix a quote.
+    Reading the file back strips it again (_uncsv_cell), so the texts round-trip unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _uncsv_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(_FORMULA_START):
+        return value[1:]
+    return value
+
+
 # ---- reading decisions --------------------------------------------------------------------------------------
-def read_decisions(path: str | Path) -> list[tuple[str, dict]]:
-    """(where, row) for each row with a decision; rows left blank are not reviewed and are skipped."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"review file {path} does not exist")
-    rows = _read_csv(path) if path.suffix.lower() == ".csv" else \
-        [(f"{path}: line {n}", rec) for n, rec in read_jsonl(path)]
+def read_decisions(source: str | Path | Sequence[dict]) -> list[tuple[str, dict]]:
+    """(where, row) for each row with a decision (from a review file, or rows given directly); rows left blank
+    are not reviewed and are skipped."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"review file {path} does not exist")
+        rows = _read_csv(path) if path.suffix.lower() == ".csv" else \
+            [(f"{path}: line {n}", rec) for n, rec in read_jsonl(path)]
+    else:
+        rows = [(f"review row {i}", rec) for i, rec in enumerate(source, 1)]
     out = []
     for where, rec in rows:
+        if not isinstance(rec, dict):
+            raise InputError(f"{where}: expected an object with a decision")
         decision = str(rec.get("decision") or "").strip().lower()
         if not decision:
             continue
@@ -102,22 +123,21 @@ def _read_csv(path: Path) -> list[tuple[str, dict]]:
                 raise InputError(f"{path}: line 1: the header lacks column(s) {', '.join(sorted(missing))}")
             rows = []
             for row in reader:
-                rows.append((f"{path}: line {reader.line_num}", row))
+                rows.append((f"{path}: line {reader.line_num}", {k: _uncsv_cell(v) for k, v in row.items()}))
             return rows
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"{path}: cannot read as CSV: {exc}") from exc
 
 
 # ---- applying decisions -------------------------------------------------------------------------------------
-def apply_review(index, path: str | Path) -> dict[str, Any]:
-    """Apply a filled-in review file to the live index and remember the decisions for future indexing.
-    Every row is checked before anything changes, so a bad row (named by file and line) changes nothing."""
-    rows = read_decisions(path)
+def apply_review(index, source: str | Path | Sequence[dict]) -> dict[str, Any]:
+    """Apply review decisions (a filled-in review file, or rows) to the live index and remember them for future
+    indexing. Every row is checked before anything changes, so a bad row (named by file and line) changes nothing."""
+    rows = read_decisions(source)
+    label = Path(source).name if isinstance(source, (str, Path)) else "rows"
     resolved = _match_stored(index, rows)
-    records = [_decision_record(rec, stored, path) for (where, rec), stored in zip(rows, resolved)]
-    index._review_book().record(records)
+    records = [_decision_record(rec, stored, label) for (where, rec), stored in zip(rows, resolved)]
     counts = {"rows": len(rows), "approved": 0, "rejected": 0, "edited": 0, "not_in_index": 0}
-    index._mark_dirty(True)  # a crash before the rebuild leaves the lexical index marked stale
     approve, reject, edits = [], [], []
     for (_, rec), stored in zip(rows, resolved):
         if stored is None:
@@ -128,11 +148,12 @@ def apply_review(index, path: str | Path) -> dict[str, Any]:
             reject.append(stored.query_id)
         else:
             edits.append((stored, rec["edited_text"].strip()))
-    _approve(index, approve)
-    index.store.delete_queries(reject)
-    _edit(index, edits)
+    with index._writing() as store:
+        index.review_book.record(records)
+        _approve(store, approve)
+        store.delete_queries(reject)
+        _edit(index, store, edits)
     counts.update(approved=len(approve), rejected=len(reject), edited=len(edits))
-    index.rebuild_lexical()
     return counts
 
 
@@ -155,11 +176,11 @@ def _match_stored(index, rows: list[tuple[str, dict]]) -> list[SyntheticQuery | 
     return out
 
 
-def _decision_record(rec: dict, stored: SyntheticQuery | None, path) -> dict:
+def _decision_record(rec: dict, stored: SyntheticQuery | None, label: str) -> dict:
     out = {"parent_id": str(rec["parent_id"]), "text": stored.text if stored else str(rec["text"]),
            "decision": rec["decision"], "kind": stored.kind if stored else str(rec.get("kind") or ""),
            "query_id": stored.query_id if stored else str(rec.get("query_id") or ""),
-           "decided_at": now_iso(), "source": Path(path).name}
+           "decided_at": now_iso(), "source": label}
     if rec["decision"] == "edit":
         out["edited_text"] = rec["edited_text"].strip()
     if rec.get("reviewer_note"):
@@ -167,16 +188,13 @@ def _decision_record(rec: dict, stored: SyntheticQuery | None, path) -> dict:
     return out
 
 
-def _approve(index, ids: list[str]) -> None:
+def _approve(store, ids: list[str]) -> None:
     # Chroma merges metadata on update: only review_status changes; an edited query stays "edited".
-    keep_edited = {q.query_id for q in index.store.get_queries(ids) if q.provenance.get("review_status") == "edited"}
-    ids = [i for i in ids if i not in keep_edited]
-    for i in range(0, len(ids), 1000):
-        part = ids[i:i + 1000]
-        index.store.queries.update(ids=part, metadatas=[{"review_status": "approved"}] * len(part))
+    keep_edited = {q.query_id for q in store.get_queries(ids) if q.provenance.get("review_status") == "edited"}
+    store.set_review_status([i for i in ids if i not in keep_edited], "approved")
 
 
-def _edit(index, edits: list[tuple[SyntheticQuery, str]]) -> None:
+def _edit(index, store, edits: list[tuple[SyntheticQuery, str]]) -> None:
     if not edits:
         return
     new = {}
@@ -185,5 +203,5 @@ def _edit(index, edits: list[tuple[SyntheticQuery, str]]) -> None:
         new[qid] = SyntheticQuery(query_id=qid, text=text, kind=old.kind, parent_id=old.parent_id,
                                   doc_id=old.doc_id, provenance={**old.provenance, "review_status": "edited"})
     queries = list(new.values())
-    index.store.upsert_queries(queries, index.embedder.embed([q.text for q in queries]))
-    index.store.delete_queries([old.query_id for old, _ in edits if old.query_id not in new])
+    store.upsert_queries(queries, index.embedder.embed([q.text for q in queries]))
+    store.delete_queries([old.query_id for old, _ in edits if old.query_id not in new])

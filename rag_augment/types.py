@@ -89,6 +89,7 @@ class IndexReport:
     chunks_unchanged: int = 0
     chunks_deleted: int = 0
     queries_reattached: int = 0   # real/feedback queries moved off changed chunks (see Indexer)
+    human_queries_deleted: int = 0  # real/feedback queries that went with their deleted documents
     chunks_generated: int = 0
     cache_hits: int = 0
     queries_generated: int = 0

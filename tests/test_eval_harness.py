@@ -164,6 +164,9 @@ def test_command_builds_what_the_harness_needs(tiny, tmp_path):
     spec = command._spec(args, "x")
     assert spec.train_split == "train" and spec.filters.dedupe_threshold == 0
     assert spec.command.startswith("rag-augment eval --dataset")
+    with pytest.raises(ConfigError, match="--examples-from-train has no effect with --generator rules"):
+        command._generator(args, ds)  # the rules generator takes no style examples: refused, not ignored
+    args = parser.parse_args([a for a in argv if a not in ("--examples-from-train", "2")])
     assert command._generator(args, ds).identity()["generator"] == "rules"
     args = parser.parse_args(["eval", "--dataset", tiny.source, "--generator", "replay"])
     with pytest.raises(ConfigError, match="needs --cache"):
@@ -172,8 +175,6 @@ def test_command_builds_what_the_harness_needs(tiny, tmp_path):
 
 def test_train_legs_are_kept_and_tune_jointly(tiny, tmp_path):
     """--tune keeps the train legs; a saved set reloads to the same scores; tuning on two sets scores their mean."""
-    import sys
-
     from rag_augment.eval.harness import TRAIN_LEGS_FILE
     from rag_augment.eval.systems import EVAL_DEPTH
     from rag_augment.eval.tune import TuneSet, evaluate, load_tune_set, tune_profile
@@ -203,8 +204,7 @@ def test_train_legs_are_kept_and_tune_jointly(tiny, tmp_path):
     assert multi.start_score == pytest.approx(weak_score) and multi.score == pytest.approx(strong_score)
     assert "ascent from strong" in multi.profile.notes and multi.profile.name == "x"
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "eval"))
-    import tune_default
+    from benchmarks import tune_default
     assert tune_default.main([str(out), "--name", "joint", "--out", str(tmp_path / "profiles")]) == 0
     written = FusionProfile.load(tmp_path / "profiles" / "joint.json")
     assert written.name == "joint" and "tuned jointly on" in written.notes

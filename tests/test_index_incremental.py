@@ -180,7 +180,7 @@ def test_a_query_matched_by_its_vector_and_its_words_is_explained_once_per_leg(m
 def test_interrupted_lexical_write_is_rebuilt_on_open(make_index, kb, tmp_path):
     index = make_index()
     index.index_path(kb, CountingRules())
-    index._mark_dirty(True)  # as if a crash happened between a Chroma write and the lexical swap
+    index._set_state(dirty=True)  # as if a crash happened between a Chroma write and the lexical swap
     import shutil
     shutil.rmtree(index.lexical.folder)
     reopened = make_index()

@@ -48,8 +48,8 @@ class EvalSpec:
     name: str
     split: str = "test"
     train_split: str | None = None       # set to tune fusion on this split
-    profile_name: str | None = None      # the tuned profile's name (rag_augment/profiles/<name>.json)
-    profile_dir: Path | None = None      # where the tuned profile is written (default: the package's profiles/)
+    profile_name: str | None = None      # the tuned profile's name (<profile_dir>/<name>.json)
+    profile_dir: Path | None = None      # where the tuned profile is written (default: the run folder)
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     filters: FilterConfig = field(default_factory=FilterConfig)
     depths: dict[str, int] = field(default_factory=lambda: dict(EVAL_DEPTH))
@@ -154,9 +154,7 @@ def clear_human_queries(index: AugmentIndex) -> int:
     ids = [qid for batch, _, metas in index.store.iter_all("queries", include=("metadatas",))
            for qid, meta in zip(batch, metas) if meta.get("kind") in HUMAN_KINDS]
     if ids:
-        index._mark_dirty(True)  # a crash before the rebuild leaves the lexical index marked stale
-        index.store.delete_queries(ids)
-        index.rebuild_lexical()
+        index.remove_queries(ids)
     return len(ids)
 
 
@@ -301,7 +299,7 @@ def run_eval(ds: EvalDataset, generator: Any, out_dir: str | Path, spec: EvalSpe
     if spec.train_split:
         tuning = _tune(ds, index, chunk_doc, spec, profiles["rag_augment"], progress, out_dir)
         profiles["rag_augment_tuned"] = tuning.pop("profile_obj")
-        tuning["path"] = _shown(write_profile(profiles["rag_augment_tuned"], spec.profile_dir))
+        tuning["path"] = _shown(write_profile(profiles["rag_augment_tuned"], spec.profile_dir or out_dir))
     rival = tuning.pop("hybrid_obj") if tuning else None
     if spec.real_from_train:  # after tuning: the train legs must not contain the train queries themselves
         info["real_from_train"] = attach_train_queries(ds, index, spec.train_split, queries.values())
@@ -348,7 +346,7 @@ def _tune(ds: EvalDataset, index: AugmentIndex, chunk_doc: Mapping[str, str], sp
     name = spec.profile_name or f"tuned-{ds.name}"
     note = f"tuned on {ds.name} {spec.train_split} ({len(train)} queries)"
     train_set = TuneSet(f"{ds.name}:{spec.train_split}", legs, train, chunk_doc)
-    if out_dir is not None:  # kept, so that eval/tune_default.py can tune across data sets without re-indexing
+    if out_dir is not None:  # kept, so that benchmarks/tune_default.py can tune across data sets without re-indexing
         save_tune_set(train_set, Path(out_dir) / TRAIN_LEGS_FILE)
     # the fair rival: the hybrid without synthetic queries, tuned the same way on the same queries
     rival = tune_profile(train_set, hybrid_profile(), "hybrid-tuned", spec.depths, notes=note, synthetic=False)

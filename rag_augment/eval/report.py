@@ -172,7 +172,7 @@ def _delta_hist(result: dict[str, Any], path: Path, plt) -> None:
 
 def results_section(results: Sequence[dict[str, Any]], png_dir: str = "results",
                     notes: dict[str, str] | None = None) -> str:
-    """The '## Retrieval quality' body for eval/RESULTS.md: one subsection per run, each followed by its notes."""
+    """The '## Retrieval quality' body for benchmarks/RESULTS.md: one subsection per run, each followed by its notes."""
     parts = []
     for r in results:
         name = r["run"]["name"]

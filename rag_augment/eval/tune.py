@@ -9,7 +9,7 @@ best. The eval split is never seen here.
 
 Several train sets (e.g. SciFact train and sample_kb train for the shipped default) are tuned jointly: a profile
 scores the mean of the sets' means, so a small set weighs as much as a large one. A set's legs can be saved
-beside its run (`save_tune_set`) and tuned again later without re-indexing (`eval/tune_default.py`).
+beside its run (`save_tune_set`) and tuned again later without re-indexing (`python -m benchmarks.tune_default`).
 """
 from __future__ import annotations
 

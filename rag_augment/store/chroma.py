@@ -14,15 +14,12 @@ from urllib.parse import urlparse
 import numpy as np
 
 from rag_augment.errors import ConfigError, StoreError
+from rag_augment.provenance import PROVENANCE_KEYS as _PROV_KEYS
 from rag_augment.types import Chunk, SyntheticQuery
 
 log = logging.getLogger(__name__)
 
 _FALLBACK_BATCH = 5000  # rows per write when the client cannot say its limit
-
-_PROV_KEYS = ("generator", "model", "model_hash", "prompt_version", "prompt_hash", "temperature", "seed",
-              "created_at", "source_chunk_hash", "review_status", "persona", "origin", "round", "feedback_id",
-              "reattached_from")
 
 
 def open_chroma_client(path: str | None = None, url: str | None = None):
@@ -106,8 +103,16 @@ class ChromaStore:
         return out
 
     def set_gen_key(self, chunk_ids: Sequence[str], gen_key: str) -> None:
+        self.update_chunk_metadata(chunk_ids, {"gen_key": gen_key})
+
+    def update_chunk_metadata(self, chunk_ids: Sequence[str], meta: dict[str, Any]) -> None:
+        """Merge `meta` into the stored metadata of these chunks (Chroma merges on update)."""
         for part in _batched(list(chunk_ids), self._batch):
-            self.chunks.update(ids=list(part), metadatas=[{"gen_key": gen_key}] * len(part))
+            self.chunks.update(ids=list(part), metadatas=[dict(meta)] * len(part))
+
+    def set_review_status(self, query_ids: Sequence[str], status: str) -> None:
+        for part in _batched(list(query_ids), self._batch):
+            self.queries.update(ids=list(part), metadatas=[{"review_status": status}] * len(part))
 
     def get_chunks(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
@@ -176,11 +181,22 @@ class ChromaStore:
 
     def iter_all(self, which: str, include=("documents", "metadatas")):
         """Yield (ids, documents, metadatas) pages of a whole collection."""
-        col = self.chunks if which == "chunks" else self.queries
-        total = col.count()
-        for offset in range(0, total, self._batch):
-            res = col.get(include=list(include), limit=self._batch, offset=offset)
+        for res in self._pages(which, include):
             yield res["ids"], res.get("documents"), res.get("metadatas")
+
+    def iter_queries(self, with_vectors: bool = False, page: int = 2000):
+        """Yield (SyntheticQuery, vector or None) for every stored query vector, paged."""
+        include = ("documents", "metadatas") + (("embeddings",) if with_vectors else ())
+        for res in self._pages("queries", include, page):
+            vecs = res["embeddings"] if with_vectors else [None] * len(res["ids"])
+            for qid, text, meta, vec in zip(res["ids"], res["documents"], res["metadatas"], vecs):
+                yield _to_query(qid, text, meta), (None if vec is None else np.asarray(vec, dtype=np.float32))
+
+    def _pages(self, which: str, include, page: int | None = None):
+        col = self.chunks if which == "chunks" else self.queries
+        page = page or self._batch
+        for offset in range(0, col.count(), page):
+            yield col.get(include=list(include), limit=page, offset=offset)
 
     # ---- search ------------------------------------------------------------------------------------------
     def search(self, which: str, embedding: np.ndarray, n: int, include_docs: bool = False,

@@ -1,0 +1,201 @@
+"""Nothing already indexed is lost: pruning is scoped to the folder indexed, an empty or unreadable source prunes
+nothing, concurrent writers are serialised, a long-lived index sees other processes' writes, bad settings and
+homes give one-line errors."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from rag_augment.errors import ConfigError, InputError, StoreError
+from rag_augment.generators.rules import RulesGenerator
+
+
+def doc_ids(index):
+    return {m.get("doc_id") for m in index.store.chunk_states().values()}
+
+
+def test_indexing_folder_b_keeps_folder_a(make_index, kb, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "faq.md").write_text("# FAQ\n\nThe cafeteria opens at eight in the morning on weekdays.\n")
+    index = make_index()
+    index.index_path(kb, RulesGenerator())
+    before = doc_ids(index)
+    report = index.index_path(other, RulesGenerator())
+    assert doc_ids(index) == before | {"faq.md"}
+    assert report.documents_deleted == 0
+
+
+def test_empty_folder_prunes_nothing_without_force(make_index, kb, tmp_path):
+    index = make_index()
+    index.index_path(kb, RulesGenerator())
+    before = doc_ids(index)
+    for f in list(kb.rglob("*.md")):
+        f.unlink()
+    index.index_path(kb, RulesGenerator())
+    assert doc_ids(index) == before
+    index.index_path(kb, RulesGenerator(), force=True)
+    assert doc_ids(index) == set()
+
+
+def test_a_lone_unsupported_file_prunes_nothing(make_index, kb, tmp_path):
+    index = make_index()
+    index.index_path(kb, RulesGenerator())
+    before = doc_ids(index)
+    for f in list(kb.rglob("*.md")):
+        f.unlink()
+    (kb / "scan.pdf").write_bytes(b"%PDF-1.4")
+    index.index_path(kb, RulesGenerator())
+    assert doc_ids(index) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_document_keeps_its_indexed_version(make_index, kb):
+    index = make_index()
+    index.index_path(kb, RulesGenerator())
+    before = doc_ids(index)
+    victim = kb / "tools" / "zoom.md"
+    victim.chmod(0)
+    try:
+        index.index_path(kb, RulesGenerator())
+    finally:
+        victim.chmod(0o644)
+    assert doc_ids(index) == before
+
+
+def test_document_skipped_this_run_keeps_its_indexed_version(make_index, kb):
+    """A file that is there but cannot be used this time (here: emptied) is reported and keeps its chunks."""
+    index = make_index()
+    index.index_path(kb, RulesGenerator())
+    before = doc_ids(index)
+    (kb / "tools" / "zoom.md").write_text("")
+    report = index.index_path(kb, RulesGenerator())
+    assert any("zoom.md" in s["source"] for s in report.documents_skipped)
+    assert doc_ids(index) == before
+
+
+def test_dangling_symlink_keeps_the_document(make_index, kb, tmp_path):
+    index = make_index()
+    index.index_path(kb, RulesGenerator())
+    before = doc_ids(index)
+    target = kb / "tools" / "zoom.md"
+    moved = tmp_path / "zoom-moved.md"
+    target.rename(moved)
+    target.symlink_to(tmp_path / "gone.md")
+    index.index_path(kb, RulesGenerator())
+    assert doc_ids(index) == before
+
+
+def test_pruned_real_queries_are_counted(make_index, kb):
+    index = make_index()
+    index.index_path(kb, RulesGenerator())
+    index.add_real_queries([{"text": "how do I join a zoom call", "doc_id": "tools/zoom.md"}])
+    (kb / "tools" / "zoom.md").unlink()
+    report = index.index_path(kb, RulesGenerator())
+    assert report.human_queries_deleted == 1 and report.documents_deleted == 1
+
+
+def test_second_writer_is_refused_clearly(make_index, kb):
+    index = make_index()
+    other = make_index(lock_timeout=0.2)
+    with index._writing():
+        with pytest.raises(StoreError, match="being written by another process"):
+            other.index_path(kb, RulesGenerator())
+
+
+def test_reader_searches_while_another_process_writes(make_index, kb):
+    index = make_index()
+    index.index_path(kb, RulesGenerator())
+    reader = make_index()
+    with index._writing():  # a write in progress: the lexical index is marked stale and the lock is held
+        hits = reader.query("transit benefit", k=3)
+    assert hits
+
+
+def test_long_lived_index_sees_documents_another_process_indexed(make_index, kb, tmp_path):
+    index = make_index()
+    index.index_path(kb, RulesGenerator())
+    assert index.query("cafeteria opening hours breakfast", k=1)[0].doc_id != "cafeteria.md"
+    (kb / "cafeteria.md").write_text("# Cafeteria\n\nThe cafeteria serves breakfast from seven; opening hours "
+                                     "are posted at the entrance.\n")
+    script = textwrap.dedent(f"""
+        from rag_augment.augment_index import AugmentIndex
+        from rag_augment.generators.rules import RulesGenerator
+        from rag_augment.testing import HashEmbedder
+        AugmentIndex({str(index.home)!r}, embedder=HashEmbedder(128)).index_path({str(kb)!r}, RulesGenerator())
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=300)
+    assert index.query("cafeteria opening hours breakfast", k=1)[0].doc_id == "cafeteria.md"
+
+
+def test_corrupt_settings_is_one_line_error(make_index, tmp_path):
+    make_index()
+    (tmp_path / "home" / "settings.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="settings file .* fix or delete it"):
+        make_index()
+
+
+def test_corrupt_state_file_is_repaired(make_index, kb, tmp_path):
+    index = make_index()
+    index.index_path(kb, RulesGenerator())
+    (tmp_path / "home" / "state-rag_augment.json").write_text("[1, 2")
+    assert make_index().query("transit benefit", k=2)
+
+
+def test_home_that_is_a_file_or_missing(make_index, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ConfigError, match="is a file"):
+        make_index("afile")
+    with pytest.raises(InputError, match="no index at"):
+        make_index("missing", create=False)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_k_must_be_positive(make_index, kb):
+    index = make_index()
+    index.index_path(kb, RulesGenerator())
+    for bad in (0, -3):
+        with pytest.raises(ConfigError, match="k must be"):
+            index.query("leave", k=bad)
+
+
+def test_real_query_text_must_be_a_string(make_index, kb):
+    index = make_index()
+    index.index_path(kb, RulesGenerator())
+    with pytest.raises(InputError, match="record 1: field 'text' must be a non-empty string"):
+        index.add_real_queries([{"text": 42, "doc_id": "tools/zoom.md"}])
+
+
+def test_csv_export_escapes_formulas_and_round_trips(make_index, kb, tmp_path):
+    index = make_index()
+    index.index_path(kb, RulesGenerator())
+    index.add_real_queries([{"text": '=HYPERLINK("http://x","click")', "doc_id": "tools/zoom.md"},
+                            {"text": "@SUM(A1:A2)", "doc_id": "tools/zoom.md"}])
+    out = tmp_path / "review.csv"
+    index.export_review(out)
+    raw = out.read_text()
+    assert ",=HYPERLINK" not in raw and ",@SUM" not in raw and "'=HYPERLINK" in raw
+    import csv
+    rows = list(csv.DictReader(out.open()))
+    for row in rows:
+        row["decision"] = "reject" if row["text"].startswith("'@SUM") else ""
+    with out.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=rows[0].keys())
+        w.writeheader()
+        w.writerows(rows)
+    assert index.apply_review(out)["rejected"] == 1
+    texts = {q["text"] for q in index.export_rows(kinds=("real",))}
+    assert texts == {'=HYPERLINK("http://x","click")'}
+
+
+def test_apply_review_takes_rows(make_index, kb):
+    index = make_index()
+    index.index_path(kb, RulesGenerator())
+    row = next(index.export_rows())
+    counts = index.apply_review([{**row, "decision": "edit", "edited_text": "a better wording of it"}])
+    assert counts["edited"] == 1
+    assert any(q["text"] == "a better wording of it" for q in index.show(row["parent_id"])["queries"])
+    assert json.loads(index.review_book.path.read_text().splitlines()[-1])["source"] == "rows"

@@ -3,7 +3,6 @@ scripted LLM back end (judge + paraphrases), with the real MiniLM embedder and, 
 Also real queries with known answers, and the CLI commands."""
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -25,7 +24,6 @@ from rag_augment.fusion import FusionProfile
 from rag_augment.generators.base import Completion
 from rag_augment.generators.rules import RulesGenerator
 from rag_augment.real_queries import add_real_queries
-from rag_augment import trust_commands
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "sample_kb" / "docs"
@@ -381,20 +379,13 @@ def test_real_queries_bad_lines_name_file_and_line(index, tmp_path):
     assert "real" not in index.stats()["queries_by_kind"]
 
 
-# ---- CLI (parsers from trust_commands; cli.py wires the same two calls) ------------------------------------------
-def cli(args, capsys):
-    from rag_augment import cli as main_cli
-    parser = argparse.ArgumentParser()
-    sub = parser.add_subparsers(dest="command", required=True)
-    trust_commands.add_parsers(sub)
-    ns = parser.parse_args(args)
-    ns.embedding_model = ns.embedding_model or "hash-128"
-    orig = main_cli._open
-    main_cli._open = lambda a, cache_path=None: AugmentIndex(a.home, embedder=HashEmbedder(128))
-    try:
-        assert trust_commands.run(ns) == 0
-    finally:
-        main_cli._open = orig
+# ---- CLI (the real parser; the index opened with the test's embedder) ---------------------------------------
+def cli(args, capsys, monkeypatch=None):
+    from rag_augment.cli import build_parser, trust
+    ns = build_parser().parse_args(args)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(trust, "open_index", lambda a, **_: AugmentIndex(a.home, embedder=HashEmbedder(128)))
+        assert trust.run(ns) == 0
     return json.loads(capsys.readouterr().out)
 
 

@@ -1,7 +1,7 @@
-"""`rag-augment eval`: score rag_augment against the baselines on a labelled data set (see eval/RESULTS.md).
+"""`rag-augment eval`: score rag_augment against the baselines on a labelled data set (see benchmarks/RESULTS.md).
 
     rag-augment eval --dataset sample_kb --split test --generator rules --tune --train-split train
-    rag-augment eval --dataset ../shared/datasets/scifact --generator replay --cache eval/cache/X.jsonl ...
+    rag-augment eval --dataset ../shared/datasets/scifact --generator replay --cache benchmarks/cache/X.jsonl ...
 """
 from __future__ import annotations
 
@@ -26,13 +26,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--tune", action="store_true", help="tune fusion on --train-split and write a named profile")
     p.add_argument("--train-split", default="train")
     p.add_argument("--profile-name", default=None, help="tuned profile name (default tuned-<dataset>)")
-    p.add_argument("--profile-dir", default=None, help="where the tuned profile goes (default: rag_augment/profiles)")
+    p.add_argument("--profile-dir", default=None, help="where the tuned profile goes (default: the run folder)")
     p.add_argument("--profile", action="append", default=[],
                    help="also report this fusion profile (a shipped name or a JSON file); repeatable")
     p.add_argument("--real-from-train", action="store_true",
                    help="after tuning, add the --train-split queries to their relevant documents as real queries "
                         "(blended with the synthetic ones); measures what a query log adds")
-    p.add_argument("--out", default=None, help="run folder (default eval/runs/<name>)")
+    p.add_argument("--out", default=None, help="run folder (default runs/<name>)")
     p.add_argument("--name", default=None, help="run name (default <dataset>-<split>-<generator>)")
     p.add_argument("--docs", default=None, help="search this folder of documents instead (ids = relative "
                                                 "paths; unlabelled ones are distractors)")
@@ -47,32 +47,24 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_filter_arguments(p)
     p.add_argument("--bootstrap", type=int, default=5000, help="paired bootstrap resamples")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (and subset/example sampling)")
-    p.add_argument("--embedding-model", default=None, help="local sentence-transformers folder (default MiniLM)")
+    from rag_augment.cli.options import add_embedding_option
+    add_embedding_option(p)
     p.add_argument("--json", action="store_true", help="print the run record as JSON")
     _generator_args(p)
     return p
 
 
 def _generator_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("generation (read from / written to --cache)")
-    g.add_argument("--generator", choices=GENERATORS, default="rules",
-                   help="replay: only read --cache (no model); a chunk missing from it is an error")
+    from rag_augment.cli.options import add_backend_options, add_prompt_options, add_style_options
+
+    add_backend_options(p, GENERATORS, "rules", seed_alias=False)  # --seed is the bootstrap seed here
+    add_prompt_options(p)
+    add_style_options(p)
+    g = p.add_argument_group("generation cache and replay")
     g.add_argument("--cache", default=None, help="generation cache file (default RUN/generations.jsonl)")
     g.add_argument("--identity", default=None, help="replay: the generator identity key when the cache has several")
-    g.add_argument("--model", default=None)
-    g.add_argument("--base-url", default=None)
-    g.add_argument("--api-key-env", default="OPENAI_API_KEY")
-    g.add_argument("--concurrency", type=int, default=4)
-    g.add_argument("--prompt-profile", default="general", help="general, hr_policy, scientific, ...")
-    g.add_argument("--questions", type=int, default=5)
-    g.add_argument("--claims", type=int, default=0)
-    g.add_argument("--keywords", type=int, default=0)
-    g.add_argument("--paraphrases", type=int, default=2)
     g.add_argument("--examples-from-train", type=int, default=0,
                    help="few-shot: this many --train-split queries as style examples in the prompt")
-    g.add_argument("--temperature", type=float, default=0.7)
-    g.add_argument("--gen-seed", type=int, default=1)
-    g.add_argument("--batch-size", type=int, default=8)
 
 
 def _dataset(args):
@@ -91,25 +83,21 @@ def _dataset(args):
 
 
 def _generator(args, ds):
+    from rag_augment.cli.options import generator_from_args, refuse_unused
+
     if args.generator == "replay":
         from rag_augment.eval.replay import ReplayGenerator
         if not args.cache:
             raise ConfigError("--generator replay needs --cache FILE")
         return ReplayGenerator(args.cache, args.identity)
-    from rag_augment.generators.base import SamplingParams
-    from rag_augment.generators.factory import make_generator
-    from rag_augment.generators.prompts import PromptConfig
-
+    if args.examples_from_train and args.generator in ("rules", "none"):
+        refuse_unused(args, (("examples_from_train", "--examples-from-train"),))
     examples: tuple[str, ...] = ()
     if args.examples_from_train:
         train = sorted(ds.split_queries(args.train_split).items())
         picked = random.Random(args.seed).sample(train, min(args.examples_from_train, len(train)))
         examples = tuple(text for _, text in picked)
-    prompt = PromptConfig(profile=args.prompt_profile, n_questions=args.questions, n_claims=args.claims,
-                          n_keywords=args.keywords, n_paraphrases=args.paraphrases, examples=examples)
-    params = SamplingParams(temperature=args.temperature, seed=args.gen_seed)
-    return make_generator(args.generator, model=args.model, base_url=args.base_url, api_key_env=args.api_key_env,
-                          concurrency=args.concurrency, prompt=prompt, params=params)
+    return generator_from_args(args, examples=examples)
 
 
 def _spec(args, name: str):
@@ -132,7 +120,7 @@ def progress_bar(total: int, desc: str):
 
 
 def execute(args, progress=progress_bar) -> tuple[dict[str, Any], dict[str, Path]]:
-    """The library calls behind the command (also used by eval/run_benchmarks.py)."""
+    """The library calls behind the command (also used by benchmarks/run_benchmarks.py)."""
     from rag_augment.embedding import SentenceTransformerEmbedder
     from rag_augment.eval.harness import run_eval
     from rag_augment.eval.report import write_run
@@ -140,7 +128,7 @@ def execute(args, progress=progress_bar) -> tuple[dict[str, Any], dict[str, Path
     ds = _dataset(args)
     generator = _generator(args, ds)
     name = args.name or f"{Path(str(args.dataset)).name}-{args.split}-{args.generator}"
-    out = Path(args.out or Path("eval") / "runs" / name)
+    out = Path(args.out or Path("runs") / name)
     embedder = SentenceTransformerEmbedder(args.embedding_model) if args.embedding_model else None
     result = run_eval(ds, generator, out, _spec(args, name), embedder=embedder, cache_path=args.cache,
                       progress=progress)

@@ -10,7 +10,8 @@ GENERATORS = ("local", "openai", "rules", "none")
 
 def make_generator(name: str = "local", model: str | None = None, base_url: str | None = None,
                    api_key_env: str = "OPENAI_API_KEY", concurrency: int = 4, prompt: PromptConfig | None = None,
-                   params: SamplingParams | None = None) -> QueryGenerator:
+                   params: SamplingParams | None = None, **transport) -> QueryGenerator:
+    """`transport`: options of the OpenAI-compatible back end only (timeout, max_retries)."""
     if name == "rules":
         from rag_augment.generators.rules import RulesGenerator
         n = prompt.n_questions if prompt else 5
@@ -30,5 +31,5 @@ def make_generator(name: str = "local", model: str | None = None, base_url: str 
             raise ConfigError("generator 'openai' needs a model name (--model)")
         from rag_augment.generators.openai_compat import openai_generator
         return openai_generator(model=model, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
-                                prompt=prompt, params=params)
+                                prompt=prompt, params=params, **transport)
     raise ConfigError(f"generator: unknown {name!r}; choose one of {', '.join(GENERATORS)}")

@@ -132,12 +132,17 @@ def build_messages(chunk: Chunk, cfg: PromptConfig) -> list[dict[str, str]]:
 PARAPHRASE_SYSTEM = "You reword search queries. You keep the meaning and change the words."
 
 
-def paraphrase_messages(query: str, n: int, context: str = "") -> list[dict[str, str]]:
-    """One worked example: zero-shot, the 1.5B model tended to repeat the question verbatim."""
-    user = (f"Write {n} different ways a person could type this same search, each on a line starting with 'P:'. "
+def paraphrase_messages(query: str, n: int, context: str = "", persona: str = "",
+                        examples: Sequence[str] = ()) -> list[dict[str, str]]:
+    """One worked example: zero-shot, the 1.5B model tended to repeat the question verbatim. `persona` and
+    `examples` (real user queries) steer the voice, as in the indexing prompt."""
+    who = f"a {persona}" if persona else "a person"
+    user = (f"Write {n} different ways {who} could type this same search, each on a line starting with 'P:'. "
             "Change the words, keep the meaning.\n\n"
             "Example\nQuery: how many vacation days do I get\n"
             "P: annual leave allowance for employees\nP: how much paid time off do new staff earn\n\n")
+    if examples:
+        user += "Real users search like this:\n" + "\n".join(f"- {e}" for e in examples) + "\n\n"
     if context:
         user += f"The answer is in this passage:\n{_truncate_words(context, 120)}\n\n"
     user += f"Query: {query}"

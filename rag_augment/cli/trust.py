@@ -1,32 +1,34 @@
-"""CLI commands for trust: export, review apply, feedback add/apply/list, real add, report diversity.
+"""Commands for trust: export, review apply, feedback add/apply/list, real add, report diversity.
 
-Wired into cli.py by `add_parsers(sub)` in build_parser and `run(args)` (None: not one of these commands) in run.
-Each command is one library call; results are printed as JSON. Errors are RagAugmentError, which cli.main turns
-into one line on stderr.
+Each command is one method of AugmentIndex; results are printed as JSON.
 """
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from rag_augment.cli.commands import open_index
+from rag_augment.cli.options import (add_backend_options, add_index_options, add_style_options,
+                                     generator_from_args, refuse_unused)
+from rag_augment.generators.factory import GENERATORS
+
 COMMANDS = ("export", "review", "feedback", "real", "report")
 
 
 def add_parsers(sub) -> None:
-    from rag_augment import cli
-    from rag_augment.feedback import VERDICTS, STATUSES
+    from rag_augment.feedback import STATUSES, VERDICTS
 
     p = sub.add_parser("export", help="write every query vector with provenance and its chunk, for reviewers")
     p.add_argument("--output", "-o", required=True, help="file to write (.jsonl or .csv)")
     p.add_argument("--format", choices=["jsonl", "csv"], default=None, help="default: from the file suffix")
     p.add_argument("--kind", action="append", default=[], help="only these kinds (repeatable)")
-    cli._common(p)
+    add_index_options(p)
 
     p = sub.add_parser("review", help="apply a filled-in review file")
     rsub = p.add_subparsers(dest="review_command", required=True)
     p = rsub.add_parser("apply", help="approve / reject / edit: rejected leave, edited are re-embedded")
     p.add_argument("file")
-    cli._common(p)
+    add_index_options(p)
 
     p = sub.add_parser("feedback", help="record failed queries and feed them back")
     fsub = p.add_subparsers(dest="feedback_command", required=True)
@@ -38,39 +40,36 @@ def add_parsers(sub) -> None:
     p.add_argument("--rephrasing", default=None, help="what the user typed next, when that worked")
     p.add_argument("--session", default=None, help="session id")
     p.add_argument("--file", default=None, help="JSONL of {query, verdict, chunk_id, doc_id, rephrasing, session_id}")
-    cli._common(p)
+    add_index_options(p)
     p = fsub.add_parser("apply", help="one round: target, paraphrase, attach, re-check the failed queries")
     p.add_argument("-k", type=int, default=5, help="a query is fixed when its target is in the top k")
     p.add_argument("--retry-failing", action="store_true", help="also retry queries a past round did not fix")
     p.add_argument("--holdout", default=None, help="JSONL or text file of eval test queries never to attach")
-    cli._common(p)
-    cli._generator_args(p)
-    p.set_defaults(paraphrases=3)
+    p.add_argument("--paraphrases", type=int, default=3, help="rewordings written per failed query")
+    add_index_options(p)
+    add_backend_options(p, GENERATORS, "local")
+    add_style_options(p)
     p = fsub.add_parser("list", help="recorded failed queries and past rounds")
     p.add_argument("--status", choices=STATUSES, default=None)
-    cli._common(p)
+    add_index_options(p)
 
     p = sub.add_parser("real", help="real queries with known answers")
     qsub = p.add_subparsers(dest="real_command", required=True)
     p = qsub.add_parser("add", help='JSONL of {"text", "chunk_id"} or {"text", "doc_id"}')
     p.add_argument("file")
     p.add_argument("--holdout", default=None, help="JSONL or text file of eval test queries never to attach")
-    cli._common(p)
+    add_index_options(p)
 
     p = sub.add_parser("report", help="reports over an index")
     ssub = p.add_subparsers(dest="report_command", required=True)
     p = ssub.add_parser("diversity", help="distinct-n, dispersion, coverage, query types, personas")
     p.add_argument("--min-queries", "-m", type=int, default=3, help="coverage counts chunks with >= m queries")
     p.add_argument("--all-kinds", action="store_true", help="include real and feedback queries")
-    cli._common(p)
+    add_index_options(p)
 
 
-def run(args) -> int | None:
-    """Run one of these commands; None when args.command is not one of them."""
-    if args.command not in COMMANDS:
-        return None
-    from rag_augment import cli
-    index = cli._open(args)
+def run(args) -> int:
+    index = open_index(args)
     result = _dispatch(args, index)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0
@@ -78,26 +77,21 @@ def run(args) -> int | None:
 
 def _dispatch(args, index) -> Any:
     if args.command == "export":
-        from rag_augment.reviewing import export
-        n = export(index, args.output, args.format, tuple(args.kind) or None)
+        n = index.export_review(args.output, args.format, tuple(args.kind) or None)
         return {"exported": n, "file": args.output}
     if args.command == "review":
-        from rag_augment.reviewing import apply_review
-        return apply_review(index, args.file)
+        return index.apply_review(args.file)
     if args.command == "real":
-        from rag_augment.real_queries import add_real_queries
-        return add_real_queries(index, args.file, holdout=_holdout(args.holdout))
+        return index.add_real_queries(args.file, holdout=_holdout(args.holdout))
     if args.command == "report":
-        from rag_augment.diversity import index_diversity
         from rag_augment.types import GENERATED_KINDS
-        return index_diversity(index, m=args.min_queries, kinds=None if args.all_kinds else GENERATED_KINDS)
+        return index.diversity(m=args.min_queries, kinds=None if args.all_kinds else GENERATED_KINDS)
     return _feedback(args, index)
 
 
 def _feedback(args, index) -> Any:
     from rag_augment.errors import InputError
-    from rag_augment.feedback import FeedbackStore, apply_feedback
-    with FeedbackStore.for_index(index) as fb:
+    with index.feedback_store() as fb:
         if args.feedback_command == "add":
             if bool(args.text) == bool(args.file):
                 raise InputError("feedback add: give the failed query text or --file, not both")
@@ -108,8 +102,9 @@ def _feedback(args, index) -> Any:
         if args.feedback_command == "list":
             return {"feedback": [r.to_dict() for r in fb.list(index.store.name, args.status)],
                     "rounds": fb.rounds(index.store.name)}
-        return apply_feedback(index, _generator(args), store=fb, k=args.k, n_paraphrases=args.paraphrases,
-                              holdout=_holdout(args.holdout), retry_failing=args.retry_failing)
+        return index.apply_feedback(_rewriter(args), store=fb, k=args.k, n_paraphrases=args.paraphrases,
+                                    holdout=_holdout(args.holdout), retry_failing=args.retry_failing,
+                                    batch_size=args.batch_size)
 
 
 def _feedback_file(path: str) -> list[dict]:
@@ -134,11 +129,12 @@ def _holdout(path: str | None) -> list[str]:
         raise InputError(f"holdout file {path}: {exc}") from exc
 
 
-def _generator(args):
-    from rag_augment.generators.base import SamplingParams
-    from rag_augment.generators.factory import make_generator
-    from rag_augment.generators.prompts import PromptConfig
-    prompt = PromptConfig(profile=args.prompt_profile, n_questions=max(args.questions, 1))
-    return make_generator(args.generator, model=args.model, base_url=args.base_url, api_key_env=args.api_key_env,
-                          concurrency=args.concurrency, prompt=prompt,
-                          params=SamplingParams(temperature=args.temperature, seed=args.seed))
+def _rewriter(args):
+    """The feedback round's writer: an LLM generator whose style flags (persona, example) reach the paraphrase
+    prompt, or the rules generator (templated paraphrases, which take no style)."""
+    if args.generator in ("rules", "none"):
+        refuse_unused(args, (("example", "--example"), ("persona", "--persona")))
+    if args.generator == "none":
+        return None  # attach the failed queries themselves, no paraphrases
+    args.prompt_profile, args.questions, args.claims, args.keywords = "general", 1, None, None
+    return generator_from_args(args)

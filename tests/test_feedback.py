@@ -471,3 +471,27 @@ def test_round_with_smollm2_paraphrases(tmp_path, small_kb):
     fq = feedback_queries(idx)
     assert all(m["model"] == backend.model_id and m["origin"] == "feedback" for _, _, m in fq)
     assert "how do guests join a zoom meeting" in [d for _, d, _ in fq]
+
+
+def test_cli_feedback_apply_style_flags_reach_the_paraphrase_prompt(index, capsys, monkeypatch):
+    """Every flag feedback apply accepts is honoured: --persona and --example reach the prompt the endpoint sees,
+    --batch-size bounds each request batch; flags a generator would ignore are refused."""
+    from rag_augment.errors import ConfigError
+    from rag_augment.testing.servers import FakeOpenAIServer
+
+    monkeypatch.setenv("TEST_KEY", "sk-unused-in-this-test")
+    home = ["--home", str(index.home)]
+    # targets the queries do not find (rank > 1), so the round writes paraphrases for both
+    cli(["feedback", "add", "video calls with outside guests", "--doc-id", PICKED[2], *home], capsys)
+    cli(["feedback", "add", "badge for a contractor", "--doc-id", ZOOM, *home], capsys)
+    with FakeOpenAIServer.answering(lambda msgs: "P: joining a zoom meeting as a guest\nP: guest access") as srv:
+        rep = cli(["feedback", "apply", "--generator", "openai", "--model", "m", "--base-url", srv.url,
+                   "--api-key-env", "TEST_KEY", "--persona", "contractor on day one", "--example",
+                   "how do i badge in", "--batch-size", "1", "-k", "1", *home], capsys)
+    assert rep["handled"] == 2 and rep["already_answered"] == 0
+    assert srv.max_inflight == 1 and srv.count == 2  # --batch-size 1: one request per batch
+    prompts = [m["content"] for body in srv.bodies for m in body["messages"] if m["role"] == "user"]
+    assert prompts and all("a contractor on day one could type" in p for p in prompts)
+    assert all("- how do i badge in" in p for p in prompts)
+    with pytest.raises(ConfigError, match="--persona has no effect with --generator rules"):
+        cli(["feedback", "apply", "--generator", "rules", "--persona", "x", *home], capsys)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create ./.venv and install rag_augment with the extras given (comma-separated), e.g. `scripts/setup.sh local`.
-# torch goes first and pinned: the CPU wheel on this machine's disk, not a multi-GB CUDA build.
+# torch goes first: the CPU wheel on this machine's disk. pyproject.toml asks only for a range (torch>=2.2), so pip keeps
+# the torch already there instead of fetching a multi-GB CUDA build (and a host app keeps its own torch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-local}"

@@ -5,8 +5,10 @@ import importlib
 import importlib.metadata as md
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -117,11 +119,15 @@ def test_package_data_exists_and_ships_py_typed():
 def test_built_wheel_holds_py_typed_and_profiles(tmp_path):
     """Build the wheel the way pip does (setuptools backend, no network) and read what it ships."""
     pytest.importorskip("setuptools")
-    code = ("import sys, setuptools.build_meta as b; print(b.build_wheel(sys.argv[1]))")
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+    src = tmp_path / "src"  # a copy: setuptools writes build/ and egg-info next to the project
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(PACKAGE_DIR, src / "rag_augment", ignore=shutil.ignore_patterns("__pycache__"))
+    code = "import sys, setuptools.build_meta as b; print(b.build_wheel(sys.argv[1]))"
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=src, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    import zipfile
     names = zipfile.ZipFile(tmp_path / out.stdout.strip().splitlines()[-1]).namelist()
     assert "rag_augment/py.typed" in names
     assert "rag_augment/profiles/default.json" in names

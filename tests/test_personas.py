@@ -1,9 +1,10 @@
 """Personas: one per chunk, named in the prompt and in every query's provenance, counted by the diversity report;
 a persona-less prompt keeps its identity (so committed caches stay valid)."""
 from rag_augment.diversity import persona_coverage
-from rag_augment.generators.base import Completion, LLMQueryGenerator
+from rag_augment.generators.base import LLMQueryGenerator
 from rag_augment.generators.prompts import PromptConfig, build_messages, persona_for
 from rag_augment.hashing import sha1_hex
+from rag_augment.testing import FakeChatBackend
 from rag_augment.types import Chunk
 
 PERSONAS = ("a new employee on their first day", "a manager approving requests", "a contractor")
@@ -14,16 +15,9 @@ def chunk(i: int) -> Chunk:
     return Chunk(chunk_id=f"doc{i}#c", doc_id=f"doc{i}", text=text, content_hash=sha1_hex(text))
 
 
-class EchoBackend:
-    """Answers with one question per prompt, so the test sees which persona each prompt named."""
-    model_id, model_hash = "echo", "0" * 8
-
-    def __init__(self):
-        self.prompts = []
-
-    def complete_batch(self, conversations, params):
-        self.prompts += [c[-1]["content"] for c in conversations]
-        return [Completion(text="Q: how do I request leave?") for _ in conversations]
+def echo_backend() -> FakeChatBackend:
+    """One question per prompt; its prompts show which persona each prompt named."""
+    return FakeChatBackend("Q: how do I request leave?", model_id="echo", model_hash="0" * 8)
 
 
 def test_each_chunk_gets_one_persona_and_all_are_used():
@@ -40,14 +34,14 @@ def test_each_chunk_gets_one_persona_and_all_are_used():
 
 
 def test_identity_names_personas_only_when_set():
-    with_p = LLMQueryGenerator(EchoBackend(), PromptConfig(personas=PERSONAS)).identity()
-    without = LLMQueryGenerator(EchoBackend(), PromptConfig()).identity()
+    with_p = LLMQueryGenerator(echo_backend(), PromptConfig(personas=PERSONAS)).identity()
+    without = LLMQueryGenerator(echo_backend(), PromptConfig()).identity()
     assert with_p["personas"] == list(PERSONAS) and "personas" not in without
 
 
 def test_indexed_queries_carry_their_persona(make_index, kb):
     index = make_index()
-    gen = LLMQueryGenerator(EchoBackend(), PromptConfig(personas=PERSONAS))
+    gen = LLMQueryGenerator(echo_backend(), PromptConfig(personas=PERSONAS))
     index.index_path(kb, gen)
     ids = [i for batch, _, _ in index.store.iter_all("chunks", include=("metadatas",)) for i in batch]
     chunks = index.store.get_chunks(ids)

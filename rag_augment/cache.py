@@ -41,6 +41,11 @@ class GenerationCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def records(self, identity: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every cached generation of this generator identity (its tokens and seconds feed the run estimate)."""
+        key = identity_key(identity)
+        return [rec for (k, _), rec in self._entries.items() if k == key]
+
     def get(self, identity: dict[str, Any], chunk: Chunk) -> GenerationResult | None:
         rec = self._entries.get((identity_key(identity), generation_hash(chunk)))
         if rec is None:

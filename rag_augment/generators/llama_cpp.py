@@ -91,6 +91,9 @@ class LlamaCppBackend:
                           completion_tokens=usage.get("completion_tokens", 0),
                           seconds=time.perf_counter() - start, finish_reason=choice.get("finish_reason") or "")
 
+    def count_prompt_tokens(self, messages: list[dict[str, str]]) -> int:
+        return len(self._prompt_tokens(messages))
+
     def _prompt_tokens(self, messages: list[dict[str, str]]) -> list[int]:
         # The same rendering and tokenisation as create_chat_completion's template handler.
         result = self._formatter(messages=messages)

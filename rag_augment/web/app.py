@@ -44,7 +44,7 @@ _PROV_SHOWN = ("generator", "model", "model_hash", "prompt_version", "prompt_has
 class ReviewApp:
     """The state behind the routes: the index, its query catalog, the writer thread and the page tokens."""
 
-    def __init__(self, index, token: str | None, csrf: str | None = None, writer_idle: float = 1.5):
+    def __init__(self, index, token: str | None, csrf: str | None = None, writer_idle: float = 20.0):
         self.index = index
         self.token = token
         self.csrf = csrf or new_token()
@@ -276,7 +276,7 @@ async def _read_form(request: Request) -> dict[str, list[str]]:
 
 
 def create_app(index, token: str | None = None, *, loopback_only: bool = True, csrf: str | None = None,
-               writer_idle: float = 1.5) -> Starlette:
+               writer_idle: float = 20.0) -> Starlette:
     """The review app over `index`. With a token, every request must carry it (see security.py); with
     loopback_only, requests must name a loopback host. serve() sets both from the address it binds."""
     state = ReviewApp(index, token, csrf, writer_idle)

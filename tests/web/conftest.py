@@ -81,7 +81,7 @@ class RunningServer:
 
     @property
     def app(self):
-        return self.server.config.loaded_app
+        return self.server.config.app
 
     def get(self, path: str, headers: dict | None = None) -> tuple[int, str]:
         req = urllib.request.Request(self.url + path, headers=headers or {})

@@ -37,17 +37,22 @@ TRAIN_Q = ["annual leave per pay period", "bus commuting benefit", "smart card r
 
 @pytest.fixture
 def tiny(tmp_path):
+    return make_tiny(tmp_path)
+
+
+def make_tiny(tmp_path, extra_train: tuple[tuple[str, int], ...] = ()):
+    """The 10-document set; `extra_train`: (text, relevant document number) train queries added after TRAIN_Q."""
     root = tmp_path / "tiny"
     (root / "qrels").mkdir(parents=True)
     with open(root / "corpus.jsonl", "w") as f:
         for i, (title, text) in enumerate(TOPICS):
             f.write(json.dumps({"_id": f"d{i}", "title": title, "text": text}) + "\n")
-    queries = TEST_Q + TRAIN_Q
+    queries = TEST_Q + TRAIN_Q + [t for t, _ in extra_train]
     with open(root / "queries.jsonl", "w") as f:
         for i, q in enumerate(queries):
             f.write(json.dumps({"_id": f"q{i}", "text": q}) + "\n")
     test = [f"q{i}\td{i}\t{2 if i % 3 == 0 else 1}" for i in range(10)]
-    train = [f"q{10 + i}\td{d}\t1" for i, d in enumerate((0, 2, 3, 4))]
+    train = [f"q{10 + i}\td{d}\t1" for i, d in enumerate((0, 2, 3, 4) + tuple(d for _, d in extra_train))]
     for split, rows in (("test", test), ("train", train)):
         (root / "qrels" / f"{split}.tsv").write_text("query-id\tcorpus-id\tscore\n" + "\n".join(rows) + "\n")
     return load_dataset(root)
@@ -247,3 +252,43 @@ def test_no_synthetic_queries_with_real_ones_runs_every_system(tiny, tmp_path):
     assert {s["key"] for s in result["systems"]} >= {"dense", "rag_augment", "bm25_doc2query", "hybrid_tuned"}
     for s in result["systems"]:
         assert 0.0 <= s["metrics"]["nDCG@10"] <= 1.0
+
+
+def test_real_from_train_drops_train_queries_that_near_duplicate_a_test_query(tmp_path):
+    """A planted train query that rewords a test query (token Jaccard 5/6) is not blended in, and is counted; the
+    train query that only shares a topic with a test query stays."""
+    ds = make_tiny(tmp_path, extra_train=(("Paid leave for the jury service", 7),   # ~ q7 "paid leave for jury service"
+                                          ("court summons time off", 7)))
+    result = run_eval(ds, RulesGenerator(), tmp_path / "run", spec(tmp_path, train_split="train",
+                                                                   real_from_train=True), embedder=HashEmbedder(64))
+    real = result["index"]["real_from_train"]
+    near = real["near_duplicates_dropped"]
+    assert near["query_ids"] == ["q14"] and near["queries"] == 1 and near["pairs"] == 1 and near["by_jaccard"] == 1
+    assert near["jaccard"] == 0.5 and near["cosine"] == 0.95
+    assert real["records"] == 5 and real["added"] == 5  # the four TRAIN_Q and "court summons time off"
+    assert "q7" in real["covered_queries"]  # d7 holds the kept train query
+    from rag_augment.eval.report import header_lines
+    assert any("1 train queries (1 pairs) dropped as near-duplicates" in line for line in header_lines(result))
+    from rag_augment.augment_index import AugmentIndex
+    idx = AugmentIndex(tmp_path / "run" / "index", embedder=HashEmbedder(64), collection="eval")
+    texts = {q.text for q in idx.store.queries_of(sorted(idx.store.chunk_states())) if q.kind == "real"}
+    assert "Paid leave for the jury service" not in texts and "court summons time off" in texts
+
+
+def test_near_duplicates_by_words_or_by_embedding():
+    import numpy as np
+
+    from rag_augment.eval.harness import near_duplicates_of, tokens
+
+    class Fixed:  # the cosine comes from these vectors, not from the words
+        vecs = {"a b c d": [1, 0], "w x y z": [0.96, 0.28], "e f g h": [0, 1], "a b c q": [0, 1], "zzz": [0.6, 0.8]}
+
+        def embed(self, texts):
+            return np.array([self.vecs[t] for t in texts], dtype=float)
+
+    assert tokens("The  Jury, service!") == {"the", "jury", "service"}
+    got = near_duplicates_of(Fixed(), {"words": "a b c q", "vector": "w x y z", "far": "e f g h"}, ["a b c d", "zzz"])
+    assert set(got) == {"words", "vector"}
+    assert got["words"]["jaccard"] == 0.6 and got["vector"]["cosine"] >= 0.95 and got["vector"]["jaccard"] == 0.0
+    assert near_duplicates_of(Fixed(), {"words": "a b c q"}, ["a b c d"], jaccard=0.7, cosine=0.99) == {}
+    assert near_duplicates_of(Fixed(), {}, ["a b c d"]) == {}

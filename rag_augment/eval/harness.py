@@ -41,6 +41,7 @@ class LeakageError(ConfigError):
 
 HUMAN_KINDS = (REAL, FEEDBACK)
 TRAIN_LEGS_FILE = "train_legs.json.gz"  # the train split's legs, for tuning across runs
+NEAR_DUPLICATE_JACCARD = 0.5  # --real-from-train: a train query this close to an eval query is not blended in
 
 
 @dataclass
@@ -158,17 +159,56 @@ def clear_human_queries(index: AugmentIndex) -> int:
     return len(ids)
 
 
-def attach_train_queries(ds: EvalDataset, index: AugmentIndex, train_split: str,
-                         eval_texts: Iterable[str]) -> dict[str, Any]:
+def attach_train_queries(ds: EvalDataset, index: AugmentIndex, train_split: str, eval_texts: Iterable[str],
+                         jaccard: float = NEAR_DUPLICATE_JACCARD, cosine: float | None = None) -> dict[str, Any]:
     """Blend real data the way a team with a query log would: each train query becomes a real query of the
-    chunk of each of its relevant documents that is most like it. An eval query's exact text is never added."""
+    chunk of each of its relevant documents that is most like it. A train query that near-duplicates an eval query
+    (token Jaccard >= `jaccard`, or embedding cosine >= `cosine`, default the filters' near-duplicate threshold)
+    is dropped and counted: a query log rarely holds a reworded copy of tomorrow's question, and SciFact often
+    writes the same finding twice (once per split), which would flatter the blend. An exact copy never gets in."""
+    cosine = FilterConfig().dedupe_threshold if cosine is None else cosine
     indexed = {meta.get("doc_id") for meta in index.store.chunk_states().values()}
-    records = [{"text": ds.queries[q], "doc_id": doc} for q, rels in sorted(ds.split(train_split).items())
+    train = {q: rels for q, rels in sorted(ds.split(train_split).items())
+             if any(grade > 0 and doc in indexed for doc, grade in rels.items())}
+    eval_texts = list(eval_texts)
+    near = near_duplicates_of(index.embedder, {q: ds.queries[q] for q in train}, eval_texts, jaccard, cosine)
+    records = [{"text": ds.queries[q], "doc_id": doc} for q, rels in train.items() if q not in near
                for doc, grade in sorted(rels.items()) if grade > 0 and doc in indexed]
     held = {norm_text(t) for t in eval_texts}
     docs = sorted({r["doc_id"] for r in records if norm_text(r["text"]) not in held})
+    dropped = {"queries": len(near), "jaccard": jaccard, "cosine": cosine,
+               "by_jaccard": sum(1 for v in near.values() if v["jaccard"] >= jaccard),
+               "by_cosine_only": sum(1 for v in near.values() if v["jaccard"] < jaccard),
+               "pairs": sum(1 for q in near for d, g in train[q].items() if g > 0 and d in indexed),
+               "query_ids": sorted(near)}
     return {"train_split": train_split, "records": len(records), "documents": docs,
-            **add_real_queries(index, records, held)}
+            "near_duplicates_dropped": dropped, **add_real_queries(index, records, held)}
+
+
+def tokens(text: str) -> frozenset[str]:
+    """The normalised token set two queries are compared on (lower-cased alphanumeric words)."""
+    return frozenset(_norm(text).split())
+
+
+def near_duplicates_of(embedder: Any, candidates: Mapping[str, str], others: Sequence[str],
+                       jaccard: float = NEAR_DUPLICATE_JACCARD, cosine: float = 0.95) -> dict[str, dict[str, float]]:
+    """candidate id -> {"jaccard", "cosine"} (its closest other text by each) for every candidate whose token
+    Jaccard with some other text is >= `jaccard` or whose embedding cosine is >= `cosine`."""
+    if not candidates or not others:
+        return {}
+    ids = list(candidates)
+    other_sets = [tokens(t) for t in others]
+    vecs = embedder.embed([candidates[q] for q in ids] + list(others))
+    vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+    cos = vecs[:len(ids)] @ vecs[len(ids):].T
+    out: dict[str, dict[str, float]] = {}
+    for i, q in enumerate(ids):
+        mine = tokens(candidates[q])
+        best_j = max((len(mine & o) / len(mine | o) for o in other_sets if mine | o), default=0.0)
+        best_c = float(cos[i].max())
+        if best_j >= jaccard or best_c >= cosine:
+            out[q] = {"jaccard": round(best_j, 4), "cosine": round(best_c, 4)}
+    return out
 
 
 # ---------------------------------------------------------------- retrieval

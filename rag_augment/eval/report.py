@@ -65,8 +65,17 @@ def _real_line(real: dict[str, Any] | None) -> list[str]:
         return []
     return [f"- real queries blended in after tuning: the `{real['train_split']}` split's queries, one per relevant "
             f"indexed document ({real['records']} pairs), stored as kind \"real\" ({real['added']} vectors added, "
-            f"{real['skipped_held_out']} skipped as eval texts); every system that reads the queries, as vectors or "
-            "as words, reads them"]
+            f"{real['skipped_held_out']} skipped as eval texts{_near_text(real)}); every system that reads the "
+            "queries, as vectors or as words, reads them"]
+
+
+def _near_text(real: dict[str, Any]) -> str:
+    near = real.get("near_duplicates_dropped")
+    if near is None:
+        return "; train queries near-duplicating an eval query were NOT dropped (run predates the check)"
+    return (f"; {near['queries']} train queries ({near['pairs']} pairs) dropped as near-duplicates of an eval "
+            f"query: token Jaccard >= {near['jaccard']} ({near['by_jaccard']}) or embedding cosine >= "
+            f"{near['cosine']} ({near['by_cosine_only']} more)")
 
 
 def systems_table(result: dict[str, Any]) -> list[str]:

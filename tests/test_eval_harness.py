@@ -292,3 +292,46 @@ def test_near_duplicates_by_words_or_by_embedding():
     assert got["words"]["jaccard"] == 0.6 and got["vector"]["cosine"] >= 0.95 and got["vector"]["jaccard"] == 0.0
     assert near_duplicates_of(Fixed(), {"words": "a b c q"}, ["a b c d"], jaccard=0.7, cosine=0.99) == {}
     assert near_duplicates_of(Fixed(), {}, ["a b c d"]) == {}
+
+
+def test_latency_is_each_system_end_to_end_at_its_natural_depth(tiny, tmp_path):
+    """Every system of the table is timed by one call that does what it does for a user; the product's call is
+    AugmentIndex.query itself and returns the top of the ranking the table scored; rivals run at natural depth."""
+    from rag_augment.eval.harness import measure_latency, natural_profile
+    from rag_augment.eval.systems import System, hybrid_profile, single_leg
+
+    result = run_eval(tiny, RulesGenerator(), tmp_path / "run", spec(tmp_path, train_split="train",
+                                                                     latency_queries=4), embedder=HashEmbedder(64))
+    timing = result["latency"]
+    assert timing["queries"] == 4 and timing["k"] == 10 and timing["not_timed"] == []
+    assert all(s["latency_source"] == "end to end" for s in result["systems"])
+    assert {k: len(v) for k, v in result["latency_per_query_ms"].items()} == {s["key"]: 4 for s in result["systems"]}
+    assert set(result["per_query"]["dense"]) >= {"nDCG@10", "R@1", "R@100", "MRR@10", "Hit@10", "R@20"}
+    # natural depths: one leg answers k hits from k; the query vectors keep their default (k counts parents);
+    # several legs take the product's default depths, whatever depth the offline table read them at
+    dense = natural_profile(System("dense", "", "fuse", ("chunk_dense",), single_leg("chunk_dense")), 10)
+    assert dense.depth == {"chunk_dense": 10}
+    synthetic = natural_profile(System("s", "", "fuse", ("query_dense",), single_leg("query_dense")), 10)
+    assert synthetic.depth == {"query_dense": 200}
+    hybrid = natural_profile(System("h", "", "fuse", ("chunk_dense", "chunk_lexical"), hybrid_profile()), 10)
+    assert hybrid.depth["chunk_dense"] == 50 and hybrid.depth["chunk_lexical"] == 50
+    # the product's timed call is the product's query path and agrees with what was scored
+    from rag_augment.augment_index import AugmentIndex
+    from rag_augment.eval.harness import collect_legs
+    from rag_augment.profiles import load_profile
+    idx = AugmentIndex(tmp_path / "run" / "index", embedder=HashEmbedder(64), collection="eval")
+    prof = load_profile(None)
+    queries = tiny.split_queries("test")
+    legs = collect_legs(idx, queries, spec(tmp_path).depths, products={"p": prof})
+    calls = []
+    real_query = idx.query
+
+    def recording(text, k=10, profile=None):
+        calls.append((text, k, profile))
+        return real_query(text, k=k, profile=profile)
+    idx.query = recording
+    product = System("p", "", "product", (), prof)
+    timed, _ = measure_latency(idx, [product], queries, {}, n=2)
+    assert len(timed["p"]) == 2 and all(c[1] == 10 and c[2] is prof for c in calls)
+    for qid, text in queries.items():
+        assert [h.chunk_id for h in real_query(text, k=10, profile=prof)] == legs[qid].product["p"][0][:10]

@@ -9,7 +9,7 @@ import os
 import platform
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -22,8 +22,8 @@ from rag_augment.chunking import ChunkingConfig, chunk_documents
 from rag_augment.errors import ConfigError
 from rag_augment.eval import metrics as M
 from rag_augment.eval.datasets import EvalDataset, Qrels
-from rag_augment.eval.systems import (EVAL_DEPTH, MAX_K, QueryLegs, System, hybrid_profile, latency, rank,
-                                      single_leg, standard_systems)
+from rag_augment.eval.systems import (AS_RETRIEVED, EVAL_DEPTH, MAX_K, QueryLegs, System, hybrid_profile,
+                                      latency, legs_used, rank, single_leg, standard_systems)
 from rag_augment.eval.tune import TuneSet, save_tune_set, tune_profile, write_profile
 from rag_augment.filters import FilterConfig
 from rag_augment.fusion import LEG_NAMES, FusionProfile, fuse
@@ -59,6 +59,8 @@ class EvalSpec:
     batch_size: int = 8
     profiles: tuple[str, ...] = ()       # more fusion profiles to report (shipped names or JSON files)
     real_from_train: bool = False        # after tuning, store the train queries as real queries (blending)
+    latency_queries: int = 300           # eval queries timed end to end (the first ones by id); 0: none
+    latency_k: int = 10                  # hits each system returns while it is timed
     command: str = ""
 
 
@@ -265,6 +267,85 @@ def _timed(seconds: dict[str, float], key: str, fn: Callable[[], Any]) -> Any:
     return value
 
 
+# ---------------------------------------------------------------- latency
+
+NATURAL_DEPTH = {"chunk_dense": 50, "query_dense": 200, "chunk_lexical": 50, "query_lexical": 200,
+                 "doc2query_lexical": 50}  # the product's own defaults (AugmentedRetriever.legs_for)
+LATENCY_WARMUP = 3
+
+
+def natural_profile(system: System, k: int) -> FusionProfile | None:
+    """The profile a rival runs with when it is used for real, to answer k hits: one leg at depth k (the query
+    vectors at their default depth, since k counts parents and a parent has several), several legs at the product's
+    default depths; depths the offline table widened for Recall@100 are put back. None: not a profile system."""
+    prof = system.profile
+    if prof is None or system.substitute:
+        return None
+    legs = legs_used(prof)
+    depth = {leg: (d if d < AS_RETRIEVED else NATURAL_DEPTH[leg]) for leg, d in prof.depth.items()}
+    if system.kind != "product" and len(legs) == 1 and legs[0] != "query_dense":
+        depth[legs[0]] = k
+    return prof if depth == prof.depth else replace(prof, depth=depth)
+
+
+def system_call(index: AugmentIndex, system: System, searchers: Mapping[str, Callable[[str, np.ndarray], list[str]]],
+                k: int) -> Callable[[str], Any] | None:
+    """A function (query text) -> hits that does what the system does for a user, end to end: embed the query (if
+    it reads vectors), search at its natural depth, fuse, read the k hits' texts. The product is AugmentIndex.query
+    itself (legs searched at once); profile rivals run on the same retriever with their own profile, so they get
+    the same parallel legs. None for the pool's reference systems, which have no such path."""
+    if system.kind == "multivector":
+        def multivector(text: str) -> Any:  # top-k child vectors, parents deduplicated in order, then their texts
+            hits = index.store.search("queries", index.embedder.embed([text])[0], k, include_meta=False)
+            parent = index.lexical.query_parent
+            return index.store.get_chunks(list(dict.fromkeys(parent.get(q, q) for q, _, _, _ in hits)))
+        return multivector
+    if system.kind == "memory":
+        search = searchers[system.key]
+
+        def memory(text: str) -> Any:
+            emb = index.embedder.embed([text])[0] if system.dense else None
+            return index.store.get_chunks(list(dict.fromkeys(search(text, emb)))[:k])
+        return memory
+    prof = natural_profile(system, k)
+    if prof is None:
+        return None
+    return lambda text: index.query(text, k=k, profile=prof)
+
+
+def measure_latency(index: AugmentIndex, systems: Sequence[System], queries: Mapping[str, str],
+                    searchers: Mapping[str, Callable[[str, np.ndarray], list[str]]], n: int, k: int = 10
+                    ) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """Seconds per query of each system's own end-to-end call (system_call), for the first n queries by id. Systems
+    take turns on each query, in an order that rotates, so that a load change on the shared machine falls on all
+    of them alike. Returns (system key -> query id -> seconds, how it was measured)."""
+    calls = {s.key: system_call(index, s, searchers, k) for s in systems}
+    calls = {key: fn for key, fn in calls.items() if fn is not None}
+    qids = sorted(queries)[:max(0, n)]
+    for qid in qids[:LATENCY_WARMUP]:  # load models, open collections, fill caches
+        for fn in calls.values():
+            fn(queries[qid])
+    load_before = _load()
+    out: dict[str, dict[str, float]] = {key: {} for key in calls}
+    keys = list(calls)
+    for i, qid in enumerate(qids):
+        for key in keys[i % len(keys):] + keys[:i % len(keys)] if keys else []:
+            t0 = time.perf_counter()
+            calls[key](queries[qid])
+            out[key][qid] = time.perf_counter() - t0
+    return out, {"queries": len(qids), "k": k, "warmup_queries": min(LATENCY_WARMUP, len(qids)),
+                 "load_avg_before": load_before, "load_avg_after": _load(),
+                 "method": "end to end per call: AugmentIndex.query for rag_augment's profiles (embedding, legs at "
+                           "once, fusion, hit texts); rivals on the same retriever with their own legs at their "
+                           "natural depth (one leg: k; several: the product's defaults), or their own search plus "
+                           "the hits' texts",
+                 "not_timed": sorted(s.key for s in systems if s.key not in calls)}
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else []
+
+
 # ---------------------------------------------------------------- scoring
 
 def score_system(system: System, legs: Mapping[str, QueryLegs], qrels: Qrels,
@@ -351,20 +432,27 @@ def run_eval(ds: EvalDataset, generator: Any, out_dir: str | Path, spec: EvalSpe
     memory = {s.key: s.build(index, out_dir / "vectors") for s in systems if s.kind == "memory"}
     products = {s.key: s.profile for s in systems if s.kind == "product"}
     legs = collect_legs(index, queries, spec.depths, products, memory, progress, f"eval {spec.split}")
-    per_query, lat = {}, {}
+    per_query, summed = {}, {}
     for s in systems:
-        per_query[s.key], lat[s.key] = score_system(s, legs, qrels, chunk_doc)
+        per_query[s.key], summed[s.key] = score_system(s, legs, qrels, chunk_doc)
+    timed, timing = measure_latency(index, systems, queries, memory, spec.latency_queries, spec.latency_k)
+    # a system with no end-to-end path (the pool's reference recipes) keeps the old account: its legs, summed
+    lat = {s.key: list(timed[s.key].values()) if s.key in timed else summed[s.key] for s in systems}
+    pairs = list(pairs or default_pairs(systems))
     return {
         "run": run_info(ds, generator, index, spec, len(queries)),
         "index": info,
         "systems": [{"key": s.key, "label": s.label, "kind": s.kind,
                      "profile": asdict(s.profile) if s.profile else None,
-                     "metrics": M.mean_metrics(per_query[s.key]), "latency_ms": percentiles_ms(lat[s.key])}
+                     "metrics": M.mean_metrics(per_query[s.key]), "latency_ms": percentiles_ms(lat[s.key]),
+                     "latency_source": "end to end" if s.key in timed else "legs summed"}
                     for s in systems],
-        "lifts": compare(per_query, pairs or default_pairs(systems), n=spec.bootstrap, seed=spec.seed),
+        "lifts": compare(per_query, pairs, n=spec.bootstrap, seed=spec.seed),
+        "pairs": [list(p) for p in pairs],
+        "latency": timing,
         "tuning": tuning,
-        "per_query": {s.key: {m: per_query[s.key][m].round(6).tolist() for m in ("nDCG@10", "R@10")}
-                      for s in systems},
+        "per_query": {s.key: {m: v.round(6).tolist() for m, v in per_query[s.key].items()} for s in systems},
+        "latency_per_query_ms": {key: {q: round(1000 * t, 3) for q, t in by_q.items()} for key, by_q in timed.items()},
         "query_ids": sorted(qrels),
         "curve_ks": list(M.CURVE_KS),
     }

@@ -19,11 +19,11 @@ import pytest
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.embedding import HashEmbedder
 from rag_augment.errors import InputError
-from rag_augment.feedback import (JUDGE_SYSTEM, FeedbackStore, apply_feedback, parse_judgement, rewriter_for)
+from rag_augment.feedback import JUDGE_SYSTEM, FeedbackStore, apply_feedback, parse_judgement, rewriter_for
 from rag_augment.fusion import FusionProfile
-from rag_augment.generators.base import Completion
 from rag_augment.generators.rules import RulesGenerator
 from rag_augment.real_queries import add_real_queries
+from rag_augment.testing import FakeChatBackend, RecordingGenerator
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "sample_kb" / "docs"
@@ -167,11 +167,9 @@ def test_round_with_rules_generator_fixes_a_failed_query(index, small_kb):
     assert apply_feedback(index, RulesGenerator())["handled"] == 0  # nothing open with a target
     # feedback vectors survive re-indexing and regeneration (only generated kinds are replaced)
     n = len(fq)
-
-    class Regenerate(RulesGenerator):
-        def identity(self):
-            return {**super().identity(), "run": 2}
-    index.index_path(small_kb, Regenerate())
+    regenerate = RecordingGenerator(RulesGenerator(), identity_extra={"run": 2})
+    index.index_path(small_kb, regenerate)
+    assert regenerate.calls  # the new identity did regenerate the chunks
     assert len(feedback_queries(index)) == n
 
 
@@ -228,28 +226,20 @@ def test_feedback_respects_review_decisions(index, tmp_path):
 
 
 # ---- a round with an LLM back end (scripted) --------------------------------------------------------------------
-class ScriptedBackend:
-    """A chat back end that answers judge prompts with a fixed passage number and paraphrase prompts with lines."""
-    model_id, model_hash = "scripted-llm", ""
+def paraphrase_lines(conv):
+    """Four paraphrase lines for the query in the prompt: two good ones, a repeat and one with PII."""
+    query = conv[-1]["content"].rsplit("Query: ", 1)[1]
+    return f"Here you go:\nP: {query} please\nP: help me with {query}\nP: {query}\nP: jane@x.org {query}"
 
-    def __init__(self, choice="2"):
-        self.choice, self.calls = choice, []
 
-    def complete_batch(self, conversations, params):
-        self.calls.append((conversations, params))
-        out = []
-        for conv in conversations:
-            if conv[0]["content"] == JUDGE_SYSTEM:
-                out.append(Completion(text=self.choice))
-            else:
-                query = conv[-1]["content"].rsplit("Query: ", 1)[1]
-                out.append(Completion(text=f"Here you go:\nP: {query} please\nP: help me with {query}\n"
-                                           f"P: {query}\nP: jane@x.org {query}"))
-        return out
+def scripted_backend(choice="2"):
+    """Judge prompts get a fixed passage number, paraphrase prompts get paraphrase_lines."""
+    return FakeChatBackend(lambda conv: choice if conv[0]["content"] == JUDGE_SYSTEM else paraphrase_lines(conv),
+                           model_id="scripted-llm")
 
 
 def test_round_with_llm_judge_and_paraphrases(index):
-    backend = ScriptedBackend(choice="2")
+    backend = scripted_backend(choice="2")
     with FeedbackStore.for_index(index) as fb:
         fid = fb.add("cameras off during calls", "flagged_wrong")
     candidates = index.query("cameras off during calls", k=10)
@@ -267,12 +257,13 @@ def test_round_with_llm_judge_and_paraphrases(index):
     para_conv = backend.calls[1][0][0]
     assert "Example" in para_conv[1]["content"] and "cameras off during calls" in para_conv[1]["content"]
     with FeedbackStore.for_index(index) as fb:
-        assert fb.list()[0].target_how == "judge" and fb.list()[0].note == "needs_review"
+        rec = {r.id: r for r in fb.list()}[fid]
+    assert rec.target_how == "judge" and rec.note == "needs_review"
 
 
 def test_the_same_complaint_twice_generates_nothing_the_second_time(index):
     text = failing_query(index, ZOOM)
-    backend = ScriptedBackend()
+    backend = scripted_backend()
     with FeedbackStore.for_index(index) as fb:
         fb.add(text, "thumbs_down", doc_id=ZOOM)
     first = apply_feedback(index, backend, n_paraphrases=3)
@@ -289,24 +280,13 @@ def test_the_same_complaint_twice_generates_nothing_the_second_time(index):
     assert rec.status == "fixed" and rec.note == "already_answered"
 
 
-class FixedParaphrases(ScriptedBackend):
-    """Paraphrase prompts are answered with the next of a fixed list of lines."""
-
-    def __init__(self, answers):
-        super().__init__()
-        self.answers = list(answers)
-
-    def complete_batch(self, conversations, params):
-        self.calls.append((conversations, params))
-        return [Completion(text=self.answers.pop(0)) for _ in conversations]
-
-
 def test_paraphrases_the_chunk_already_holds_are_not_added_again(index):
     chunk = index.store.chunk_ids_of_docs([ZOOM])[0]
     a, b = "guests cannot get into our video meetings", "budget spreadsheet for the quarter"
     assert all(h.chunk_id != chunk for h in index.query(b, k=1))  # b must fail at k=1 to reach generation
-    backend = FixedParaphrases(["P: how do outside guests join a zoom call\nP: zoom for people outside GSA",
-                                "P: How do outside guests join a Zoom call?\nP: quarterly numbers in zoom"])
+    backend = FakeChatBackend(["P: how do outside guests join a zoom call\nP: zoom for people outside GSA",
+                               "P: How do outside guests join a Zoom call?\nP: quarterly numbers in zoom"],
+                              model_id="scripted-llm")
     with FeedbackStore.for_index(index) as fb:
         fb.add(a, "thumbs_down", chunk_id=chunk)
     apply_feedback(index, backend, n_paraphrases=2, k=1)
@@ -322,7 +302,7 @@ def test_paraphrases_the_chunk_already_holds_are_not_added_again(index):
 def test_judge_saying_none_leaves_the_query_open(index):
     with FeedbackStore.for_index(index) as fb:
         fb.add("quantum physics lecture", "flagged_wrong")
-    report = apply_feedback(index, ScriptedBackend(choice="0"))
+    report = apply_feedback(index, scripted_backend(choice="0"))
     assert report["handled"] == 0 and report["skipped"] == {"judge_declined": 1}
     with FeedbackStore.for_index(index) as fb:
         assert fb.list()[0].status == "open"
@@ -332,7 +312,7 @@ def test_parse_judgement_and_rewriter_choice():
     assert parse_judgement("Passage 3", 5) == 3 and parse_judgement("0", 5) is None
     assert parse_judgement("7", 5) is None and parse_judgement("none", 5) is None
     assert rewriter_for(None).name == "none" and rewriter_for(RulesGenerator()).name == "rules"
-    assert rewriter_for(ScriptedBackend()).model == "scripted-llm"
+    assert rewriter_for(scripted_backend()).model == "scripted-llm"
     with pytest.raises(Exception, match="cannot write paraphrases"):
         rewriter_for(object())
 

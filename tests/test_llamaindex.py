@@ -17,18 +17,33 @@ from llama_index.core.evaluation import RetrieverEvaluator
 from llama_index.core.llms import MockLLM
 from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.response_synthesizers import get_response_synthesizer
-from llama_index.core.schema import (MetadataMode, NodeRelationship, NodeWithScore, QueryBundle, RelatedNodeInfo,
-                                     TextNode)
+from llama_index.core.schema import (
+    MetadataMode,
+    NodeRelationship,
+    NodeWithScore,
+    QueryBundle,
+    RelatedNodeInfo,
+    TextNode,
+)
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.embedding import HashEmbedder
 from rag_augment.errors import ConfigError, InputError
 from rag_augment.generators.base import GenerationResult
-from rag_augment.integrations.llamaindex import (EXPLAIN_KEY, ChatBackendLLM, QueryAugmentPostprocessor,
-                                                 RagAugmentEmbedding, RagAugmentRetriever, augment_nodes,
-                                                 augment_vector_store_index, node_from_store, nodes_to_chunks,
-                                                 read_index_nodes)
+from rag_augment.integrations.llamaindex import (
+    EXPLAIN_KEY,
+    ChatBackendLLM,
+    QueryAugmentPostprocessor,
+    RagAugmentEmbedding,
+    RagAugmentRetriever,
+    augment_nodes,
+    augment_vector_store_index,
+    node_from_store,
+    nodes_to_chunks,
+    read_index_nodes,
+)
+from rag_augment.testing import FakeChatBackend, SlowEmbedder
 from rag_augment.types import QUESTION
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,15 +70,6 @@ class ScriptedGenerator:
                 for c in chunks]
 
 
-class SlowEmbedder(HashEmbedder):
-    """A blocking embedder (like a real model) whose delay is switched on after indexing."""
-    delay = 0.0
-
-    def embed(self, texts):
-        time.sleep(self.delay)
-        return super().embed(texts)
-
-
 def app_nodes() -> list[TextNode]:
     return [TextNode(id_=nid, text=text, metadata={"file_name": nid[2:] + ".txt", "team": "hr"},
                      relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id="doc-" + nid[2:])})
@@ -72,7 +78,7 @@ def app_nodes() -> list[TextNode]:
 
 @pytest.fixture
 def app(tmp_path):
-    embedder = SlowEmbedder()
+    embedder = SlowEmbedder()  # its delay is switched on after indexing
     collection = chromadb.PersistentClient(path=str(tmp_path / "app")).get_or_create_collection("app")
     index = VectorStoreIndex(app_nodes(), embed_model=RagAugmentEmbedding(embedder),
                              storage_context=StorageContext.from_defaults(
@@ -320,15 +326,8 @@ def test_retriever_evaluator_metrics_stay_within_bounds_and_ids_are_the_apps(app
 # ---------------------------------------------------------------- answer synthesis through a chat back end
 
 def test_chat_backend_llm_sends_the_prompt_as_one_user_message():
-    from rag_augment.generators.base import Completion
-
-    class Echo:
-        model_id, model_hash = "echo", ""
-
-        def complete_batch(self, conversations, params):
-            return [Completion(text=f"{c[-1]['role']}:{c[-1]['content'][:5]}") for c in conversations]
-
-    llm = ChatBackendLLM(Echo(), num_output=64)
+    echo = FakeChatBackend(lambda c: f"{c[-1]['role']}:{c[-1]['content'][:5]}", model_id="echo")
+    llm = ChatBackendLLM(echo, num_output=64)
     assert llm.complete("hello world").text == "user:hello"
     assert asyncio.run(llm.acomplete("hello world")).text == "user:hello"
     assert llm.metadata.model_name == "echo" and llm.metadata.num_output == 64

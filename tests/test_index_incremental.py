@@ -1,17 +1,13 @@
 """Incremental indexing on the embedded Chroma: unchanged chunks are skipped, changed documents replace their
 chunks and queries, deleted documents leave nothing behind, and the lexical index always equals a rebuild."""
 from rag_augment.generators.rules import RulesGenerator
+from rag_augment.testing import RecordingGenerator
 from rag_augment.types import GENERATED_KINDS
 
 
-class CountingRules(RulesGenerator):
-    def __init__(self):
-        super().__init__()
-        self.calls = []
-
-    def generate_batch(self, chunks):
-        self.calls += [c.chunk_id for c in chunks]
-        return super().generate_batch(chunks)
+def counting_rules() -> RecordingGenerator:
+    """The rules generator with a record of the chunks it was asked about."""
+    return RecordingGenerator(RulesGenerator())
 
 
 def all_ids(index):
@@ -45,7 +41,7 @@ def assert_lexical_matches_rebuild(index, tmp_path):
 
 
 def test_reindex_unchanged_generates_nothing(make_index, kb):
-    index, gen = make_index(), CountingRules()
+    index, gen = make_index(), counting_rules()
     first = index.index_path(kb, gen)
     assert first.chunks_generated == first.chunks_total > 0
     assert first.queries_kept > 0
@@ -56,7 +52,7 @@ def test_reindex_unchanged_generates_nothing(make_index, kb):
 
 
 def test_changed_document_replaces_its_chunks_and_queries(make_index, kb, tmp_path):
-    index, gen = make_index(), CountingRules()
+    index, gen = make_index(), counting_rules()
     index.index_path(kb, gen)
     before_chunks, before_queries = all_ids(index)
     page = kb / "tools" / "zoom.md"
@@ -79,14 +75,14 @@ def test_real_queries_move_to_the_new_chunk_when_their_chunk_changes(make_index,
     from rag_augment.types import REAL
 
     index = make_index()
-    index.index_path(kb, CountingRules())
+    index.index_path(kb, counting_rules())
     chunks, _ = all_ids(index)
     texts = index.store.get_chunks(sorted(c for c in chunks if c.startswith("tools/zoom.md")))
     target = next(c for c, t in texts.items() if "Zoom" in t["text"])
     add_real_queries(index, [{"text": "how do I start a zoom call", "chunk_id": target}])
     page = kb / "tools" / "zoom.md"
     page.write_text(page.read_text().replace("Zoom", "Zoom (video calls)"))
-    rep = index.index_path(kb, CountingRules())
+    rep = index.index_path(kb, counting_rules())
     assert rep.queries_reattached == 1
     chunks, queries = all_ids(index)
     assert target not in chunks
@@ -96,18 +92,18 @@ def test_real_queries_move_to_the_new_chunk_when_their_chunk_changes(make_index,
     assert real[0].provenance["reattached_from"] == target
     assert_no_orphans(index)
     assert_lexical_matches_rebuild(index, tmp_path)
-    again = index.index_path(kb, CountingRules())  # nothing changed: nothing moves, nothing duplicates
+    again = index.index_path(kb, counting_rules())  # nothing changed: nothing moves, nothing duplicates
     assert again.queries_reattached == 0 and all_ids(index)[1] == queries
     page.unlink()  # a deleted document's real queries go with it
-    index.index_path(kb, CountingRules())
+    index.index_path(kb, counting_rules())
     assert not any(p.startswith("tools/zoom.md") for p in all_ids(index)[1].values())
 
 
 def test_deleted_document_leaves_no_vectors_or_terms(make_index, kb, tmp_path):
     index = make_index()
-    index.index_path(kb, CountingRules())
+    index.index_path(kb, counting_rules())
     (kb / "getting-started" / "piv.md").unlink()
-    rep = index.index_path(kb, CountingRules())
+    rep = index.index_path(kb, counting_rules())
     assert rep.documents_deleted == 1
     chunks, queries = all_ids(index)
     assert not any(c.startswith("getting-started/piv.md") for c in chunks)
@@ -119,7 +115,7 @@ def test_deleted_document_leaves_no_vectors_or_terms(make_index, kb, tmp_path):
 
 def test_delete_document_command(make_index, kb, tmp_path):
     index = make_index()
-    index.index_path(kb, CountingRules())
+    index.index_path(kb, counting_rules())
     n = index.delete_document("tools/zoom.md")
     assert n > 0
     chunks, queries = all_ids(index)
@@ -129,9 +125,9 @@ def test_delete_document_command(make_index, kb, tmp_path):
 
 def test_no_prune_keeps_missing_documents(make_index, kb):
     index = make_index()
-    index.index_path(kb, CountingRules())
+    index.index_path(kb, counting_rules())
     (kb / "tools" / "zoom.md").unlink()
-    index.index_path(kb, CountingRules(), prune=False)
+    index.index_path(kb, counting_rules(), prune=False)
     chunks, _ = all_ids(index)
     assert any(c.startswith("tools/zoom.md") for c in chunks)
 
@@ -150,7 +146,7 @@ def test_new_generator_regenerates_and_replaces_generated_queries(make_index, kb
 
 def test_search_hits_are_distinct_parents_and_explain_themselves(make_index, kb):
     index = make_index()
-    index.index_path(kb, CountingRules())
+    index.index_path(kb, counting_rules())
     hits = index.query("how do I get a PIV card", k=50)
     ids = [h.chunk_id for h in hits]
     assert len(ids) == len(set(ids))
@@ -164,7 +160,7 @@ def test_a_query_matched_by_its_vector_and_its_words_is_explained_once_per_leg(m
     from rag_augment.fusion import FusionProfile
 
     index = make_index()
-    index.index_path(kb, CountingRules())
+    index.index_path(kb, counting_rules())
     stored = index.store.queries_of(index.store.chunk_ids_of_docs(["getting-started/piv.md"]))
     probe = stored[0].text  # an exact synthetic query: top of both the dense and the lexical query legs
     both = FusionProfile(name="both", dense_pair="separate", weights={"chunk_dense": 1.0, "query_dense": 1.0,
@@ -179,7 +175,7 @@ def test_a_query_matched_by_its_vector_and_its_words_is_explained_once_per_leg(m
 
 def test_interrupted_lexical_write_is_rebuilt_on_open(make_index, kb, tmp_path):
     index = make_index()
-    index.index_path(kb, CountingRules())
+    index.index_path(kb, counting_rules())
     index._set_state(dirty=True)  # as if a crash happened between a Chroma write and the lexical swap
     import shutil
     shutil.rmtree(index.lexical.folder)

@@ -15,6 +15,7 @@ from rag_augment.errors import InputError
 from rag_augment.generators.rules import RulesGenerator
 from rag_augment.review import ReviewBook
 from rag_augment.reviewing import EXPORT_FIELDS, apply_review, export, read_decisions
+from rag_augment.testing import RecordingGenerator
 from rag_augment.types import SyntheticQuery
 
 DOCS = Path(__file__).resolve().parent.parent / "sample_kb" / "docs"
@@ -22,11 +23,9 @@ PICKED = ["getting-started/piv.md", "tools/zoom.md",
           "general-information-and-resources/employee-resources-policies/transit-benefit.md"]
 
 
-class Regenerate(RulesGenerator):
+def regenerate() -> RecordingGenerator:
     """Same output, new identity: forces the indexer to regenerate every chunk (a new model or prompt would)."""
-
-    def identity(self):
-        return {**super().identity(), "run": 2}
+    return RecordingGenerator(RulesGenerator(), identity_extra={"run": 2})
 
 
 @pytest.fixture
@@ -128,14 +127,14 @@ def test_review_round_trip_survives_reindex_and_regeneration(index, small_kb, tm
     again.index_path(small_kb, RulesGenerator())
     check_applied(again, reject, edit, approve)
     # Regenerate every chunk (new generator identity, same texts): decisions are applied again.
-    report = again.index_path(small_kb, Regenerate())
+    report = again.index_path(small_kb, regenerate())
     assert report.chunks_generated > 0 and report.queries_dropped.get("rejected_in_review") == 1
     check_applied(again, reject, edit, approve)
 
     # A document edit elsewhere regenerates only the changed chunks; the decisions still hold.
     doc = small_kb / PICKED[1]
     doc.write_text(doc.read_text() + "\n\n## New section\n\nZoom rooms can be booked from the calendar.\n")
-    again.index_path(small_kb, Regenerate())
+    again.index_path(small_kb, regenerate())
     check_applied(again, reject, edit, approve)
 
 
@@ -146,7 +145,7 @@ def test_later_decision_on_an_edited_text_is_followed_at_regeneration(index, sma
         {"decision": "reject", "parent_id": edit["parent_id"], "text": edit["edited_text"]}])
     assert apply_review(index, second)["rejected"] == 1
     assert not by_text(index, edit["parent_id"], edit["edited_text"])
-    index.index_path(small_kb, Regenerate())  # original -> edit -> reject: stays out
+    index.index_path(small_kb, regenerate())  # original -> edit -> reject: stays out
     assert not by_text(index, edit["parent_id"], edit["edited_text"])
     assert not by_text(index, edit["parent_id"], edit["text"])
 
@@ -158,7 +157,7 @@ def test_decision_for_a_query_not_in_the_index_is_kept_for_later(index, small_kb
     index.store.delete_queries([target["query_id"]])  # e.g. dropped since the export
     f = write_jsonl(tmp_path / "d.jsonl", [{**target, "decision": "reject"}])
     assert apply_review(index, f)["not_in_index"] == 1
-    index.index_path(small_kb, Regenerate())  # generated again, and rejected again
+    index.index_path(small_kb, regenerate())  # generated again, and rejected again
     assert not by_text(index, target["parent_id"], target["text"])
 
 

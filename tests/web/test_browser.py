@@ -90,8 +90,12 @@ def test_review_with_the_keyboard_and_record_a_failed_search(running, index, tmp
         wait.until(lambda d: hit.find_element(By.CSS_SELECTOR, "button.right-chunk").text.startswith("Recorded #"))
         driver.save_screenshot(str(shots / "search.png"))
 
+        # the round a person runs next (`rag-augment feedback apply`); the page then shows rank before -> after
+        server.app.state.review.writer.flush()
+        index.apply_feedback(rules())
         driver.get(f"{server.url}/feedback")
         assert FAILED_SEARCH in driver.find_element(By.ID, "feedback-records").text
+        assert "Round 1" in driver.find_element(By.TAG_NAME, "main").text
         driver.save_screenshot(str(shots / "feedback.png"))
         driver.get(f"{server.url}/diversity")
         assert len(driver.find_elements(By.CSS_SELECTOR, "svg.chart")) >= 4

@@ -19,9 +19,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from benchmarks.paths import CACHE, REPO_ROOT, RUNS, SHARED, SUBSETS, shown
+from benchmarks.paths import CACHE, REPO_ROOT, RESULTS, RUNS, SHARED, SUBSETS, shown
 from rag_augment.eval import command
-from rag_augment.eval.report import results_section, write_run
+from rag_augment.eval.report import results_section, write_per_query, write_run
 
 RESULTS_MD = REPO_ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Retrieval quality"
@@ -32,6 +32,8 @@ def run_table(shared: str, runs: str) -> dict[str, list[str]]:
     the runs are made). Model runs replay a committed cache; see benchmarks/cache/PROVENANCE.md."""
     scifact, xquad = f"{shared}/datasets/scifact", f"{shared}/datasets/xquad_en"
     subset = shown(SUBSETS / "scifact_test_1000.json")
+    random_subset = shown(SUBSETS / "scifact_test_random_1000.json")  # data_prep/build_random_subset.py
+    random_cache = shown(CACHE / "scifact_random1000_qwen15b.jsonl")  # made by build_random_subset.py --generate
     kb_cache, scifact_cache = shown(CACHE / "sample_kb_qwen15b_hr_policy.jsonl"), shown(
         CACHE / "scifact_test1000_qwen15b.jsonl")
     return {
@@ -78,6 +80,19 @@ def run_table(shared: str, runs: str) -> dict[str, list[str]]:
         "sample_kb-none-real": ["--dataset", "sample_kb", "--split", "test", "--generator", "none", "--tune",
                                 "--train-split", "train", "--real-from-train", "--profile-name", "sample_kb-none-real",
                                 "--profile-dir", f"{runs}/sample_kb-none-real"],
+        # The 1,000-document subsets with the rules generator: the pooled one (the shared experiment's pool, hard
+        # distractors chosen by the dense and BM25 baselines) and one with random distractors only.
+        "scifact1k-rules": ["--dataset", scifact, "--split", "test", "--pool", subset, "--generator", "rules",
+                            "--chunk-size", "2048", "--tune", "--train-split", "train",
+                            "--profile-name", "scifact1k-rules", "--profile-dir", f"{runs}/scifact1k-rules"],
+        "scifact1k-random-rules": ["--dataset", scifact, "--split", "test", "--pool", random_subset,
+                                   "--generator", "rules", "--chunk-size", "2048", "--tune", "--train-split", "train",
+                                   "--profile-name", "scifact1k-random-rules",
+                                   "--profile-dir", f"{runs}/scifact1k-random-rules"],
+        "scifact1k-random-qwen15b": ["--dataset", scifact, "--split", "test", "--pool", random_subset,
+                                     "--generator", "replay", "--cache", random_cache, "--chunk-size", "2048",
+                                     "--tune", "--train-split", "train", "--profile-name", "scifact1k-random-qwen15b",
+                                     "--profile-dir", f"{runs}/scifact1k-random-qwen15b"],
         # sample_kb's labelled queries over the whole handbook it was cut from: 246 pages, 226 of them unlabelled
         # distractors (some may answer a query too: that can only lower every system's score).
         "handbook-rules": ["--dataset", "sample_kb", "--docs", f"{shared}/kb/handbook_18f/pages",
@@ -87,9 +102,11 @@ def run_table(shared: str, runs: str) -> dict[str, list[str]]:
 
 
 RUN_NAMES = list(run_table("", ""))
-ORDER = ["pool-qwen15b", "scifact-rules", "scifact1k-qwen15b", "scifact1k-qwen15b-d2qminus", "scifact1k-qwen15b-real",
-         "scifact1k-none-real", "sample_kb-rules", "sample_kb-qwen15b", "sample_kb-qwen15b-real", "sample_kb-none-real",
-         "handbook-rules", "xquad-rules"]
+ORDER = ["pool-qwen15b", "scifact-rules", "scifact1k-random-rules", "scifact1k-rules", "scifact1k-random-qwen15b",
+         "scifact1k-qwen15b", "scifact1k-qwen15b-d2qminus", "scifact1k-qwen15b-real", "scifact1k-none-real",
+         "sample_kb-rules", "sample_kb-qwen15b", "sample_kb-qwen15b-real", "sample_kb-none-real", "handbook-rules",
+         "xquad-rules"]
+PER_QUERY_DIR = RESULTS / "per_query"  # one <run>.json.gz per run: every figure of the section comes from these
 
 
 def log_progress(total: int, desc: str):
@@ -137,6 +154,7 @@ def run_pool(shared: str, runs: str) -> None:
     result = run_eval(ds, ReplayGenerator(pool_cache), out, spec, cache_path=pool_cache, systems=systems,
                       pairs=pairs, progress=log_progress)
     write_run(result, out)
+    return result
 
 
 def write_results(shared: str, runs: str, results_md: Path) -> list[str]:
@@ -427,7 +445,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.run_benchmarks",
                                  description=__doc__.split("\n")[0])
     ap.add_argument("runs", nargs="*", help=f"pool and/or {', '.join(RUN_NAMES)}")
-    ap.add_argument("--results-only", action="store_true", help="only rewrite RESULTS.md from the run folders")
+    ap.add_argument("--results-only", action="store_true",
+                    help="only rewrite RESULTS.md (and the README block) from the committed per-query files")
+    ap.add_argument("--runs-only", action="store_true",
+                    help="make the runs and their per-query files, leave RESULTS.md and README.md alone")
+    ap.add_argument("--per-query-dir", type=Path, default=PER_QUERY_DIR,
+                    help="where each run's per-query file goes and the tables are read from "
+                         "(default: benchmarks/results/per_query)")
     ap.add_argument("--shared", type=Path, default=SHARED,
                     help="folder with datasets/, experiments/ and kb/ (default: ../shared beside the repository)")
     ap.add_argument("--runs-dir", type=Path, default=RUNS, help="run folders (default: benchmarks/runs)")
@@ -441,11 +465,16 @@ def main(argv: list[str] | None = None) -> int:
     # each run records its command with repository-relative paths that reproduce it in any clone.
     shared, runs, results_md = shown(args.shared), shown(args.runs_dir), args.results.resolve()
     os.chdir(REPO_ROOT)
+    per_query_dir = args.per_query_dir.resolve()
     for name in [] if args.results_only else args.runs:
         if name in ("pool", "pool-qwen15b"):
-            run_pool(shared, runs)
+            result = run_pool(shared, runs)
         else:
-            command.execute(_parse(name, shared, runs), progress=log_progress)
+            result, _ = command.execute(_parse(name, shared, runs), progress=log_progress)
+        path = write_per_query(result, per_query_dir / f"{result['run']['name']}.json.gz")
+        print(f"{shown(path)}: {path.stat().st_size // 1024} KiB", file=sys.stderr)
+    if args.runs_only:
+        return 0
     print("RESULTS.md: " + ", ".join(write_results(shared, runs, results_md)))
     return 0
 

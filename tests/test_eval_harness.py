@@ -335,3 +335,28 @@ def test_latency_is_each_system_end_to_end_at_its_natural_depth(tiny, tmp_path):
     assert len(timed["p"]) == 2 and all(c[1] == 10 and c[2] is prof for c in calls)
     for qid, text in queries.items():
         assert [h.chunk_id for h in real_query(text, k=10, profile=prof)] == legs[qid].product["p"][0][:10]
+
+
+def test_per_query_record_alone_gives_back_the_run_figures(tiny, tmp_path):
+    """The committed per-query file is enough: means, latency percentiles and bootstrap lifts recomputed from it
+    equal the run's own; nothing derived is stored in it."""
+    import gzip
+
+    from rag_augment.eval.report import PER_QUERY_FILE, read_per_query, result_from_per_query
+
+    out = tmp_path / "run"
+    result = run_eval(tiny, RulesGenerator(), out, spec(tmp_path, train_split="train"), embedder=HashEmbedder(64))
+    paths = write_run(result, out)
+    assert paths["per_query"] == out / PER_QUERY_FILE
+    raw = json.loads(gzip.decompress(paths["per_query"].read_bytes()))
+    assert "lifts" not in raw and all("metrics" not in s for s in raw["systems"])
+    back = result_from_per_query(read_per_query(paths["per_query"]))
+    for mine, theirs in zip(back["systems"], result["systems"]):
+        assert mine["key"] == theirs["key"] and mine["label"] == theirs["label"]
+        assert mine["metrics"] == pytest.approx(theirs["metrics"], abs=1e-6)
+        assert mine["latency_ms"] == pytest.approx(theirs["latency_ms"], abs=0.011)  # ms stored to 0.001
+    assert len(back["lifts"]) == len(result["lifts"])
+    for mine, theirs in zip(back["lifts"], result["lifts"]):
+        assert mine == pytest.approx(theirs, abs=1e-6)
+    write_run(result, tmp_path / "again")  # the same record gives the same bytes (no timestamp in the gzip)
+    assert (tmp_path / "again" / PER_QUERY_FILE).read_bytes() == paths["per_query"].read_bytes()

@@ -365,15 +365,9 @@ def score_system(system: System, legs: Mapping[str, QueryLegs], qrels: Qrels,
 
 def compare(per_query: Mapping[str, Mapping[str, np.ndarray]], pairs: Sequence[tuple[str, str]],
             metrics: Sequence[str] = ("nDCG@10", "R@10"), n: int = 5000, seed: int = 0) -> list[dict]:
-    out = []
-    for system, ref in pairs:
-        for m in metrics:
-            a, b = per_query[system][m], per_query[ref][m]
-            delta, lo, hi = M.paired_bootstrap(a, b, n=n, seed=seed)
-            wins, losses, ties = M.wins_losses(a, b)
-            out.append({"system": system, "reference": ref, "metric": m, "delta": delta, "lo": lo, "hi": hi,
-                        "wins": wins, "losses": losses, "ties": ties})
-    return out
+    from rag_augment.eval.report import lifts
+
+    return lifts(per_query, pairs, metrics, n=n, seed=seed)
 
 
 def default_pairs(systems: Sequence[System]) -> list[tuple[str, str]]:
@@ -437,14 +431,14 @@ def run_eval(ds: EvalDataset, generator: Any, out_dir: str | Path, spec: EvalSpe
         per_query[s.key], summed[s.key] = score_system(s, legs, qrels, chunk_doc)
     timed, timing = measure_latency(index, systems, queries, memory, spec.latency_queries, spec.latency_k)
     # a system with no end-to-end path (the pool's reference recipes) keeps the old account: its legs, summed
-    lat = {s.key: list(timed[s.key].values()) if s.key in timed else summed[s.key] for s in systems}
+    lat = {s.key: timed[s.key] if s.key in timed else dict(zip(sorted(qrels), summed[s.key])) for s in systems}
     pairs = list(pairs or default_pairs(systems))
     return {
         "run": run_info(ds, generator, index, spec, len(queries)),
         "index": info,
         "systems": [{"key": s.key, "label": s.label, "kind": s.kind,
                      "profile": asdict(s.profile) if s.profile else None,
-                     "metrics": M.mean_metrics(per_query[s.key]), "latency_ms": percentiles_ms(lat[s.key]),
+                     "metrics": M.mean_metrics(per_query[s.key]), "latency_ms": percentiles_ms(list(lat[s.key].values())),
                      "latency_source": "end to end" if s.key in timed else "legs summed"}
                     for s in systems],
         "lifts": compare(per_query, pairs, n=spec.bootstrap, seed=spec.seed),
@@ -452,7 +446,7 @@ def run_eval(ds: EvalDataset, generator: Any, out_dir: str | Path, spec: EvalSpe
         "latency": timing,
         "tuning": tuning,
         "per_query": {s.key: {m: v.round(6).tolist() for m, v in per_query[s.key].items()} for s in systems},
-        "latency_per_query_ms": {key: {q: round(1000 * t, 3) for q, t in by_q.items()} for key, by_q in timed.items()},
+        "latency_per_query_ms": {key: {q: round(1000 * t, 3) for q, t in by_q.items()} for key, by_q in lat.items()},
         "query_ids": sorted(qrels),
         "curve_ks": list(M.CURVE_KS),
     }

@@ -21,9 +21,101 @@ def write_run(result: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "result.json", "markdown": out / "report.md"}
     paths["json"].write_text(json.dumps(result, indent=1, default=str) + "\n")
+    paths["per_query"] = write_per_query(result, out / PER_QUERY_FILE)
     paths.update(plot(result, out))
     paths["markdown"].write_text(markdown(result, {k: v.name for k, v in paths.items() if k.endswith("png")}))
     return paths
+
+
+# ---------------------------------------------------------------- per-query record
+
+PER_QUERY_FORMAT = 1
+PER_QUERY_FILE = "per_query.json.gz"
+PER_QUERY_DECIMALS = 6
+
+
+def per_query_record(result: dict[str, Any]) -> dict[str, Any]:
+    """What a run measured, query by query, and nothing derived: every mean, percentile and interval in a report
+    is recomputed from it (result_from_per_query). Per-query metric lists follow `query_ids`; a system's latency
+    list follows the first len(list) of them (the timed queries are the first ones by id)."""
+    qids = result["query_ids"]
+    lat = result.get("latency_per_query_ms", {})
+    systems = []
+    for s in result["systems"]:
+        by_q = lat.get(s["key"], {})
+        systems.append({
+            **{k: v for k, v in s.items() if k not in ("metrics", "latency_ms")},
+            "per_query": {m: [round(float(x), PER_QUERY_DECIMALS) for x in v]
+                          for m, v in result["per_query"][s["key"]].items()},
+            "latency_ms": [by_q[q] for q in qids if q in by_q]})
+    return {"format": PER_QUERY_FORMAT, "run": result["run"], "index": result["index"], "tuning": result["tuning"],
+            "latency": {k: v for k, v in (result.get("latency") or {}).items()},
+            "pairs": result.get("pairs") or sorted({(x["system"], x["reference"]) for x in result["lifts"]}),
+            "query_ids": qids, "curve_ks": result["curve_ks"], "systems": systems}
+
+
+def write_per_query(result: dict[str, Any], path: str | Path) -> Path:
+    """The per-query record as gzip-compressed JSON, byte for byte the same for the same record (no timestamp in
+    the gzip header), so an unchanged run leaves the committed file unchanged."""
+    import gzip
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = json.dumps(per_query_record(result), separators=(",", ":"), sort_keys=True, default=str).encode()
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9) as f:
+        f.write(data)
+    return path
+
+
+def read_per_query(path: str | Path) -> dict[str, Any]:
+    import gzip
+
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        record = json.load(f)
+    if record.get("format") != PER_QUERY_FORMAT:
+        raise ValueError(f"{path}: per-query format {record.get('format')!r}, expected {PER_QUERY_FORMAT}")
+    return record
+
+
+def result_from_per_query(record: dict[str, Any]) -> dict[str, Any]:
+    """A run record as run_eval returns it, recomputed from a per-query record alone: each system's mean metrics
+    and latency percentiles, and the paired-bootstrap lifts of its pairs (same resamples and seed as the run)."""
+    from rag_augment.eval.metrics import mean_metrics
+
+    per_query = {s["key"]: {m: np.asarray(v, dtype=float) for m, v in s["per_query"].items()}
+                 for s in record["systems"]}
+    boot = record["run"]["bootstrap"]
+    systems = [{**{k: v for k, v in s.items() if k not in ("per_query", "latency_ms")},
+                "metrics": mean_metrics(per_query[s["key"]]), "latency_ms": latency_percentiles(s["latency_ms"])}
+               for s in record["systems"]]
+    return {"run": record["run"], "index": record["index"], "tuning": record["tuning"],
+            "latency": record.get("latency") or {}, "systems": systems, "pairs": record["pairs"],
+            "lifts": lifts(per_query, [tuple(p) for p in record["pairs"]], n=boot["resamples"], seed=boot["seed"]),
+            "per_query": {k: {m: v.tolist() for m, v in by_m.items()} for k, by_m in per_query.items()},
+            "query_ids": record["query_ids"], "curve_ks": record["curve_ks"]}
+
+
+def latency_percentiles(ms: Sequence[float]) -> dict[str, float]:
+    if not len(ms):
+        return {"p50": 0.0, "p95": 0.0}
+    p50, p95 = np.percentile(np.asarray(ms, dtype=float), [50, 95])
+    return {"p50": round(float(p50), 2), "p95": round(float(p95), 2)}
+
+
+def lifts(per_query: dict[str, dict[str, np.ndarray]], pairs: Sequence[tuple[str, str]],
+          metrics: Sequence[str] = ("nDCG@10", "R@10"), n: int = 5000, seed: int = 0) -> list[dict]:
+    """Paired-bootstrap lift of each (system, reference) pair on each metric, with per-query wins and losses."""
+    from rag_augment.eval.metrics import paired_bootstrap, wins_losses
+
+    out = []
+    for system, ref in pairs:
+        for m in metrics:
+            a, b = per_query[system][m], per_query[ref][m]
+            delta, lo, hi = paired_bootstrap(a, b, n=n, seed=seed)
+            wins, losses, ties = wins_losses(a, b)
+            out.append({"system": system, "reference": ref, "metric": m, "delta": delta, "lo": lo, "hi": hi,
+                        "wins": wins, "losses": losses, "ties": ties})
+    return out
 
 
 # ---------------------------------------------------------------- markdown

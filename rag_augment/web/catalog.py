@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter, OrderedDict
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from rag_augment.errors import InputError
 from rag_augment.filters import echoes_injection, injection_sentences, pii_found
@@ -79,7 +79,7 @@ class QueueFilter:
     flagged: str = ""       # "" = any, "any" = some flag, or one flag name
 
     @classmethod
-    def from_params(cls, params) -> "QueueFilter":
+    def from_params(cls, params) -> QueueFilter:
         flt = cls(**{f: str(params.get(f) or "").strip() for f in ("kind", "persona", "doc", "generator",
                                                                      "flagged")},
                   status=str(params.get("status") or "to_review").strip())
@@ -111,9 +111,7 @@ class QueueFilter:
             return False
         if self.flagged == "any" and not e.flags:
             return False
-        if self.flagged not in ("", "any") and self.flagged not in e.flags:
-            return False
-        return True
+        return self.flagged in ("", "any") or self.flagged in e.flags
 
 
 @dataclass
@@ -155,7 +153,7 @@ class QueryCatalog:
     # ---- loading and staying current ------------------------------------------------------------------------
     def _current_signature(self) -> tuple:
         counts = self.store.counts()
-        book = ()
+        book: tuple[int, ...] = ()
         if self._book is not None:
             try:
                 st = self._book.stat()
@@ -307,7 +305,3 @@ class QueryCatalog:
 
     def entries_of(self, chunk_id: str) -> list[Entry]:
         return list(self._snap.by_parent.get(chunk_id, {}).values())
-
-
-def with_status(e: Entry, status: str) -> Entry:
-    return replace(e, status=status)

@@ -4,7 +4,7 @@ Colours are SVG attributes (the page's Content-Security-Policy allows no inline 
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 

@@ -4,8 +4,8 @@ light up the words of the query under the cursor."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 from markupsafe import Markup, escape
 

@@ -1,7 +1,7 @@
 """Running the review app: uvicorn on one address, a token when that address is not loopback."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from rag_augment.errors import ConfigError
 

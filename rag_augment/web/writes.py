@@ -21,8 +21,9 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 _STOP = object()

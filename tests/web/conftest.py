@@ -50,6 +50,7 @@ def index(built_home, tmp_path):
 @pytest.fixture
 def client(index):
     from starlette.testclient import TestClient
+
     from rag_augment.web import create_app
 
     app = create_app(index, writer_idle=0.2)

@@ -5,7 +5,6 @@ import html as html_lib
 import re
 
 import pytest
-
 from conftest import SAMPLE_DOCS, open_index, rules
 
 JSON = {"Accept": "application/json"}
@@ -169,6 +168,7 @@ def test_loopback_binding_refuses_other_host_names(client):
 
 def test_token_is_required_when_set(index):
     from starlette.testclient import TestClient
+
     from rag_augment.web import create_app
 
     app = create_app(index, token="s3cret-token", loopback_only=False)
@@ -243,6 +243,7 @@ def test_queue_follows_a_review_applied_from_the_cli(client, index):
 # ---- escaping ----------------------------------------------------------------------------------------------------
 def test_query_and_chunk_text_are_escaped(tmp_path):
     from starlette.testclient import TestClient
+
     from rag_augment.types import Document
     from rag_augment.web import create_app
 

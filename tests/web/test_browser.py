@@ -11,7 +11,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import SAMPLE_DOCS, chunk_queries_of, rules
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

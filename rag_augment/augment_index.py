@@ -20,6 +20,7 @@ from rag_augment.cache import GenerationCache
 from rag_augment.chunking import ChunkingConfig, chunk_documents, load_documents
 from rag_augment.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
 from rag_augment.errors import ConfigError, InputError, StoreError
+from rag_augment.estimate import Estimate, estimate_run
 from rag_augment.filters import FilterConfig
 from rag_augment.fusion import FusionProfile
 from rag_augment.generators.base import QueryGenerator
@@ -132,21 +133,23 @@ class AugmentIndex:
     # ---- indexing ------------------------------------------------------------------------------------------
     def index_path(self, path: str | Path, generator: QueryGenerator, chunking: ChunkingConfig | None = None,
                    filters: FilterConfig | None = None, prune: bool = True, progress=None,
-                   batch_size: int = 8, force: bool = False) -> IndexReport:
+                   batch_size: int = 8, force: bool = False, report: IndexReport | None = None) -> IndexReport:
         """Index a folder (or file). With prune, documents that came from this same folder and are no longer in
         it leave the index (documents indexed from other folders stay). An empty folder prunes nothing, and a
-        document that is present but unreadable keeps its indexed version, unless `force`."""
-        chunking = chunking or ChunkingConfig()
-        docs, skipped = load_documents(path, chunking)
-        report = IndexReport(documents_seen=len(docs), documents_skipped=skipped)
-        source = source_key(path)
-        docs = [replace(d, metadata={**d.metadata, "source": source}) for d in docs]
-        keep = _skipped_doc_ids(path, skipped)
-        if prune and not docs and not force:
-            log.warning("%s holds no readable document: nothing is pruned (use force to empty the index)", path)
-            prune = False
+        document that is present but unreadable keeps its indexed version, unless `force`. `report` is filled as
+        the run goes (what an interrupted run had saved)."""
+        docs, prune, source, keep, skipped = read_source(path, chunking, prune, force)
+        report = report or IndexReport()
+        report.documents_seen, report.documents_skipped = len(docs), skipped
         return self.index_documents(docs, generator, chunking, filters, prune, progress, batch_size, report,
-                                    source=source, keep_docs=keep if not force else set())
+                                    source=source, keep_docs=keep)
+
+    def estimate(self, path: str | Path, generator: QueryGenerator, chunking: ChunkingConfig | None = None,
+                 prune: bool = True, force: bool = False, prices: tuple[float, float] | None = None,
+                 calibrate: bool = True) -> Estimate:
+        """What `index_path` with these arguments would do and cost; generates nothing and writes nothing."""
+        return estimate_source(path, generator, chunking, self.store.chunk_states(), self.cache, prune, force,
+                               prices, calibrate)
 
     def index_documents(self, docs: Sequence[Document], generator: QueryGenerator,
                         chunking: ChunkingConfig | None = None, filters: FilterConfig | None = None,
@@ -177,6 +180,8 @@ class AugmentIndex:
             before = store.chunk_states()
             known_docs = {m.get("doc_id") for m in before.values()}
             report.documents_added = len(doc_ids - known_docs)
+            report.estimate = estimate_run(chunks, before, doc_ids, generator, self.cache, prune, source,
+                                           set(keep_docs), calibrate=False).to_dict()
             indexer = Indexer(store, self.embedder, generator, self.cache, filters, batch_size, progress,
                               review=self.review_book)
             indexer.index_chunks(chunks, doc_ids, prune_missing=prune, report=report, source=source,
@@ -339,6 +344,28 @@ class AugmentIndex:
         return {"chunk_id": chunk_id, **got[chunk_id],
                 "queries": [{"query_id": q.query_id, "text": q.text, "kind": q.kind, "provenance": q.provenance}
                             for q in sorted(queries, key=lambda q: (q.kind, q.text))]}
+
+
+def read_source(path: str | Path, chunking: ChunkingConfig | None, prune: bool, force: bool):
+    """Documents of a folder tagged with their source, whether pruning may run, the doc ids to keep whatever
+    happens (present but unreadable this time), and the skipped files."""
+    docs, skipped = load_documents(path, chunking or ChunkingConfig())
+    source = source_key(path)
+    docs = [replace(d, metadata={**d.metadata, "source": source}) for d in docs]
+    if prune and not docs and not force:
+        log.warning("%s holds no readable document: nothing is pruned (use force to empty the index)", path)
+        prune = False
+    return docs, prune, source, set() if force else _skipped_doc_ids(path, skipped), skipped
+
+
+def estimate_source(path: str | Path, generator: QueryGenerator, chunking: ChunkingConfig | None,
+                    states: dict[str, dict], cache: GenerationCache, prune: bool = True, force: bool = False,
+                    prices: tuple[float, float] | None = None, calibrate: bool = True) -> Estimate:
+    """The estimate of indexing `path` into an index whose chunks are `states` (empty for a new index)."""
+    docs, prune, source, keep, _ = read_source(path, chunking, prune, force)
+    chunks = chunk_documents(docs, chunking or ChunkingConfig())
+    return estimate_run(chunks, states, {d.doc_id for d in docs}, generator, cache, prune, source, keep, prices,
+                        calibrate)
 
 
 def source_key(path: str | Path) -> str:

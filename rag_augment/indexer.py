@@ -148,8 +148,11 @@ class Indexer:
                 done = [c for c, r in zip(batch, results) if not r.error]
                 self._store_queries(done, results, identity, report)
                 self.store.set_gen_key([c.chunk_id for c in done], gen_key)
+                report.chunks_done += len(done)
                 if bar is not None:
                     bar.update(len(batch))
+                    if hasattr(bar, "set_postfix_str"):
+                        bar.set_postfix_str(_progress_note(report, bar))
         finally:
             if bar is not None:
                 bar.close()
@@ -172,6 +175,8 @@ class Indexer:
             for c, r in zip(missing, fresh):
                 results[c.chunk_id] = r
                 report.chunks_generated += 1
+                report.prompt_tokens += r.prompt_tokens
+                report.completion_tokens += r.completion_tokens
                 if r.error:
                     report.generation_errors.append({"chunk_id": c.chunk_id, "error": r.error})
         return [results[c.chunk_id] for c in batch]
@@ -205,6 +210,13 @@ class Indexer:
         self.store.delete_queries([q.query_id for q in old if q.query_id not in keep_ids])
         if kept:
             self.store.upsert_queries(kept, vecs)
+
+
+def _progress_note(report: IndexReport, bar) -> str:
+    """Chunks per minute and what the filters did so far, beside the bar's own count and ETA."""
+    elapsed = bar.format_dict.get("elapsed", 0) if hasattr(bar, "format_dict") else 0
+    rate = f"{60 * bar.n / elapsed:.1f} chunks/min, " if elapsed else ""
+    return f"{rate}queries kept {report.queries_kept}, dropped {sum(report.queries_dropped.values())}"
 
 
 def _provenance(identity: dict, chunk: Chunk, now: str) -> dict:

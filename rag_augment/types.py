@@ -98,6 +98,10 @@ class IndexReport:
     generation_errors: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     generation_seconds: float = 0.0
+    prompt_tokens: int = 0        # what the model read and wrote this run (cache hits cost nothing)
+    completion_tokens: int = 0
+    chunks_done: int = 0          # chunks whose queries are stored so far (an interrupted run's progress)
+    estimate: dict[str, Any] = field(default_factory=dict)  # what was expected before the run (rag_augment.estimate)
 
     def drop(self, reason: str, n: int = 1) -> None:
         self.queries_dropped[reason] = self.queries_dropped.get(reason, 0) + n

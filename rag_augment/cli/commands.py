@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 from rag_augment.cli.options import (add_backend_options, add_index_options, add_prompt_options, add_style_options,
@@ -25,6 +26,12 @@ def add_parsers(sub) -> None:
     p.add_argument("--chunk-size", type=int, default=256)
     p.add_argument("--chunk-overlap", type=int, default=32)
     p.add_argument("--cache", default=None, help="generation cache file (default HOME/generations.jsonl)")
+    p.add_argument("--estimate", action="store_true",
+                   help="only say what the run would do and cost (chunks, tokens, time or money); write nothing")
+    p.add_argument("--no-calibrate", action="store_true",
+                   help="--estimate: do not time the local model on one chunk (time then only from earlier runs)")
+    p.add_argument("--price-in", type=float, default=None, help="--estimate: USD per million prompt tokens")
+    p.add_argument("--price-out", type=float, default=None, help="--estimate: USD per million output tokens")
     add_filter_arguments(p)
     add_index_options(p)
     add_backend_options(p, GENERATORS, "local")
@@ -60,6 +67,10 @@ def open_index(args, cache_path=None, create: bool = False):
 def run(args) -> int:
     from rag_augment.cli import EXIT_INCOMPLETE
 
+    if args.command == "index" and args.estimate:
+        est = _estimate(args)
+        print(json.dumps(est.to_dict(), indent=2) if args.json else "\n".join(est.lines()))
+        return 0
     if args.command == "index":
         rep = _index(args)
         print(json.dumps(rep, indent=2)) if args.json else _print_report(rep)
@@ -89,14 +100,41 @@ def run(args) -> int:
 def _index(args) -> dict[str, Any]:
     from rag_augment.chunking import ChunkingConfig
     from rag_augment.filters import filters_from_args
+    from rag_augment.types import IndexReport
 
     generator = generator_from_args(args)
     filters = filters_from_args(args)
     index = open_index(args, cache_path=args.cache, create=True)
-    report = index.index_path(args.path, generator, ChunkingConfig(args.chunk_size, args.chunk_overlap), filters,
-                              prune=not args.no_prune, progress=progress_bar, batch_size=args.batch_size,
-                              force=args.force)
+    report = IndexReport()
+    try:
+        index.index_path(args.path, generator, ChunkingConfig(args.chunk_size, args.chunk_overlap), filters,
+                         prune=not args.no_prune, progress=progress_bar, batch_size=args.batch_size,
+                         force=args.force, report=report)
+    except KeyboardInterrupt:
+        todo = report.estimate.get("chunks_to_generate", 0)
+        print(f"\nrag-augment: interrupted after storing the queries of {report.chunks_done} of {todo} chunks "
+              f"({report.queries_kept} queries); every generation so far is cached in {index.cache.path}",
+              file=sys.stderr)
+        raise
     return report.to_dict()
+
+
+def _estimate(args):
+    from rag_augment.chunking import ChunkingConfig
+
+    if (args.price_in is None) != (args.price_out is None):
+        from rag_augment.errors import ConfigError
+        raise ConfigError("--price-in and --price-out go together (USD per million tokens)")
+    generator = generator_from_args(args)
+    chunking = ChunkingConfig(args.chunk_size, args.chunk_overlap)
+    prices = (args.price_in, args.price_out) if args.price_in is not None else None
+    options = {"prune": not args.no_prune, "force": args.force, "prices": prices, "calibrate": not args.no_calibrate}
+    if Path(args.home).is_dir():
+        return open_index(args, cache_path=args.cache).estimate(args.path, generator, chunking, **options)
+    from rag_augment.augment_index import estimate_source  # a new index: everything is to do, nothing is created
+    from rag_augment.cache import GenerationCache
+    cache = GenerationCache(args.cache or Path(args.home) / "generations.jsonl")
+    return estimate_source(args.path, generator, chunking, {}, cache, **options)
 
 
 def progress_bar(total: int, desc: str):
@@ -121,6 +159,10 @@ def _print_report(rep: dict[str, Any]) -> None:
     print(f"queries: {rep['queries_generated']} generated, {rep['queries_kept']} kept; dropped: {dropped}{moved}")
     if rep.get("human_queries_deleted"):
         print(f"  {rep['human_queries_deleted']} real/feedback queries went with deleted documents")
+    est = rep.get("estimate") or {}
+    if rep["chunks_generated"] and est.get("prompt_tokens"):
+        print(f"tokens: {rep['prompt_tokens']:,} in, {rep['completion_tokens']:,} out "
+              f"(estimated {est['prompt_tokens']:,} in, {est['output_tokens']:,} out)")
     if rep["generation_errors"]:
         first = rep["generation_errors"][0]
         print(f"errors: {len(rep['generation_errors'])} chunks failed (retried on the next run), e.g. "

@@ -84,6 +84,36 @@ def coverage(queries: Sequence[SyntheticQuery], chunk_ids: Iterable[str], m: int
             "without_queries": len(ids) - len(per)}
 
 
+def topic_coverage(chunk_ids: Sequence[str], chunk_vecs: np.ndarray, titles: Sequence[str],
+                   queries: Sequence[SyntheticQuery], m: int = 1, n_topics: int | None = None,
+                   seed: int = 0) -> list[dict[str, Any]]:
+    """Which parts of the knowledge base the queries cover: the chunks are clustered by their vectors (k-means,
+    about sqrt(chunks / 2) topics, at most 30), and each topic reports its chunks, its queries and the share of
+    its chunks with at least m queries, least covered first. A topic is named by the title of its most central
+    chunk. A whole-corpus share can hide a topic with no queries at all; this cannot."""
+    n = len(chunk_ids)
+    if n < 2:
+        return []
+    from sklearn.cluster import KMeans
+
+    k = n_topics or int(min(30, max(2, round((n / 2) ** 0.5))))
+    k = min(k, n)
+    km = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(np.asarray(chunk_vecs, dtype=np.float64))
+    per = Counter(q.parent_id for q in queries)
+    dist = km.transform(np.asarray(chunk_vecs, dtype=np.float64))
+    out = []
+    for t in range(k):
+        members = np.flatnonzero(km.labels_ == t).tolist()
+        if not members:
+            continue
+        central = min(members, key=lambda i: dist[i, t])
+        counts = [per[chunk_ids[i]] for i in members]
+        covered = sum(c >= m for c in counts)
+        out.append({"topic": titles[central] or chunk_ids[central], "chunks": len(members),
+                    "queries": sum(counts), "covered_share": round(covered / len(members), 4)})
+    return sorted(out, key=lambda r: (r["covered_share"], r["queries"], r["topic"]))
+
+
 def query_type(text: str, kind: str = "") -> str:
     if kind == CLAIM:
         return "claim"
@@ -164,8 +194,13 @@ def index_diversity(index, m: int = 3, kinds: Sequence[str] | None = GENERATED_K
     """The report for an index's generated queries (kinds=None: every kind, real and feedback included)."""
     queries, vecs = load_queries(index.store)
     keep = [i for i, q in enumerate(queries) if kinds is None or q.kind in kinds]
-    chunk_ids = list(index.store.chunk_states())
+    states = index.store.chunk_states()
+    chunk_ids = sorted(states)
     report = diversity_report([queries[i] for i in keep], vecs[keep] if keep else vecs[:0], chunk_ids, m,
                               all_queries=queries)
+    cvecs = index.store.embeddings("chunks", chunk_ids)
+    report["topics"] = topic_coverage(chunk_ids, np.stack([cvecs[c] for c in chunk_ids]) if chunk_ids else
+                                      np.zeros((0, 1)), [states[c].get("title", "") for c in chunk_ids],
+                                      [queries[i] for i in keep], m)
     return {"collection": index.store.name, "chunks": len(chunk_ids),
             "kinds": list(kinds) if kinds is not None else "all", **report}

@@ -129,3 +129,22 @@ def test_index_diversity_over_a_live_index(tmp_path):
     assert set(rep["query_types"]["counts"]) <= {"what", "how", "can_i", "when", "where", "who", "why", "yes_no",
                                                  "request", "keyword", "claim", "other"}
     assert rep["by_kind"].keys() <= {"question", "paraphrase", "keyword", "claim"} and rep["personas"] == {}
+
+
+def test_topic_coverage_finds_the_topic_without_queries():
+    """Two well-separated groups of chunks; only the first has queries: the second topic reports 0 coverage."""
+    from rag_augment.diversity import topic_coverage
+    from rag_augment.types import SyntheticQuery
+
+    rng = np.random.default_rng(0)
+    a, b = np.eye(8)[0], np.eye(8)[1]
+    vecs = np.vstack([a + 0.05 * rng.standard_normal(8) for _ in range(6)] +
+                     [b + 0.05 * rng.standard_normal(8) for _ in range(4)])
+    ids = [f"c{i}" for i in range(10)]
+    titles = ["Leave"] * 6 + ["Travel"] * 4
+    qs = [SyntheticQuery(f"q{i}", "how much leave", "question", f"c{i}", "d") for i in range(6)]
+    topics = topic_coverage(ids, vecs, titles, qs, m=1, n_topics=2)
+    assert [t["topic"] for t in topics] == ["Travel", "Leave"]
+    assert topics[0] == {"topic": "Travel", "chunks": 4, "queries": 0, "covered_share": 0.0}
+    assert topics[1]["covered_share"] == 1.0 and topics[1]["queries"] == 6
+    assert topic_coverage(ids[:1], vecs[:1], titles[:1], qs) == []

@@ -25,9 +25,6 @@ ROOT = PACKAGE_DIR.parent
 RUNTIME_ONLY = {
     "torch": "the backend sentence-transformers runs on; declared so this project states its own floor",
 }
-# Declared and not yet used: the lead decides whether to use it (diversity, filters) or drop it (issue 14).
-# strict xfail: once the package imports it, this test fails and the entry must go.
-UNDECIDED = {"scikit-learn"}
 
 
 def _requirements() -> list[Requirement]:
@@ -83,11 +80,7 @@ def test_core_dependency_is_installed_and_importable(req):
     importlib.import_module(modules[0])
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(canonicalize_name(r.name), marks=[pytest.mark.xfail(
-        strict=True, reason="declared, never imported; the lead decides (issue 14 item 4)")]
-        if canonicalize_name(r.name) in UNDECIDED else [])
-    for r in _core()])
+@pytest.mark.parametrize("name", [canonicalize_name(r.name) for r in _core()])
 def test_core_dependency_is_used(name):
     if name in RUNTIME_ONLY:
         pytest.skip(RUNTIME_ONLY[name])

@@ -209,7 +209,11 @@ class ChromaStore:
         if n <= 0:
             return []
         include = ["distances"] + (["metadatas"] if include_meta else []) + (["documents"] if include_docs else [])
-        res = col.query(query_embeddings=[embedding], n_results=n, include=include)
+        try:
+            res = col.query(query_embeddings=[embedding], n_results=n, include=include)
+        except Exception as exc:  # chromadb raises plain errors for a damaged segment
+            raise StoreError(f"chroma collection {col.name!r} cannot be searched ({type(exc).__name__}: "
+                             f"{str(exc)[:200]}); re-index into a new --home if it persists") from exc
         ids = res["ids"][0]
         docs = res["documents"][0] if include_docs else [None] * len(ids)
         metas = res["metadatas"][0] if include_meta else [{}] * len(ids)

@@ -1,13 +1,20 @@
 """The benchmark runs behind benchmarks/RESULTS.md, and the regeneration of its "## Retrieval quality" section.
 
-    python -m benchmarks.run_benchmarks pool sample_kb-rules scifact1k-qwen15b  # run them one by one, then
-                                                                                # rewrite RESULTS.md
-    python -m benchmarks.run_benchmarks --results-only                          # rewrite it from the run folders
+    python -m benchmarks.run_benchmarks sample_kb-rules scifact1k-random-rules   # run them one by one, then
+                                                                                 # rewrite RESULTS.md
+    python -m benchmarks.run_benchmarks --results-only                           # rewrite it from the committed
+                                                                                 # per-query files alone
+
+Each run writes benchmarks/results/per_query/<run>.json.gz: every query's score under every system, its latency,
+and the run's settings, nothing derived. Every table, figure and plot of the section (and the README's block
+between `<!-- results:start -->` and `<!-- results:end -->`) is computed from those files; the prose comes from
+benchmarks/results/notes.md, whose figures are placeholders filled from the same files. tests/test_results_tables.py
+renders the section again from the committed files and compares.
 
 Data sets are read from --shared (default: ../shared beside the repository; see its README); run folders go to
-benchmarks/runs/ (gitignored); the plots that RESULTS.md shows are copied to benchmarks/results/. Paths are resolved
-from the repository root, whatever the working folder, and recorded relative to it. Each run needs only its cache
-file: the rules generator is deterministic and fast, the model runs replay committed caches (--generator replay).
+benchmarks/runs/ (gitignored). Paths are resolved from the repository root, whatever the working folder, and
+recorded relative to it. Each run needs only its cache file: the rules generator is deterministic and fast, the
+model runs replay committed caches (--generator replay).
 """
 from __future__ import annotations
 
@@ -15,13 +22,20 @@ import argparse
 import json
 import os
 import re
-import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from benchmarks.paths import CACHE, REPO_ROOT, RESULTS, RUNS, SHARED, SUBSETS, shown
 from rag_augment.eval import command
-from rag_augment.eval.report import results_section, write_per_query, write_run
+from rag_augment.eval.report import (
+    plot,
+    read_per_query,
+    result_from_per_query,
+    results_section,
+    write_per_query,
+    write_run,
+)
 
 RESULTS_MD = REPO_ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Retrieval quality"
@@ -93,6 +107,12 @@ def run_table(shared: str, runs: str) -> dict[str, list[str]]:
                                      "--generator", "replay", "--cache", random_cache, "--chunk-size", "2048",
                                      "--tune", "--train-split", "train", "--profile-name", "scifact1k-random-qwen15b",
                                      "--profile-dir", f"{runs}/scifact1k-random-qwen15b"],
+        # Two more domains, with no train split (benchmarks/data_prep/README.md: source, licence, how to get them):
+        # entity search over DBpedia abstracts, and web questions over MS MARCO passages (TREC DL judgments).
+        "dbpedia5k-rules": ["--dataset", f"{runs}/datasets/dbpedia_5k", "--split", "test", "--generator", "rules",
+                            "--profile", "scifact", "--profile", "sample_kb"],
+        "msmarco5k-rules": ["--dataset", f"{runs}/datasets/msmarco_5k", "--split", "test", "--generator", "rules",
+                            "--profile", "scifact", "--profile", "sample_kb"],
         # sample_kb's labelled queries over the whole handbook it was cut from: 246 pages, 226 of them unlabelled
         # distractors (some may answer a query too: that can only lower every system's score).
         "handbook-rules": ["--dataset", "sample_kb", "--docs", f"{shared}/kb/handbook_18f/pages",
@@ -105,7 +125,7 @@ RUN_NAMES = list(run_table("", ""))
 ORDER = ["pool-qwen15b", "scifact-rules", "scifact1k-random-rules", "scifact1k-rules", "scifact1k-random-qwen15b",
          "scifact1k-qwen15b", "scifact1k-qwen15b-d2qminus", "scifact1k-qwen15b-real", "scifact1k-none-real",
          "sample_kb-rules", "sample_kb-qwen15b", "sample_kb-qwen15b-real", "sample_kb-none-real", "handbook-rules",
-         "xquad-rules"]
+         "xquad-rules", "dbpedia5k-rules", "msmarco5k-rules"]
 PER_QUERY_DIR = RESULTS / "per_query"  # one <run>.json.gz per run: every figure of the section comes from these
 
 
@@ -157,31 +177,146 @@ def run_pool(shared: str, runs: str) -> None:
     return result
 
 
-def write_results(shared: str, runs: str, results_md: Path) -> list[str]:
-    """Rewrite the Retrieval quality section of `results_md` from the run folders that exist (their plots are
-    copied to results/ beside it); returns the names written."""
-    png_dir = results_md.parent / "results"
-    table = run_table(shared, runs)
-    results, names = [], []
-    for name in ORDER:
-        path = Path(runs) / name / "result.json"
-        if path.exists():
-            results.append(json.loads(path.read_text()))
-            names.append(name)
-            png_dir.mkdir(parents=True, exist_ok=True)
-            for png in path.parent.glob(f"{name}-*.png"):
-                shutil.copy(png, png_dir / png.name)
-    if not results:  # a fresh clone has no run folder: keep the committed section rather than empty it
-        print(f"no run folder with a result.json under {runs}: {shown(results_md)} left as it is", file=sys.stderr)
-        return names
+def load_results(per_query_dir: Path = PER_QUERY_DIR) -> list[dict]:
+    """Every committed run, recomputed from its per-query file alone (means, percentiles, bootstrap lifts), in
+    ORDER and then any other file by name."""
+    files = {p.name[:-len(".json.gz")]: p for p in Path(per_query_dir).glob("*.json.gz")}
+    names = [n for n in ORDER if n in files] + sorted(set(files) - set(ORDER))
+    return [result_from_per_query(read_per_query(files[n])) for n in names]
+
+
+def render_section(results: list[dict], shared: str = "", runs: str = "", png_dir: str = "results",
+                   notes: dict[str, str] | None = None) -> str:
+    """The whole "## Retrieval quality" section, from the runs' records alone (a pure function of them: the test
+    in tests/test_results_tables.py renders it again from the committed files and compares)."""
+    notes = read_notes() if notes is None else notes
+    table = run_table(shared or shown(SHARED), runs or shown(RUNS))
+    by_name = {r["run"]["name"]: r for r in results}
+    names = list(by_name)
     body = (goal_table(results) + "\n" + cross_run_table(results) + "\n"
-            + results_section(results, png_dir=png_dir.name, notes=NOTES))
+            + results_section(results, png_dir=png_dir,
+                              notes={n: render_note(t, by_name) for n, t in notes.items() if n in by_name}))
     missing = [n for n in ORDER if n not in names]
     if missing:
         body += "\n### TODO: runs not yet made\n\n" + "\n".join(
-            f"- `{n}`: `{_command_of(n, table, runs)}` (needs {_needs(n, table)})" for n in missing) + "\n"
-    _replace_section(body, results_md)
-    return names
+            f"- `{n}`: `{_command_of(n, table, runs or shown(RUNS))}` (needs {_needs(n, table)})"
+            for n in missing) + "\n"
+    intro = render_note(notes.get("intro", ""), by_name).strip()
+    return (f"{SECTION}\n\n<!-- generated by benchmarks/run_benchmarks.py from benchmarks/results/per_query/ and "
+            f"benchmarks/results/notes.md: edit those -->\n\n{intro}\n\n{body}")
+
+
+def render_readme_block(results: list[dict], notes: dict[str, str] | None = None) -> str:
+    """The README's results block (between README_START and README_END), from the same records."""
+    notes = read_notes() if notes is None else notes
+    by_name = {r["run"]["name"]: r for r in results}
+    text = render_note(notes.get("readme", ""), by_name).strip()
+    return f"{README_START}\n<!-- generated by benchmarks/run_benchmarks.py: edit benchmarks/results/notes.md -->\n" \
+           f"{text}\n{README_END}"
+
+
+def write_results(shared: str, runs: str, results_md: Path, per_query_dir: Path = PER_QUERY_DIR,
+                  readme: Path | None = None) -> list[str]:
+    """Rewrite the Retrieval quality section of `results_md`, its plots in results/ beside it, and the README
+    block, from the per-query files; returns the names written. No file: everything is left as it is."""
+    results = load_results(per_query_dir)
+    if not results:
+        print(f"no per-query file under {shown(per_query_dir)}: {shown(results_md)} left as it is", file=sys.stderr)
+        return []
+    png_dir = results_md.parent / "results"
+    png_dir.mkdir(parents=True, exist_ok=True)
+    for r in results:
+        plot(r, png_dir)
+    _replace_section(render_section(results, shared, runs, png_dir=png_dir.name), results_md)
+    readme = README_MD if readme is None else readme
+    if readme.exists():
+        text = readme.read_text()
+        if README_START in text and README_END in text:
+            readme.write_text(_replace_block(text, render_readme_block(results)))
+        else:
+            print(f"{shown(readme)} has no {README_START} ... {README_END} markers: its results block is not "
+                  "written", file=sys.stderr)
+    return [r["run"]["name"] for r in results]
+
+
+def _replace_block(text: str, block: str) -> str:
+    i, j = text.index(README_START), text.index(README_END) + len(README_END)
+    return text[:i] + block + text[j:]
+
+
+# ---------------------------------------------------------------- notes: prose with figures filled in
+
+NOTES_MD = RESULTS / "notes.md"
+README_MD = REPO_ROOT / "README.md"
+README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
+_PLACEHOLDER = re.compile(r"\[\[([a-z0-9]+) ([^\[\]]+)\]\]")
+
+
+def read_notes(path: Path = NOTES_MD) -> dict[str, str]:
+    """benchmarks/results/notes.md: "## <run name>" (or "## intro", "## readme") headings, each followed by the
+    prose written after reading that run's figures. Figures are never typed there: placeholders fill them in."""
+    if not path.exists():
+        return {}
+    out: dict[str, str] = {}
+    key = None
+    for line in path.read_text().splitlines():
+        if line.startswith("## "):
+            key = line[3:].strip()
+            out[key] = ""
+        elif key is not None:
+            out[key] += line + "\n"
+    return {k: v.strip("\n") + "\n" for k, v in out.items()}
+
+
+def render_note(text: str, by_name: dict[str, dict]) -> str:
+    """Fill the placeholders of a note from the runs' records:
+    [[m RUN SYSTEM METRIC]] mean (0.788); [[d RUN SYSTEM REF METRIC]] lift in points with its paired-bootstrap 95%
+    interval (+5.6 [+2.8, +8.4]); [[dv ...]] the lift alone (+5.6); [[wl RUN SYSTEM REF]] nDCG@10 wins/losses;
+    [[p50 RUN SYSTEM]] latency ms; [[x RUN dotted.path]] a recorded value (index.chunks); [[dx RUN_A SYS_A RUN_B
+    SYS_B METRIC]] the lift across two runs over the same queries; [[n RUN]] the run's eval queries."""
+    return _PLACEHOLDER.sub(lambda m: _fill(m.group(1), m.group(2).split(), by_name), text)
+
+
+def _fill(kind: str, args: list[str], by_name: dict[str, dict]) -> str:
+    import numpy as np
+
+    from rag_augment.eval import metrics as M
+
+    run = by_name.get(args[0])
+    if run is None:
+        return f"(run {args[0]} not made)"
+    boot = run["run"]["bootstrap"]
+
+    def arr(r: dict, system: str, metric: str):
+        return np.asarray(r["per_query"][system][metric], dtype=float)
+
+    def lift(a, b) -> tuple[float, float, float]:
+        return M.paired_bootstrap(a, b, n=boot["resamples"], seed=boot["seed"])
+
+    if kind == "m":
+        return f"{arr(run, args[1], args[2]).mean():.3f}"
+    if kind in ("d", "dv"):
+        d, lo, hi = lift(arr(run, args[1], args[3]), arr(run, args[2], args[3]))
+        return f"{100 * d:+.1f}" + ("" if kind == "dv" else f" [{100 * lo:+.1f}, {100 * hi:+.1f}]")
+    if kind == "dx":
+        other = by_name.get(args[2])
+        if other is None:
+            return f"(run {args[2]} not made)"
+        d, lo, hi = lift(arr(run, args[1], args[4]), arr(other, args[3], args[4]))
+        return f"{100 * d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+    if kind == "wl":
+        wins, losses, _ = M.wins_losses(arr(run, args[1], "nDCG@10"), arr(run, args[2], "nDCG@10"))
+        return f"{wins}/{losses}"
+    if kind == "p50":
+        return f"{next(s for s in run['systems'] if s['key'] == args[1])['latency_ms']['p50']:.1f}"
+    if kind == "n":
+        return f"{run['run']['queries']:,}"
+    if kind == "x":
+        value: Any = run
+        for part in args[1].split("."):
+            value = value[int(part)] if isinstance(value, list) else value[part]
+        return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+    raise ValueError(f"notes: unknown placeholder [[{kind} {' '.join(args)}]]")
 
 
 GOAL_RIVALS = (("dense", "dense"), ("bm25", "BM25"), ("hybrid", "hybrid"), ("hybrid_tuned", "hybrid tuned"))
@@ -277,138 +412,6 @@ def _split_by_cover(ra: dict, rb: dict) -> str:
     return " / ".join(parts)
 
 
-# Reading of each run, written after looking at its numbers (kept here so regenerating keeps them).
-NOTES: dict[str, str] = {
-    "pool-qwen15b": """
-Cross-check with `shared/experiments/scifact_pool_qwen15b/README.txt` (same 100 queries, 663 documents,
-generations, no filters, every leg in full). Reproduced exactly (README value in brackets): dense 0.647 / R@10 0.846
-(0.647 / 0.846); children only 0.680 / 0.857 (0.680 / 0.857, 30/23); max(parent, best child) 0.710 / 0.896
-(0.710 / 0.896, +6.3 [+1.8, +10.8] vs +6.3 [+1.8, +10.9], 29/18); parent + 0.5 x child 0.692 / 0.873
-(0.692 / 0.873); questions only 0.684 / 0.886 (0.684 / 0.886); claims only 0.647 / 0.844 (0.647 / 0.844); BM25 as
-the experiment computed it (rank_bm25's Okapi formula re-implemented in `rag_augment/eval/memory.py`, lower-cased alphanumeric
-tokens, no stemming) 0.648 / 0.834 (0.648 / 0.834) and with Q + C appended 0.662 / 0.853 (0.661 / 0.853); RRF(dense,
-that BM25) 0.691 / 0.876 (0.691 / 0.876). Bootstrap intervals differ in the last digit only (another random stream).
-Not reproduced exactly: RRF(parent, children) 0.680 vs 0.684 and RRF(dense, children, BM25-as-experiment) 0.729 / 0.927
-vs 0.726 / 0.917; our children leg ranks each parent by its best query (ranks by best child, by child rank, 0-based
-ranks, truncated lists and summed children were tried: none gives 0.684), so the experiment's children ranking
-for RRF must differ in a detail it does not describe. The QA-extractor rows depend on the exact text layout, which the
-README does not give; ours is LlamaIndex's default template (questions before the text): 0.664 / 0.854 (README
-"prepended" 0.669 / 0.871; "appended" 0.665 / 0.846 vs 0.657 / 0.846).
-Our own BM25 leg (bm25s with Snowball stemming and stop words) is much stronger here than the experiment's unstemmed
-BM25: 0.700 vs 0.648 nDCG@10, so every row with our BM25 is higher than the README's (RRF(dense, BM25) 0.739 vs 0.691;
-RRF(dense, children, BM25) 0.742 vs 0.726). With it, rag_augment's shipped default profile (a weighted sum of
-normalised scores: chunk vectors, synthetic-query vectors as their own leg, chunk BM25 at 0.5, the Doc2Query BM25
-leg at 1.5, BM25 over the synthetic queries at 0.75) reaches 0.748 / 0.906: +10.0 [+5.5, +14.6] nDCG@10 over
-dense, but only +0.9 [-1.5, +3.3] nDCG@10 (20 queries up, 9 down) and -1.0 [-3.0, +0.0] Recall@10 against the same
-hybrid without synthetic queries: on this pool the small model's queries add little once a stemmed BM25 leg is
-there. (Earlier defaults, chosen the same way on train sets only: 0.761 / 0.938 and 0.743 / 0.916; see "Shipped
-default profile".) Latency here is not representative: every leg was retrieved in full
-(1,000 chunks and 5,000 query vectors per query).
-""",
-    "scifact-rules": """
-Reading. The issue-3 bar against the chunks-only baseline is met: the shipped default +6.8 [+4.1, +9.6] nDCG@10
-and +5.2 [+1.9, +8.7] Recall@10 over dense, the profile tuned on train +7.1 [+4.5, +9.7] and +4.6 [+1.4, +7.7], and
-the default beats (d) by +9.0 and (e) by +15.8. But the honest question has a plain answer: the rules generator's
-queries add nothing on SciFact. The lift comes from the BM25 legs and from tuning: the hybrid without synthetic
-queries, tuned the same way on the same 809 train claims, scores about the same (0.722; the tuned profile 0.719,
--0.3 [-1.6, +1.0]; the default 0.716, -0.5 [-2.0, +0.9]); both profiles keep the query vectors only as a separate
-leg beside the chunk vectors. Why: SciFact's queries are expert claims; the rules generator writes template
-questions around the title and noun phrases of the abstract ("What is known about <title>?", "What about
-<phrase>?") plus one keyword query. They hold only the abstract's own words (nothing a user would add), so BM25
-and the chunk vector already see them, and their cosine to a short claim is inflated by short-text
-similarity and the shared template words: alone they rank worse than the chunks (0.574 vs 0.648), and a
-max(chunk, best query) merge lets a wrong abstract's template question outrank the right abstract's chunk. A
-weighted sum with the query vectors as their own leg (the default and the tuned profile) stops that, but does not
-make the queries useful. The all-legs profile (RRF, max merge) is worse still (0.646): BM25 over the template queries matches their boilerplate. What should
-help, as the pool run shows for real model output (+6.3 from max(chunk, best query) over dense): abstractive,
-claim-style queries from an LLM (few-shot from the train claims); the local model's runs on the 1,000-document
-subset below are the test of that. Latency columns are per query on a shared machine; see "Search latency".
-""",
-    "scifact1k-qwen15b": """
-Reading. The issue-3 goal is met with the embedded local model on 1,000 documents: the shipped default profile
-beats chunks-only dense by +5.6 [+2.8, +8.4] nDCG@10 and +5.4 [+2.2, +8.8] Recall@10, and beats (d) the LlamaIndex
-QuestionsAnswered recipe (+5.4 [+2.7, +8.2]) and (e) the LangChain MultiVector recipe (+8.5 [+5.5, +11.6]) on the
-same generated queries. The issue-8 goal is not met: the hybrid without synthetic queries scores about the same
-(0.785 / 0.910 vs 0.788 / 0.912; +0.3 [-1.4, +1.9], 43 queries up, 31 down), and tuned on the same 328 train
-claims it is a little higher on nDCG@10 (0.799; the default is -1.2 [-2.7, +0.2] below it, +0.8 [-1.0, +2.6] on
-Recall@10). What the model's queries add to dense retrieval
-(max(chunk, best query) is +6.3 over dense on the pool run) is the same thing the stemmed BM25 leg adds: the
-questions and claims restate the abstract's own terms (the claims often copy a sentence), so they rescue the same
-claims that exact-term matching already rescues. Tuning could not find a combination that uses them better: on the
-328 train claims the profile tuned here gains 0.003 nDCG@10 over the default (0.843 -> 0.846), within noise, and
-the hybrid tuned the same way reaches 0.842 without them. Wanted for a real gain: queries with words the abstract
-does not contain (few-shot in the users' claim style from the train split), measured on this same subset; about
-2.4 hours of generation here, not done. What does lift this subset is real data: see scifact1k-qwen15b-real.
-""",
-    "scifact1k-qwen15b-d2qminus": """
-Reading. Doc2Query-- filtering does not help here: dropping the 30% of each batch's queries least similar to their
-own abstract (1,779 dropped, besides 590 near-duplicates and over-long ones) lowers the default from 0.788 to 0.779
-nDCG@10 (now -0.6 [-2.3, +1.1] under the hybrid without synthetic queries) and the synthetic vectors alone from
-0.721 to 0.683. It supports the reading of the unfiltered run: the queries least like their abstract are the ones
-that carry words the abstract lacks, and they are the useful ones; the near-copies kept by the filter add nothing
-that BM25 does not. (Doc2Query-- filtered for a sparse model whose expansion terms can drift off topic; a dense
-child vector that drifts costs less than it does there.)
-""",
-    "sample_kb-qwen15b": """
-Reading. With the local model's queries (hr_policy prompt, 5 questions and 2 paraphrases per heading), sample_kb
-still cannot separate systems at the document level: dense alone has Recall@10 1.000 and nDCG@10 0.951; every
-system but (c), (e) and (i) lies within 1 point of it, and all intervals include zero (default -0.2 [-3.0, +2.6]). The
-synthetic vectors alone rank worse than the chunks (0.883), and the MultiVector recipe loses 11 points because its
-k counts child vectors. The shipped default was tuned on this train half jointly with SciFact (see "Shipped default
-profile" below); for a test that can tell systems apart, see handbook-rules (the same questions over the whole
-246-page handbook; generating its 2,359 chunks with the local model would take about 3.5 hours here).
-""",
-    "scifact1k-qwen15b-real": """
-Reading. Real data blended in: after tuning, each of the 328 covered train claims is stored as a real query of
-each of its relevant abstracts (351 vectors; 2 train claims are word for word test claims and were skipped). The
-shipped default rises from 0.788 to 0.889 nDCG@10 (+10.1 [+7.7, +12.7], 62 claims up, 2 down; table "Real
-queries and synthetic queries, blended": +15.8 on the 193 test claims whose abstracts now hold a real query,
--0.1 on the other 107) and is 9.0 [+6.2, +11.9] points above the tuned hybrid, which reads no
-query. Read it with care: SciFact writes several claims per cited abstract (196 of the 300 test claims cite an
-abstract that some train claim also cites, often the same finding reworded or negated), so a knowledge base's
-query log will overlap its future questions less. What it shows is the blend working: real questions attached to
-their chunks are found by the vector and the lexical legs alike, and the synthetic queries do not get in their way.
-""",
-    "scifact1k-none-real": """
-Reading. The same blend with no synthetic query at all (`--generator none`): 0.892 / 0.939, against 0.889 / 0.950
-with the model's queries as well, so on top of the real claims the model's queries add -0.3 [-1.8, +1.2] nDCG@10
-and +1.1 [-0.8, +3.1] Recall@10: nothing measurable overall. Split by coverage it is two opposite effects: on the
-107 test claims whose abstracts hold no real query the model's queries add +3.1 nDCG@10, and on the 193 whose
-abstracts do they cost -2.1 (a synthetic query of another abstract outranks the right abstract's real one).
-With this 1.5B generator, real queries are worth far more than synthetic ones wherever they exist, and synthetic
-queries earn their place on the chunks no real query has reached. A kind weight that puts real queries above
-synthetic ones does not fix the loss on train (benchmarks/studies/real_weight: +0.3 [-0.2, +0.8] at 1.5, within
-noise), so the default keeps all kinds at 1.
-""",
-    "sample_kb-qwen15b-real": """
-Reading. sample_kb is at the ceiling (Recall@10 1.000 for every system but (c) and (e)): the train half's
-questions as real queries move the default from 0.949 to 0.956 nDCG@10 (+0.6 [-0.9, +2.5]).
-""",
-    "sample_kb-none-real": """
-Reading. Without synthetic queries the blend scores 0.955; the model's queries add +0.1 [-2.8, +3.0] on top of the
-real ones. No measurable difference either way on this set.
-""",
-    "sample_kb-rules": """
-Reading. sample_kb is too easy at the document level to separate systems: 20 documents, and dense alone already
-has Recall@10 1.000 and nDCG@10 0.951, so every difference is within noise (rag_augment default +0.9 [-2.2, +4.0],
-tuned +1.4 [-0.7, +3.6] over dense; tuned vs the tuned hybrid +0.4 [-1.5, +2.3]). The tuned profile (train
-nDCG@10 0.975 -> 0.992 on 94 queries) is written to rag_augment/profiles/sample_kb.json. As on SciFact, the
-all-legs profile loses (-3.4): BM25 over the rules
-generator's template queries ("rules for X", "X guidelines") matches boilerplate shared by many chunks. For a test
-that can separate systems, see `handbook-rules` (the same labelled queries over the whole 246-page handbook).
-""",
-    "xquad-rules": """
-Reading (a smoke test: 240 paragraphs, crowd questions that copy the paragraph's words; BM25 alone has R@1 0.936).
-The rules generator's query vectors hurt here: alone they lose 18.8 points to dense (template questions whose
-cosines outrank the right paragraph's own vector). The shipped default beats dense by +2.3 [+1.4, +3.3] and is
-level with BM25 alone (nDCG@10 -0.1 [-0.7, +0.5], Recall@10 +0.5 [+0.2, +0.9]) and with the hybrid without
-synthetic queries (-0.3 [-0.9, +0.3], +0.1 [-0.2, +0.4]): on a set where BM25 wins, it is as good as the best leg
-within noise (the previous default was 0.5 under BM25). There is no train split to tune on; the rows "profile
-scifact" and "profile sample_kb" show how the profiles tuned elsewhere carry over.
-""",
-}
-
-
 def _command_of(name: str, table: dict[str, list[str]], runs: str) -> str:
     if name == "pool-qwen15b":
         return "python -m benchmarks.run_benchmarks pool"
@@ -419,26 +422,25 @@ def _needs(name: str, table: dict[str, list[str]]) -> str:
     if name == "pool-qwen15b":
         return f"{shown(CACHE / 'scifact_pool_qwen15b.jsonl')} and the pool experiment in the shared folder"
     args = table[name]
-    return args[args.index("--cache") + 1] if "--cache" in args else "nothing but the data set"
+    if "--cache" in args:
+        return args[args.index("--cache") + 1]
+    data = args[args.index("--dataset") + 1]
+    return f"{data}, laid out by `python -m benchmarks.data_prep.get_beir_subsets`" if "/datasets/" in data and \
+        "shared" not in data else "nothing but the data set"
 
 
-def _replace_section(body: str, results_md: Path) -> None:
+def _replace_section(block: str, results_md: Path) -> None:
     """Replace only this file's Retrieval quality section; other sections stay as others wrote them."""
     text = results_md.read_text() if results_md.exists() else "# Results\n"
-    block = (f"{SECTION}\n\n<!-- generated by benchmarks/run_benchmarks.py: edit the intro there -->\n\n"
-             f"{INTRO}\n{body}")
     pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block
     results_md.write_text(text)
 
 
-INTRO = """Every run below scores the same index with several systems (same chunks, same embedder, same
-generated queries from one cache; see rag_augment/eval/systems.py for exactly what each system does). Metrics are
-on distinct documents; lifts are paired bootstrap 95% intervals (5,000 resamples, seed 0) in points x100;
-latency is per query on the machine named, embedding included, measured at the eval depth; a system's legs are
-timed one at a time and added (the runs below predate 2026-11-28, when the product path began searching its legs
-at once: "Search latency" below measures both ways).
-"""
+def committed_section(results_md: Path = RESULTS_MD) -> str:
+    """The Retrieval quality section as RESULTS.md holds it now."""
+    m = re.search(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", results_md.read_text(), re.S | re.M)
+    return m.group(0) if m else ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -475,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{shown(path)}: {path.stat().st_size // 1024} KiB", file=sys.stderr)
     if args.runs_only:
         return 0
-    print("RESULTS.md: " + ", ".join(write_results(shared, runs, results_md)))
+    print("RESULTS.md: " + ", ".join(write_results(shared, runs, results_md, per_query_dir)))
     return 0
 
 

@@ -438,7 +438,8 @@ def run_eval(ds: EvalDataset, generator: Any, out_dir: str | Path, spec: EvalSpe
         "index": info,
         "systems": [{"key": s.key, "label": s.label, "kind": s.kind,
                      "profile": asdict(s.profile) if s.profile else None,
-                     "metrics": M.mean_metrics(per_query[s.key]), "latency_ms": percentiles_ms(list(lat[s.key].values())),
+                     "metrics": M.mean_metrics(per_query[s.key]),
+                     "latency_ms": percentiles_ms(list(lat[s.key].values())),
                      "latency_source": "end to end" if s.key in timed else "legs summed"}
                     for s in systems],
         "lifts": compare(per_query, pairs, n=spec.bootstrap, seed=spec.seed),

@@ -49,7 +49,7 @@ def per_query_record(result: dict[str, Any]) -> dict[str, Any]:
                           for m, v in result["per_query"][s["key"]].items()},
             "latency_ms": [by_q[q] for q in qids if q in by_q]})
     return {"format": PER_QUERY_FORMAT, "run": result["run"], "index": result["index"], "tuning": result["tuning"],
-            "latency": {k: v for k, v in (result.get("latency") or {}).items()},
+            "latency": dict(result.get("latency") or {}),
             "pairs": result.get("pairs") or sorted({(x["system"], x["reference"]) for x in result["lifts"]}),
             "query_ids": qids, "curve_ks": result["curve_ks"], "systems": systems}
 
@@ -149,7 +149,17 @@ def header_lines(result: dict[str, Any]) -> list[str]:
         f"- generation time: {recorded:.1f} s recorded in the cache ({per_chunk:.3f} s per chunk); this run "
         f"generated {idx['chunks_generated_this_run']} chunks in {idx['generation_seconds_this_run']:.1f} s "
         f"({idx['cache_hits']} cache hits); indexing this run {idx['index_seconds_this_run']:.1f} s",
-    ] + _real_line(idx.get("real_from_train"))
+    ] + _latency_line(result.get("latency")) + _real_line(idx.get("real_from_train"))
+
+
+def _latency_line(lat: dict[str, Any] | None) -> list[str]:
+    if not lat or not lat.get("queries"):
+        return []
+    untimed = f"; not timed end to end (legs summed): {', '.join(lat['not_timed'])}" if lat.get("not_timed") else ""
+    return [f"- latency: {lat['queries']} queries, each system's own call returning {lat['k']} hits, end to end "
+            f"(rag_augment: AugmentIndex.query, embedding and legs at once; rivals at their natural depth), systems "
+            f"in rotating order after {lat['warmup_queries']} warm-up queries; load average "
+            f"{lat.get('load_avg_before')} before, {lat.get('load_avg_after')} after{untimed}"]
 
 
 def _real_line(real: dict[str, Any] | None) -> list[str]:

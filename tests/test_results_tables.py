@@ -1,0 +1,143 @@
+"""benchmarks/RESULTS.md's "Retrieval quality" section (and the README's results block) is computed from the
+committed per-query files alone: rendered again here and compared, so no figure there is typed by hand."""
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks import run_benchmarks as rb
+from rag_augment.eval.report import read_per_query, result_from_per_query, write_per_query
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------- the committed files
+
+
+@pytest.fixture(scope="module")
+def committed():
+    return rb.load_results(rb.PER_QUERY_DIR)
+
+
+def test_every_committed_run_has_its_per_query_file_and_it_is_small(committed):
+    files = sorted(rb.PER_QUERY_DIR.glob("*.json.gz"))
+    assert files, "benchmarks/results/per_query/ holds no run: RESULTS.md's figures could not be re-derived"
+    for f in files:
+        assert f.stat().st_size < 1_500_000, f"{f.name}: per-query files are meant to stay small"
+    assert [r["run"]["name"] for r in committed] == [
+        n for n in rb.ORDER if (rb.PER_QUERY_DIR / f"{n}.json.gz").exists()] + sorted(
+        {f.name[:-8] for f in files} - set(rb.ORDER))
+
+
+def test_results_md_section_is_what_the_per_query_files_give(committed):
+    """The section (summary tables, every run's table and lifts, the readings with their figures filled in) as
+    RESULTS.md holds it, rendered again from the per-query files: any hand edit or stale figure fails here."""
+    assert rb.committed_section() == rb.render_section(committed), (
+        "benchmarks/RESULTS.md differs from what benchmarks/results/per_query/ gives: run "
+        "`python -m benchmarks.run_benchmarks --results-only` and commit")
+
+
+def test_every_plot_the_section_shows_is_committed(committed):
+    section = rb.committed_section()
+    shown_pngs = re.findall(r"\]\((results/[^)]+\.png)\)", section)
+    assert len(shown_pngs) == 2 * len(committed)
+    for png in shown_pngs:
+        assert (REPO / "benchmarks" / png).exists(), png
+
+
+def test_readme_block_is_what_the_per_query_files_give(committed):
+    readme = (REPO / "README.md").read_text()
+    if rb.README_START not in readme:
+        pytest.skip("README.md has no results markers yet")
+    block = readme[readme.index(rb.README_START):readme.index(rb.README_END) + len(rb.README_END)]
+    assert block == rb.render_readme_block(committed)
+
+
+def test_summary_means_are_the_means_of_the_stored_queries(committed):
+    """Independently of the renderer: each summary cell is the mean of that system's stored per-query scores."""
+    table = rb.goal_table(committed)
+    for r in committed:
+        row = next(line for line in table.splitlines() if line.startswith(f"| {r['run']['name']} |"))
+        per_query = r["per_query"]["rag_augment"]
+        cell = f"{np.mean(per_query['nDCG@10']):.3f} / {np.mean(per_query['R@10']):.3f}"
+        assert cell in row, (r["run"]["name"], cell, row)
+
+
+# ---------------------------------------------------------------- the machinery, on a made-up run
+
+
+def fake_result(name="fake", scores=None):
+    qids = ["q1", "q2", "q3", "q4"]
+    scores = scores or {"dense": [1.0, 0.5, 0.0, 0.25], "rag_augment": [1.0, 1.0, 0.5, 0.25]}
+    per_query = {k: {"nDCG@10": v, "R@10": [1.0 if x else 0.0 for x in v], "R@1": v, "R@5": v, "R@100": v,
+                     "MRR@10": v, "Hit@10": v, **{f"R@{k}": v for k in (2, 3, 20, 30, 50)}}
+                 for k, v in scores.items()}
+    return {
+        "run": {"name": name, "command": "x", "dataset": "d", "split": "test", "queries": 4, "documents": 9,
+                "dataset_notes": {}, "date": "2026-01-01", "embedding_model": "hash",
+                "machine": {"nproc": 2, "cpu": "c", "platform": "p", "python": "3", "load_avg_1_5_15": [1, 1, 1]},
+                "generator": {"generator": "rules", "model": "rules", "prompt_version": "v"},
+                "chunking": {"chunk_size": 256}, "bootstrap": {"resamples": 200, "seed": 0}},
+        "index": {"chunks": 9, "query_vectors": 20, "mean_queries_per_chunk": 2.2, "queries_by_kind": {},
+                  "queries_dropped": {}, "generation_seconds_recorded": 0.0, "chunks_generated_this_run": 0,
+                  "generation_seconds_this_run": 0.0, "cache_hits": 9, "index_seconds_this_run": 0.1},
+        "tuning": None,
+        "systems": [{"key": k, "label": k, "kind": "fuse", "profile": None, "latency_source": "end to end",
+                     "metrics": {}, "latency_ms": {}} for k in scores],
+        "lifts": [], "pairs": [["rag_augment", "dense"]],
+        "latency": {"queries": 4, "k": 10, "warmup_queries": 3, "not_timed": []},
+        "per_query": per_query,
+        "latency_per_query_ms": {k: {q: 10.0 + i for i, q in enumerate(qids)} for k in scores},
+        "query_ids": qids, "curve_ks": [1, 2, 3, 5, 10, 20, 30, 50, 100],
+    }
+
+
+def test_a_run_renders_from_its_file_and_a_changed_score_changes_the_section(tmp_path):
+    write_per_query(fake_result(), tmp_path / "fake.json.gz")
+    results = rb.load_results(tmp_path)
+    section = rb.render_section(results, notes={"fake": "Default [[m fake rag_augment nDCG@10]], lift "
+                                                        "[[d fake rag_augment dense nDCG@10]], [[wl fake rag_augment "
+                                                        "dense]], [[x fake index.chunks]] chunks."})
+    assert "| rag_augment | 0.688 |" in section and "| dense | 0.438 |" in section  # means of the stored scores
+    assert "Default 0.688, lift +25.0 [" in section and ", 2/0, 9 chunks." in section
+    assert "| 11.5 | 12.8 |" in section  # p50 / p95 of the stored per-query milliseconds (10, 11, 12, 13)
+    changed = fake_result(scores={"dense": [1.0, 0.5, 0.0, 0.25], "rag_augment": [1.0, 1.0, 0.5, 0.0]})
+    write_per_query(changed, tmp_path / "fake.json.gz")
+    assert rb.render_section(rb.load_results(tmp_path)) != rb.render_section(results)
+
+
+def test_notes_placeholders(tmp_path):
+    results = [result_from_per_query(json.loads(json.dumps(rec))) for rec in [
+        read_per_query(write_per_query(fake_result("a"), tmp_path / "a.json.gz")),
+        read_per_query(write_per_query(fake_result("b", {"dense": [0, 0, 0, 0], "rag_augment": [1, 1, 1, 1]}),
+                                       tmp_path / "b.json.gz"))]]
+    by_name = {r["run"]["name"]: r for r in results}
+    assert rb.render_note("[[dv a rag_augment dense nDCG@10]] [[p50 a dense]] [[n a]]", by_name) == "+25.0 11.5 4"
+    assert rb.render_note("[[dx b rag_augment a rag_augment nDCG@10]]", by_name).startswith("+31.2 [")
+    assert rb.render_note("[[m zzz dense nDCG@10]]", by_name) == "(run zzz not made)"
+    with pytest.raises(ValueError, match="unknown placeholder"):
+        rb.render_note("[[q a]]", by_name)
+
+
+def test_notes_file_sections(tmp_path):
+    path = tmp_path / "notes.md"
+    path.write_text("# title\n\nignored\n\n## intro\nHello.\n\n## run-a\nLine one\nline two\n")
+    assert rb.read_notes(path) == {"intro": "Hello.\n", "run-a": "Line one\nline two\n"}
+
+
+def test_readme_block_is_written_between_the_markers_only(tmp_path):
+    write_per_query(fake_result(), tmp_path / "pq" / "fake.json.gz")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\nbefore\n{rb.README_START}\nold figures\n{rb.README_END}\nafter\n")
+    results_md = tmp_path / "RESULTS.md"
+    results_md.write_text("# Results\n\n## Retrieval quality\n\nold\n\n## Other\n\nkept\n")
+    names = rb.write_results("../shared", "benchmarks/runs", results_md, tmp_path / "pq", readme)
+    assert names == ["fake"]
+    text = readme.read_text()
+    assert text.startswith("# x\n\nbefore\n" + rb.README_START) and text.endswith(rb.README_END + "\nafter\n")
+    assert "old figures" not in text
+    out = results_md.read_text()
+    assert "## Other\n\nkept\n" in out and "| rag_augment | 0.688 |" in out and "\nold\n" not in out
+    assert (tmp_path / "results" / "fake-recall.png").exists()

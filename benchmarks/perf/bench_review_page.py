@@ -56,10 +56,21 @@ class Client:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         self.csrf = ""
 
+    def _send(self, method: str, path: str, body=None, headers=None):
+        """One request; a keep-alive connection the server closed while idle (a long rebuild) is reopened."""
+        for attempt in (1, 2):
+            try:
+                self.conn.request(method, path, body=body, headers=headers or {})
+                return self.conn.getresponse()
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                if attempt == 2:
+                    raise
+                self.conn.close()
+                self.conn = http.client.HTTPConnection(self.conn.host, self.conn.port, timeout=120)
+
     def get(self, path: str) -> tuple[float, str]:
         t = time.perf_counter()
-        self.conn.request("GET", path)
-        resp = self.conn.getresponse()
+        resp = self._send("GET", path)
         body = resp.read().decode()
         took = time.perf_counter() - t
         if resp.status != 200:
@@ -70,9 +81,8 @@ class Client:
     def post(self, path: str, form: dict) -> tuple[float, dict]:
         body = urllib.parse.urlencode({**form, "csrf": self.csrf})
         t = time.perf_counter()
-        self.conn.request("POST", path, body=body, headers={
-            "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
-        resp = self.conn.getresponse()
+        resp = self._send("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded",
+                                               "Accept": "application/json"})
         data = json.loads(resp.read().decode())
         took = time.perf_counter() - t
         if resp.status != 200:

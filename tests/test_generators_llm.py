@@ -6,85 +6,28 @@ import email.utils
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from rag_augment import models
 from rag_augment.errors import ConfigError
-from rag_augment.generators.base import LLMQueryGenerator, SamplingParams
-from rag_augment.generators.parsing import parse_queries
+from rag_augment.generators.base import SamplingParams
 from rag_augment.generators.openai_compat import OpenAIBackend, openai_generator, retry_after_seconds
+from rag_augment.generators.parsing import parse_queries
 from rag_augment.hashing import file_sha256
+from rag_augment.testing import FakeOpenAIServer as FakeServer
+from rag_augment.testing import chat_reply as reply
+from rag_augment.testing import free_port
 from rag_augment.types import Chunk
 
 SECRET = "sk-test-DO-NOT-LEAK-1234567890"
 CONV = [{"role": "user", "content": "hello"}]
-FAST = dict(backoff_base=0.001, backoff_max=0.01)  # keep retry tests quick
-
-
-def reply(content, finish="stop", refusal=None):
-    msg = {"role": "assistant", "content": content}
-    if refusal is not None:
-        msg["refusal"] = refusal
-    return {"id": "c1", "object": "chat.completion", "created": 0, "model": "fake",
-            "choices": [{"index": 0, "message": msg, "finish_reason": finish}],
-            "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}}
-
-
-class FakeServer:
-    """Answers each POST with script(n, body, headers) -> (status, headers, body, delay); n counts from 0."""
-
-    def __init__(self, script):
-        self.script, self.count, self.inflight, self.max_inflight = script, 0, 0, 0
-        self.auth: list[str] = []
-        self.bodies: list[dict] = []
-        self.lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
-                with fake.lock:
-                    n = fake.count
-                    fake.count += 1
-                    fake.inflight += 1
-                    fake.max_inflight = max(fake.max_inflight, fake.inflight)
-                    fake.auth.append(self.headers.get("authorization") or self.headers.get("api-key") or "")
-                    fake.bodies.append(body)
-                try:
-                    status, headers, payload, delay = fake.script(n, body, self.headers)
-                    time.sleep(delay)
-                    with fake.lock:  # done before replying: the client may send its next request at once
-                        fake.inflight -= 1
-                    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                    self.send_response(status)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(data)))
-                    for k, v in headers.items():
-                        self.send_header(k, v)
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout test)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+FAST = {"backoff_base": 0.001, "backoff_max": 0.01}  # keep retry tests quick
 
 
 @pytest.fixture
@@ -257,7 +200,7 @@ def test_assembly_verifies_size_and_hash(tmp_path, monkeypatch):
     import hashlib
     monkeypatch.setattr(models, "DEFAULT_MODEL_SHA256", hashlib.sha256(whole).hexdigest())
     path = models.default_model_path()
-    assert open(path, "rb").read() == whole
+    assert Path(path).read_bytes() == whole
     monkeypatch.setattr(models, "part_paths", lambda: pytest.fail("re-assembled a verified file"))
     assert models.default_model_path() == path
     monkeypatch.setattr(models, "DEFAULT_MODEL_SIZE", len(whole) + 1)
@@ -321,16 +264,10 @@ def test_local_backend_records_a_too_long_prompt_per_request(smollm2, parallel, 
     assert all(c.text and c.finish_reason in ("stop", "length") for c in (comps[0], comps[2]))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def llama_server(smollm2, tmp_path_factory):
     pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is required")
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"  # a file, not a pipe: a full pipe blocks the server
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", smollm2, "--host",

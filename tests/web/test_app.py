@@ -226,7 +226,7 @@ def test_search_sees_decisions_made_just_before(client, index):
 def test_diversity_page_draws_charts(client):
     html = client.get("/diversity").text
     assert html.count("<svg") >= 4
-    assert "Queries per kind" in html and "Least covered documents" in html
+    assert "Queries per kind" in html and "Least covered documents" in html and "Least covered topics" in html
 
 
 # ---- catalog follows writes made elsewhere -------------------------------------------------------------------

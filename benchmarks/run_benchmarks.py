@@ -282,6 +282,8 @@ def _fill(kind: str, args: list[str], by_name: dict[str, dict]) -> str:
 
     from rag_augment.eval import metrics as M
 
+    if kind == "table":
+        return headline_table([by_name[n] for n in args if n in by_name])
     run = by_name.get(args[0])
     if run is None:
         return f"(run {args[0]} not made)"
@@ -317,6 +319,35 @@ def _fill(kind: str, args: list[str], by_name: dict[str, dict]) -> str:
             value = value[int(part)] if isinstance(value, list) else value[part]
         return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
     raise ValueError(f"notes: unknown placeholder [[{kind} {' '.join(args)}]]")
+
+
+HEADLINE_RIVALS = (("dense", "dense"), ("bm25", "BM25"), ("hybrid", "hybrid"))
+
+
+def headline_table(results: list[dict]) -> str:
+    """[[table RUN ...]]: per run, the shipped default against chunk vectors, BM25 and the hybrid without synthetic
+    queries (nDCG@10), its lift over the best of the three with the paired-bootstrap interval, and p50 latency."""
+    import numpy as np
+
+    from rag_augment.eval import metrics as M
+
+    rows = ["| run | documents / queries | dense | BM25 | hybrid | rag_augment default | default - best of the three "
+            "[95% CI] | p50 ms: default / hybrid |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        pq, boot = r["per_query"], r["run"]["bootstrap"]
+        hybrid = "hybrid" if "hybrid" in pq else "rrf_dense_bm25"
+        keys = {"dense": "dense", "bm25": "bm25", "hybrid": hybrid}
+        means = {k: float(np.mean(pq[v]["nDCG@10"])) for k, v in keys.items()}
+        best = max(means, key=means.get)
+        d, lo, hi = M.paired_bootstrap(np.asarray(pq["rag_augment"]["nDCG@10"]), np.asarray(pq[keys[best]]["nDCG@10"]),
+                                       n=boot["resamples"], seed=boot["seed"])
+        lat = {s["key"]: s["latency_ms"]["p50"] for s in r["systems"]}
+        rows.append(f"| {r['run']['name']} | {r['run']['documents']:,} / {r['run']['queries']:,} | "
+                    + " | ".join(f"{means[k]:.3f}" for k, _ in HEADLINE_RIVALS)
+                    + f" | {np.mean(pq['rag_augment']['nDCG@10']):.3f} | {100 * d:+.1f} [{100 * lo:+.1f}, "
+                    f"{100 * hi:+.1f}] vs {dict(HEADLINE_RIVALS)[best]} | {lat['rag_augment']:.1f} / "
+                    f"{lat[keys['hybrid']]:.1f} |")
+    return "\n".join(rows)
 
 
 GOAL_RIVALS = (("dense", "dense"), ("bm25", "BM25"), ("hybrid", "hybrid"), ("hybrid_tuned", "hybrid tuned"))

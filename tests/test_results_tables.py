@@ -141,3 +141,13 @@ def test_readme_block_is_written_between_the_markers_only(tmp_path):
     out = results_md.read_text()
     assert "## Other\n\nkept\n" in out and "| rag_augment | 0.688 |" in out and "\nold\n" not in out
     assert (tmp_path / "results" / "fake-recall.png").exists()
+
+
+def test_headline_table_names_the_best_rival_and_its_interval(tmp_path):
+    rec = fake_result("h", {"dense": [1.0, 0.5, 0.0, 0.25], "bm25": [0.5, 0.5, 0.5, 0.5],
+                            "hybrid": [1.0, 0.5, 0.5, 0.25], "rag_augment": [1.0, 1.0, 0.5, 0.25]})
+    result = result_from_per_query(read_per_query(write_per_query(rec, tmp_path / "h.json.gz")))
+    table = rb.render_note("[[table h missing]]", {"h": result})
+    row = table.splitlines()[2]
+    assert row.startswith("| h | 9 / 4 | 0.438 | 0.500 | 0.562 | 0.688 | +12.5 [")
+    assert "vs hybrid | 11.5 / 11.5 |" in row

@@ -29,10 +29,10 @@ import logging
 import random
 import re
 import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np

@@ -130,6 +130,16 @@ class AugmentIndex:
             self._write_depth -= 1
             self._lock.release()
 
+    def batch(self):
+        """Group several writes (e.g. a reviewer's decisions in a burst): one lock held and one lexical rebuild
+        at the end, instead of one per write. Other writers to this home wait, then are refused, meanwhile."""
+        return self._writing()
+
+    @property
+    def version(self) -> str:
+        """Changes whenever any process finishes a write to this collection (a reader's change marker)."""
+        return str(self._state().get("version", ""))
+
     # ---- indexing ------------------------------------------------------------------------------------------
     def index_path(self, path: str | Path, generator: QueryGenerator, chunking: ChunkingConfig | None = None,
                    filters: FilterConfig | None = None, prune: bool = True, progress=None,

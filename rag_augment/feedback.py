@@ -179,12 +179,20 @@ class FeedbackStore:
                 self._db.execute("ROLLBACK")
             raise StoreError(f"feedback store {self.path}: {exc}") from exc
 
-    def rounds(self, collection: str | None = None) -> list[dict]:
-        sql = "SELECT id, collection, started_at, finished_at, generator, model, handled, fixed, still_failing " \
-              "FROM rounds" + (" WHERE collection = ?" if collection else "") + " ORDER BY id"
+    def rounds(self, collection: str | None = None, with_summary: bool = False) -> list[dict]:
+        """Past rounds, oldest first; with_summary adds each finished round's full report (items with their
+        rank before and after) as "summary"."""
+        sql = "SELECT id, collection, started_at, finished_at, generator, model, handled, fixed, still_failing, " \
+              "summary FROM rounds" + (" WHERE collection = ?" if collection else "") + " ORDER BY id"
         keys = ("round", "collection", "started_at", "finished_at", "generator", "model", "handled", "fixed",
                 "still_failing")
-        return [dict(zip(keys, row)) for row in self._db.execute(sql, [collection] if collection else [])]
+        out = []
+        for row in self._db.execute(sql, [collection] if collection else []):
+            rec = dict(zip(keys, row[:-1]))
+            if with_summary:
+                rec["summary"] = json.loads(row[-1]) if row[-1] else None
+            out.append(rec)
+        return out
 
 
 # ---- rewriters: who writes paraphrases and judges targets --------------------------------------------------

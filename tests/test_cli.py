@@ -91,3 +91,32 @@ def test_index_without_synthetic_queries_then_real_ones(indexed, tmp_path, capsy
     hit = json.loads(capsys.readouterr().out)[0]
     assert hit["doc_id"] == "getting-started/piv.md"
     assert [m["kind"] for m in hit["matched_queries"]][:1] == ["real"]
+
+
+def test_review_serve_starts_the_page(indexed, tmp_path):
+    """`rag-augment review serve` opens the index and serves the queue on 127.0.0.1 until stopped."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from rag_augment.testing import free_port
+
+    _, home = indexed
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "rag_augment.cli", "review", "serve", "--home", str(home),
+                                 "--port", str(port)], stdout=out, stderr=out)
+    try:
+        deadline, body = time.time() + 120, ""
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert "leave" in body.lower() or "piv" in body.lower(), log.read_text()[-2000:]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -29,6 +29,11 @@ def add_parsers(sub) -> None:
     p = rsub.add_parser("apply", help="approve / reject / edit: rejected leave, edited are re-embedded")
     p.add_argument("file")
     add_index_options(p)
+    p = rsub.add_parser("serve", help="the review page in a browser: queue, search playground, feedback, diversity")
+    p.add_argument("--host", default="127.0.0.1", help="bind address; anything but loopback requires a token")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--token", default=None, help="access token off loopback (default: a new one, printed)")
+    add_index_options(p)
 
     p = sub.add_parser("feedback", help="record failed queries and feed them back")
     fsub = p.add_subparsers(dest="feedback_command", required=True)
@@ -70,6 +75,10 @@ def add_parsers(sub) -> None:
 
 def run(args) -> int:
     index = open_index(args)
+    if args.command == "review" and args.review_command == "serve":
+        from rag_augment.web import serve
+        serve(index, host=args.host, port=args.port, token=args.token)
+        return 0
     result = _dispatch(args, index)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0
@@ -79,7 +88,7 @@ def _dispatch(args, index) -> Any:
     if args.command == "export":
         n = index.export_review(args.output, args.format, tuple(args.kind) or None)
         return {"exported": n, "file": args.output}
-    if args.command == "review":
+    if args.command == "review":  # apply (serve returned above)
         return index.apply_review(args.file)
     if args.command == "real":
         return index.add_real_queries(args.file, holdout=_holdout(args.holdout))

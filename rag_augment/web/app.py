@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -169,10 +168,9 @@ class ReviewApp:
         collection = self.index.store.name
         with self.index.feedback_store() as fb:
             records = [r.to_dict() for r in fb.list(collection)]
-            rounds = fb.rounds(collection)
-            summaries = round_summaries(fb.path, collection)
+            rounds = fb.rounds(collection, with_summary=True)
         for r in rounds:
-            r["items"] = summaries.get(r["round"], {}).get("items", [])
+            r["items"] = (r.pop("summary") or {}).get("items", [])
         review = [r for r in records if r.get("note") == "needs_review"]
         return self.render("feedback.html", page="feedback", records=list(reversed(records)),
                            rounds=list(reversed(rounds)), needs_review=review)
@@ -216,31 +214,6 @@ def diversity_charts(rep: dict, docs: list[dict]) -> list:
                          "Least covered documents (share of chunks with ≥ 3 queries)", value_format="{:.0%}",
                          max_value=1.0, low_below=0.5),
     ]
-    return out
-
-
-def round_summaries(db_path: str | Path, collection: str) -> dict[int, dict]:
-    """Each finished round's stored summary (its items carry rank before -> after). FeedbackStore.rounds() does
-    not return the summary column, so it is read here, read-only."""
-    import json
-
-    try:
-        db = sqlite3.connect(f"file:{Path(db_path)}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error:
-        return {}
-    try:
-        rows = db.execute("SELECT id, summary FROM rounds WHERE collection = ? AND summary IS NOT NULL",
-                          (collection,)).fetchall()
-    except sqlite3.Error:
-        return {}
-    finally:
-        db.close()
-    out = {}
-    for rid, text in rows:
-        try:
-            out[rid] = json.loads(text)
-        except ValueError:
-            continue
     return out
 
 

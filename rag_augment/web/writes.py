@@ -94,10 +94,7 @@ class BatchedWriter:
     def _open(self) -> None:
         if self._section is not None:
             return
-        writing = getattr(self.index, "_writing", None)
-        if writing is None:  # an index without a re-entrant write section: every write rebuilds itself
-            return
-        section = writing()
+        section = self.index.batch()
         section.__enter__()  # may raise StoreError: another process holds the index; the request says so
         self._section, self._opened_at = section, time.monotonic()
 

@@ -1,15 +1,17 @@
-"""AugmentedRetriever: embed the query once, search every enabled leg (at once), collapse children to parents, fuse.
+"""AugmentedRetriever: embed the query once, search every enabled leg (at once), collapse children to parents, fuse,
+and optionally rerank the fused top-N with a trained reranker (rag_augment.rerank).
 
-No LLM call at query time. `k` counts distinct parent chunks. Every hit says which legs found it (rank, score)
-and which synthetic queries matched.
+No LLM call at query time. `k` counts distinct parent chunks. Every hit says which legs found it (rank, score),
+which synthetic queries matched and, when reranked, the reranker's own rank and score (leg "rerank").
 """
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -17,9 +19,9 @@ from rag_augment.embedding import Embedder
 from rag_augment.fusion import FusionProfile, Ranked, collapse_to_parents, fuse
 from rag_augment.lexical import LexicalIndex
 from rag_augment.profiles import load_profile
+from rag_augment.rerank.stage import RERANK_LEG, RerankStage, rerank
 from rag_augment.store.chroma import ChromaStore
 from rag_augment.types import Hit, LegHit
-
 
 LEXICAL_LEGS = {"chunk_lexical": "chunks", "doc2query_lexical": "doc2query", "query_lexical": "queries"}
 
@@ -74,7 +76,7 @@ class AugmentedRetriever:
             children, texts = raw["query_dense"]
             out.query_text.update(texts)
             out.legs["query_dense"], matched = collapse_to_parents(children)
-            self._note_matches(out, matched, dict((c[0], c[2]) for c in children), "query_dense")
+            self._note_matches(out, matched, {c[0]: c[2] for c in children}, "query_dense")
         for leg in ("chunk_lexical", "doc2query_lexical"):
             if leg in raw:
                 out.legs[leg] = raw[leg]
@@ -82,7 +84,7 @@ class AugmentedRetriever:
             parent = self.lexical.query_parent
             children = [(qid, parent[qid], s) for qid, s in raw["query_lexical"] if qid in parent]
             out.legs["query_lexical"], matched = collapse_to_parents(children)
-            self._note_matches(out, matched, dict((c[0], c[2]) for c in children), "query_lexical")
+            self._note_matches(out, matched, {c[0]: c[2] for c in children}, "query_lexical")
         return out
 
     def _run(self, tasks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
@@ -118,24 +120,36 @@ class AugmentedRetriever:
             out.matched.setdefault(parent, []).extend((q, scores[q], leg) for q in qids[:3])
 
     def search(self, query: str, k: int = 10, profile: FusionProfile | None = None,
-               with_text: bool = True) -> list[Hit]:
+               with_text: bool = True, reranker: RerankStage | None = None) -> list[Hit]:
+        """The top-k parents. With `reranker`, the fused top max(k, reranker.top_n) are reranked first."""
         prof = profile or self.profile
         if not query.strip():
             return []
         res = self.legs_for(query, profile=prof)
-        return self.hits_from(res, prof, k, with_text=with_text)
+        return self.hits_from(res, prof, k, with_text=with_text, reranker=reranker, query=query)
 
-    def hits_from(self, res: LegResults, profile: FusionProfile, k: int, with_text: bool = True) -> list[Hit]:
+    def hits_from(self, res: LegResults, profile: FusionProfile, k: int, with_text: bool = True,
+                  reranker: RerankStage | None = None, query: str = "") -> list[Hit]:
         """The top-k fused hits with each leg's rank and score. Without text: no chunk text and no text of the
-        matched queries (their ids only), i.e. no read from Chroma after the search itself."""
-        ranked, fused_legs = fuse(res.legs, profile, k)
+        matched queries (their ids only), i.e. no read from Chroma after the search itself (a reranker reads
+        the texts it scores all the same)."""
+        stored: dict[str, dict[str, Any]] = {}
+        if reranker is None:
+            ranked, fused_legs = fuse(res.legs, profile, k)
+        else:
+            ranked, fused_legs = fuse(res.legs, profile, max(k, reranker.top_n))
+            stored = self.store.get_chunks([p for p, _ in ranked])
+            ranked, fused_legs[RERANK_LEG] = rerank(query, ranked, {p: stored.get(p, {}).get("text") or ""
+                                                                     for p, _ in ranked}, reranker)
+            ranked = ranked[:max(k, 0)]
         wanted = {p for p, _ in ranked}
 
         def places(legs: dict) -> dict:
             return {leg: {p: (i + 1, s) for i, (p, s) in enumerate(r) if p in wanted} for leg, r in legs.items()}
 
         positions, raw_positions = places(fused_legs), places(res.legs)
-        stored = self.store.get_chunks([p for p, _ in ranked]) if with_text else {}
+        if with_text and not stored:
+            stored = self.store.get_chunks([p for p, _ in ranked])
         # a query can match in two legs (its vector and its words): fetch each once
         missing_text = [] if not with_text else list(dict.fromkeys(
             q for p, _ in ranked for q, _, _ in res.matched.get(p, []) if q not in res.query_text))
@@ -155,5 +169,6 @@ class AugmentedRetriever:
                         "kind": res.query_text.get(q, ("", ""))[1], "leg": leg, "score": round(s, 6)}
                        for q, s, leg in res.matched.get(parent, [])]
             hits.append(Hit(chunk_id=parent, doc_id=meta.get("doc_id", ""), score=score,
-                            text=info.get("text") or "", metadata=meta, legs=legs, matched_queries=matched))
+                            text=(info.get("text") or "") if with_text else "", metadata=meta, legs=legs,
+                            matched_queries=matched))
         return hits

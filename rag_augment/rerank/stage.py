@@ -1,0 +1,131 @@
+"""The rerank stage: score the fused top-N with a reranker and fuse its score with the legs' fused score.
+
+    final = minmax(fused score) + weight x minmax(reranker score)      over the top-N, per query
+
+A weight of 0 keeps the fused order exactly (the reranker's score is still shown); a large weight is the reranker's
+order with the fused score breaking ties. The weight is tuned on labelled train queries like the legs' weights
+(rag_augment.rerank.tune) and stored with the model.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from rag_augment.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rag_augment.augment_index import AugmentIndex
+
+log = logging.getLogger(__name__)
+Ranked = list[tuple[str, float]]
+RERANK_LEG = "rerank"
+
+
+class Scorer(Protocol):
+    name: str
+
+    def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
+        """One relevance score per text, higher is better (any scale)."""
+        ...
+
+
+class CrossEncoderScorer:
+    """A trained reranker folder (sentence-transformers CrossEncoder); loaded once, thread-safe scoring."""
+
+    def __init__(self, folder: str | Path, batch_size: int = 32):
+        from rag_augment.rerank.train import load_cross_encoder
+        self.folder = Path(folder)
+        self.name = self.folder.name
+        self._model = load_cross_encoder(self.folder)
+        self._model.eval()
+        self.batch_size = batch_size
+        self._lock = threading.Lock()  # one forward at a time: two would only fight for the same cores
+
+    def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        with self._lock:
+            out = self._model.predict([(query, t) for t in texts], batch_size=self.batch_size,
+                                      show_progress_bar=False, convert_to_numpy=True)
+        return np.asarray(out, dtype=np.float32).reshape(-1)
+
+
+@dataclass(frozen=True)
+class RerankStage:
+    scorer: Scorer
+    weight: float = 1.0
+    top_n: int = 20
+    stale: bool = False
+
+    def __post_init__(self) -> None:
+        if self.weight < 0:
+            raise ConfigError(f"rerank weight must be >= 0, not {self.weight}")
+        if self.top_n < 1:
+            raise ConfigError(f"rerank top_n must be >= 1, not {self.top_n}")
+
+
+def _minmax(values: np.ndarray) -> np.ndarray:
+    lo, hi = float(values.min()), float(values.max())
+    return np.ones_like(values) if hi <= lo else (values - lo) / (hi - lo)
+
+
+def combine_scores(ranked: Ranked, rerank_scores: Sequence[float] | np.ndarray, weight: float) -> tuple[Ranked, Ranked]:
+    """(the new ranking with its combined scores, the reranker's own ranking with its raw scores). Ties keep the
+    fused order."""
+    if not ranked:
+        return [], []
+    fused = np.array([s for _, s in ranked], dtype=np.float64)
+    raw = np.asarray(rerank_scores, dtype=np.float64)
+    if len(raw) != len(ranked):
+        raise ValueError(f"reranker gave {len(raw)} scores for {len(ranked)} hits")
+    combined = _minmax(fused) + weight * _minmax(raw)
+    order = sorted(range(len(ranked)), key=lambda i: (-combined[i], i))
+    new = [(ranked[i][0], float(combined[i])) for i in order]
+    own = [(ranked[i][0], float(raw[i])) for i in sorted(range(len(ranked)), key=lambda i: (-raw[i], i))]
+    return new, own
+
+
+def rerank(query: str, ranked: Ranked, texts: Mapping[str, str], stage: RerankStage) -> tuple[Ranked, Ranked]:
+    """Rerank the first stage.top_n of `ranked` (the rest keep their place after them): returns the new ranking
+    and the reranker's own ranking of the scored hits (its raw scores, for explanations)."""
+    head, tail = ranked[:stage.top_n], ranked[stage.top_n:]
+    scores = stage.scorer.score(query, [texts.get(p, "") for p, _ in head])
+    new, own = combine_scores(head, scores, stage.weight)
+    if tail:  # below every reranked hit, in their fused order
+        floor = min((s for _, s in new), default=0.0)
+        new += [(p, floor - 1.0 - i) for i, (p, _) in enumerate(tail)]
+    return new, own
+
+
+_LOADED: dict[tuple[str, float], CrossEncoderScorer] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def load_reranker(index: AugmentIndex, weight: float | None = None, top_n: int | None = None,
+                  kind: str = "reranker") -> RerankStage:
+    """The index's trained reranker as a stage (the weight and top-N stored with it unless given). A stale model
+    (the index changed since training) is used with a warning."""
+    from rag_augment.rerank import model_home
+    folder = model_home.model_dir(index, kind)
+    meta = model_home.read_meta(folder)
+    if meta is None:
+        raise ConfigError(f"no trained reranker in {index.home} (collection {index.store.name!r}): run "
+                          "`rag-augment train` first")
+    info = model_home.status(index, kind)
+    if info.get("stale"):
+        log.warning("reranker %s: %s", folder.name, info["stale_reason"])
+    stored = meta.get("rerank", {})
+    weights = next((folder / n for n in model_home.WEIGHT_FILES if (folder / n).exists()), folder / "config.json")
+    key = (str(folder.resolve()), weights.stat().st_mtime)  # a retrained model is a new file
+    with _LOAD_LOCK:  # one model in memory per folder version, shared by every index object and thread
+        scorer = _LOADED.get(key)
+        if scorer is None:
+            scorer = _LOADED[key] = CrossEncoderScorer(folder)
+    return RerankStage(scorer, stored.get("weight", 1.0) if weight is None else weight,
+                       stored.get("top_n", 20) if top_n is None else top_n, bool(info.get("stale")))

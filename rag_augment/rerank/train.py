@@ -1,0 +1,392 @@
+"""Fine-tune a cross-encoder reranker on the index's own queries (see rag_augment.rerank.pairs for the data).
+
+The model is a sentence-transformers CrossEncoder initialised from a local folder: by default the packaged
+all-MiniLM-L6-v2 (a bi-encoder, so the one-logit classification head starts fresh), or any sentence-transformers /
+transformers folder the caller gives (a ready cross-encoder keeps its head). `layers` keeps only the first N
+transformer layers: reranking cost is linear in depth, and on a 2-core CPU the full 6 layers over 20 passages cost
+well over a second per query.
+
+The loop is plain torch over the CrossEncoder's own preprocess and forward, with a listwise loss (softmax cross-
+entropy over the query's positive and its mined negatives, the "localized contrastive estimation" of Gao et al.
+2021). sentence-transformers 6's CrossEncoderTrainer and fit() need the `datasets` and `accelerate` packages,
+which this package does not depend on; a dozen lines of torch give what the issue asks for instead: a time
+estimate before training, a CPU budget (the learning-rate schedule is planned to end inside it), a progress bar,
+checkpoints that a second run resumes from, and a seed.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rag_augment.errors import ConfigError, InputError
+from rag_augment.hashing import sha1_hex
+from rag_augment.provenance import now_iso
+from rag_augment.rerank import model_home
+from rag_augment.rerank.pairs import TrainingGroup, TrainingQuery, index_queries, load_groups, mine_groups, save_groups
+
+if TYPE_CHECKING:
+    from rag_augment.augment_index import AugmentIndex
+
+log = logging.getLogger(__name__)
+CALIBRATION_STEPS = 2
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    base_model: str | None = None     # a local model folder; None: the packaged MiniLM
+    layers: int | None = 2            # keep the first N transformer layers (None: all)
+    max_length: int = 192             # tokens of query + passage (the passage is cut)
+    negatives: int = 3                # mined negatives per query
+    mine_depth: int = 20              # negatives are drawn from this many best chunks of other documents
+    round_trip: int = 0               # keep a query only if the chunk legs rank its parent in this top (0: all)
+    kinds: tuple[str, ...] = ()       # which stored query kinds train (empty: all)
+    epochs: int = 1
+    batch_groups: int = 8             # queries per optimiser step (each with 1 + negatives passages)
+    lr: float = 5e-5
+    warmup: float = 0.1               # share of the planned steps spent warming up
+    seed: int = 0
+    max_minutes: float | None = None  # budget for the whole run (mining included); the schedule fits inside it
+    checkpoint_minutes: float = 5.0
+    top_n: int = 20                   # stored with the model: how many fused hits it reranks by default
+    weight: float = 1.0               # stored with the model: its score's weight against the fused score
+
+    def check(self) -> None:
+        for name in ("negatives", "mine_depth", "epochs", "batch_groups", "max_length", "top_n"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"train: {name} must be >= 1, not {getattr(self, name)}")
+        if self.layers is not None and self.layers < 1:
+            raise ConfigError(f"train: layers must be >= 1, not {self.layers}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ConfigError(f"train: max_minutes must be > 0, not {self.max_minutes}")
+        if self.weight < 0:
+            raise ConfigError(f"train: weight must be >= 0, not {self.weight}")
+
+    def resume_key(self) -> str:
+        """What a resumed run must share with the interrupted one (the budget and checkpoint period may change)."""
+        d = {k: v for k, v in asdict(self).items() if k not in ("max_minutes", "checkpoint_minutes")}
+        return sha1_hex(json.dumps(d, sort_keys=True), 16)
+
+
+@dataclass
+class Plan:
+    """What the run will do, known after the first steps: handed to `on_plan` before the bulk of the work."""
+    groups: int
+    pairs_per_step: int
+    steps_per_epoch: int
+    steps_total: int          # epochs x steps per epoch
+    steps_planned: int        # what fits the budget (= steps_total without one)
+    step_seconds: float
+    estimate_minutes: float   # of the planned steps still to run
+    budget_minutes: float | None
+    resumed_at: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _State:
+    step: int = 0
+    steps_planned: int = 0
+    train_seconds: float = 0.0
+    mining_seconds: float = 0.0
+    losses: list[float] = field(default_factory=list)   # mean loss per 50 steps
+
+
+def default_base() -> str:
+    from rag_augment.embedding import packaged_minilm_path
+    return packaged_minilm_path()
+
+
+def load_cross_encoder(folder: str | Path, layers: int | None = None, max_length: int | None = None):
+    """A CrossEncoder from a local folder (never the network), optionally cut to its first `layers` layers."""
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    from rag_augment.embedding import quiet_weight_loading
+    if not Path(folder).is_dir():
+        raise ConfigError(f"reranker base model {folder}: not a folder")
+    try:
+        with quiet_weight_loading():
+            _quiet_transformers()
+            ce = CrossEncoder(str(folder), num_labels=1, local_files_only=True, device="cpu",
+                              activation_fn=torch.nn.Identity())
+    except Exception as exc:  # transformers raises OSError, ValueError ...
+        raise ConfigError(f"reranker base model {folder}: cannot load it as a cross-encoder: "
+                          f"{str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__}"
+                          ) from exc
+    if layers is not None:
+        _keep_layers(ce, layers)
+    if max_length is not None:
+        ce.max_seq_length = max_length
+    return ce
+
+
+def _quiet_transformers() -> None:
+    """The base model's fresh head makes transformers print a load report; the caller is told in the plan."""
+    try:
+        from transformers.utils import logging as hf_logging
+        hf_logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _keep_layers(ce, layers: int) -> None:
+    base = ce.model.base_model
+    encoder = getattr(base, "encoder", None)
+    stack = getattr(encoder, "layer", None)
+    if encoder is None or stack is None:
+        raise ConfigError("layers: this model's layers cannot be cut (no encoder.layer); leave --layers out")
+    if layers < len(stack):
+        import torch
+        encoder.layer = torch.nn.ModuleList(list(stack)[:layers])
+        ce.model.config.num_hidden_layers = layers
+
+
+def train_reranker(index: AugmentIndex, config: TrainConfig | None = None,
+                   queries: Sequence[TrainingQuery] | None = None, progress: Callable | None = None,
+                   on_plan: Callable[[Plan], None] | None = None, kind: str = "reranker",
+                   clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
+    """Mine training groups from the index (or from `queries`), fine-tune, store the model in the index home with
+    its provenance. A run interrupted (Ctrl-C, kill, budget) resumes from its last checkpoint when started again
+    with the same settings. Returns the stored provenance (reranker.json)."""
+    import torch
+
+    cfg = config or TrainConfig()
+    cfg.check()
+    started = clock()
+    work, target = model_home.work_dir(index, kind), model_home.model_dir(index, kind)
+    fingerprint = model_home.index_fingerprint(index)
+    base = str(cfg.base_model or default_base())
+    base_sha = model_home.base_model_sha256(base)
+    key = sha1_hex(json.dumps([cfg.resume_key(), fingerprint["sha256"], base_sha,
+                               _queries_key(queries)]), 16)
+    state, groups, mining = _resume(work, key)
+    earlier = state.mining_seconds + state.train_seconds if groups is not None else 0.0
+    if groups is None:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        qs = list(queries) if queries is not None else index_queries(index, cfg.kinds or None)
+        if not qs:
+            raise InputError(f"index {index.home} holds no queries to train on: index documents first")
+        t0 = clock()
+        groups, report = mine_groups(index, qs, cfg.negatives, cfg.mine_depth, cfg.round_trip, cfg.seed,
+                                     profile=index.profile, progress=progress)
+        if not groups:
+            raise InputError("no training pair left after mining (every query was dropped: "
+                             f"{json.dumps(report.to_dict())}); lower --round-trip or index more documents")
+        save_groups(groups, work / "groups.jsonl")
+        mining = report.to_dict()
+        state = _State(mining_seconds=clock() - t0)
+        _write_json(work / "run.json", {"key": key, "mining": mining})
+    # the budget covers mining and training, across resumed runs
+    budget_end = None if cfg.max_minutes is None else started + cfg.max_minutes * 60 - earlier
+
+    ckpt = work / "checkpoint"
+    ce = load_cross_encoder(ckpt if (ckpt / "config.json").exists() else base,
+                            None if (ckpt / "config.json").exists() else cfg.layers, cfg.max_length)
+    model = ce
+    model.train()
+    steps_per_epoch = math.ceil(len(groups) / cfg.batch_groups)
+    steps_total = steps_per_epoch * cfg.epochs
+    no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
+    params = [{"params": [p for n, p in model.named_parameters() if not any(x in n for x in no_decay)],
+               "weight_decay": 0.01},
+              {"params": [p for n, p in model.named_parameters() if any(x in n for x in no_decay)],
+               "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(params, lr=cfg.lr)
+    planned = [state.steps_planned or steps_total]
+
+    def lr_at(step: int) -> float:
+        warm = max(1, int(cfg.warmup * planned[0]))
+        if step < warm:
+            return (step + 1) / warm
+        return max(0.0, (planned[0] - step) / max(1, planned[0] - warm))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    if (ckpt / "optimizer.pt").exists():
+        saved = torch.load(ckpt / "optimizer.pt", weights_only=False)
+        opt.load_state_dict(saved["optimizer"])
+        sched.load_state_dict(saved["scheduler"])
+
+    resumed_at = state.step
+    bar = None
+    last_ckpt = clock()
+    window: list[float] = []
+    stopped_by_budget = False
+    try:
+        step_times: list[float] = []
+        while state.step < planned[0]:
+            if budget_end is not None and clock() >= budget_end:
+                stopped_by_budget = True
+                break
+            t0 = clock()
+            loss = _step(model, opt, sched, _batch(groups, state.step, steps_per_epoch, cfg), cfg, state.step)
+            dt = clock() - t0
+            state.train_seconds += dt
+            state.step += 1
+            window.append(loss)
+            if len(window) == 50:
+                state.losses.append(round(sum(window) / len(window), 4))
+                window = []
+            step_times.append(dt)
+            if len(step_times) == CALIBRATION_STEPS or (bar is None and state.step >= planned[0]):
+                per_step = sum(step_times) / len(step_times)
+                if state.steps_planned == 0:
+                    planned[0] = _fit_budget(steps_total, state.step, per_step, budget_end, clock())
+                    state.steps_planned = planned[0]
+                plan = Plan(len(groups), cfg.batch_groups * (1 + cfg.negatives), steps_per_epoch, steps_total,
+                            planned[0], round(per_step, 3),
+                            round(per_step * (planned[0] - state.step) / 60, 1), cfg.max_minutes, resumed_at)
+                if on_plan:
+                    on_plan(plan)
+                if progress:
+                    bar = progress(planned[0], "training reranker")
+                    bar.update(state.step)
+            elif bar is not None:
+                bar.update(1)
+            if clock() - last_ckpt >= cfg.checkpoint_minutes * 60:
+                _checkpoint(model, opt, sched, state, ckpt)
+                last_ckpt = clock()
+    except KeyboardInterrupt:
+        _checkpoint(model, opt, sched, state, ckpt)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    if window:
+        state.losses.append(round(sum(window) / len(window), 4))
+    return _finish(index, model, cfg, state, groups, mining or {}, fingerprint, base, base_sha, work, target,
+                   stopped_by_budget, steps_total, clock() - started)
+
+
+def _queries_key(queries: Sequence[TrainingQuery] | None) -> str:
+    if queries is None:
+        return "index"
+    return sha1_hex("\n".join(f"{q.parent_id}\x00{q.text}" for q in queries), 16)
+
+
+def _fit_budget(steps_total: int, done: int, per_step: float, budget_end: float | None, now: float) -> int:
+    if budget_end is None:
+        return steps_total
+    fits = done + int(max(0.0, budget_end - now) / max(per_step, 1e-6))
+    return max(done, min(steps_total, fits))
+
+
+def _batch(groups: Sequence[TrainingGroup], step: int, steps_per_epoch: int, cfg: TrainConfig
+           ) -> list[TrainingGroup]:
+    """The groups of a step: each epoch is its own seeded shuffle, so a resumed run continues the same order."""
+    epoch, within = divmod(step, steps_per_epoch)
+    order = list(range(len(groups)))
+    random.Random(cfg.seed * 1_000_003 + epoch).shuffle(order)
+    return [groups[i] for i in order[within * cfg.batch_groups:(within + 1) * cfg.batch_groups]]
+
+
+def _step(model, opt, sched, batch: Sequence[TrainingGroup], cfg: TrainConfig, step: int) -> float:
+    import torch
+    torch.manual_seed(cfg.seed * 1_000_003 + step)  # dropout: the same on a resumed run
+    size = 1 + cfg.negatives
+    pairs = []
+    for g in batch:
+        negs = list(g.negatives) or [""]
+        pairs += [(g.query, g.positive)] + [(g.query, negs[i % len(negs)]) for i in range(cfg.negatives)]
+    features = model.preprocess(pairs)
+    logits = model(features)["scores"].view(len(batch), size)
+    loss = torch.nn.functional.cross_entropy(logits, torch.zeros(len(batch), dtype=torch.long))
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    sched.step()
+    return float(loss.detach())
+
+
+def _checkpoint(model, opt, sched, state: _State, ckpt: Path) -> None:
+    """Model, optimiser and schedule, written beside the old checkpoint and swapped in (a kill mid-write leaves
+    the previous one)."""
+    import torch
+    tmp = ckpt.with_name("checkpoint.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    _save(model, tmp)
+    torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, tmp / "optimizer.pt")
+    _write_json(tmp / "state.json", asdict(state))
+    model_home.install(tmp, ckpt)
+    log.info("reranker checkpoint at step %d in %s", state.step, ckpt)
+
+
+def _save(model, folder: Path) -> None:
+    from rag_augment.embedding import quiet_weight_loading
+    with quiet_weight_loading():  # no "Writing model shards" bar on every checkpoint
+        model.save_pretrained(str(folder))
+
+
+def _resume(work: Path, key: str) -> tuple[_State, list[TrainingGroup] | None, dict | None]:
+    """The interrupted run's state, groups and mining report when its settings match; else nothing."""
+    try:
+        run = json.loads((work / "run.json").read_text())
+        if run.get("key") != key:
+            log.warning("reranker: an interrupted training run with other settings is discarded (%s)", work)
+            return _State(), None, None
+        groups = load_groups(work / "groups.jsonl")
+        state_file = work / "checkpoint" / "state.json"
+        state = _State(**json.loads(state_file.read_text())) if state_file.exists() else _State()
+        if state.step:
+            log.info("reranker: resuming at step %d from %s", state.step, work)
+        return state, groups, run.get("mining")
+    except (OSError, ValueError, TypeError, KeyError):
+        return _State(), None, None
+
+
+def _finish(index: AugmentIndex, model, cfg: TrainConfig, state: _State, groups: Sequence[TrainingGroup],
+            mining: dict, fingerprint: dict, base: str, base_sha: str, work: Path, target: Path,
+            stopped_by_budget: bool, steps_total: int, seconds: float) -> dict[str, Any]:
+    import sentence_transformers
+    import torch
+
+    built = work / "final"
+    shutil.rmtree(built, ignore_errors=True)
+    _save(model, built)
+    layers = int(model.model.config.num_hidden_layers)
+    sources: dict[str, int] = {}
+    for g in groups:
+        sources[g.source] = sources.get(g.source, 0) + 1
+    meta = {
+        "kind": "cross-encoder", "created_at": now_iso(),
+        "base_model": _shown_base(base), "base_model_sha256": base_sha, "layers": layers,
+        "max_length": cfg.max_length, "seed": cfg.seed,
+        "config": {**asdict(cfg), "base_model": _shown_base(base), "kinds": list(cfg.kinds)},
+        "training_queries": {"groups": len(groups), "by_source": sources, "mining": mining},
+        "steps": state.step, "steps_total": steps_total, "steps_planned": state.steps_planned,
+        "epochs_done": round(state.step * cfg.batch_groups / max(1, len(groups)), 3),
+        "stopped_by_budget": stopped_by_budget, "loss_every_50_steps": state.losses,
+        "seconds": {"mining": round(state.mining_seconds, 1), "training": round(state.train_seconds, 1),
+                    "this_run": round(seconds, 1)},
+        "rerank": {"top_n": cfg.top_n, "weight": cfg.weight, "tuned_on": None},
+        "index_fingerprint": fingerprint, "collection": index.store.name,
+        "versions": {"torch": torch.__version__, "sentence_transformers": sentence_transformers.__version__},
+        "cpu_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+    }
+    model_home.write_meta(built, meta)
+    model_home.install(built, target)
+    shutil.rmtree(work, ignore_errors=True)
+    return meta
+
+
+def _shown_base(base: str) -> str:
+    """The packaged model by name; another folder by its name only (no machine paths in provenance)."""
+    return "packaged:all-MiniLM-L6-v2" if base == default_base() else Path(base).name
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(path)

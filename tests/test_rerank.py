@@ -1,0 +1,303 @@
+"""The reranker trained on the index's own queries (rag_augment.rerank): training data, training with a budget and
+checkpoints, provenance and staleness, and the rerank stage in the retriever and the CLI. Fast: a HashEmbedder
+index, a tiny BERT cross-encoder made here (same tokenizer as the packaged MiniLM), fake scorers for ordering."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from rag_augment.chunking import ChunkingConfig
+from rag_augment.errors import ConfigError
+from rag_augment.rerank import (
+    RERANK_LEG,
+    RerankStage,
+    TrainConfig,
+    TrainingQuery,
+    best_weight,
+    combine_scores,
+    index_queries,
+    load_reranker,
+    mine_groups,
+    status,
+    train_reranker,
+)
+from rag_augment.rerank.model_home import base_model_sha256, model_dir, work_dir
+from rag_augment.rerank.tune import Scored
+from rag_augment.testing import FakeGenerator
+from rag_augment.types import Document
+
+TOPICS = {
+    "leave": ["Annual leave accrues at four hours each pay period.", "Sick leave accrues at four hours too.",
+              "Leave requests go to your supervisor in the time system."],
+    "travel": ["Travel claims are filed in the travel system within five days.", "Per diem covers meals on trips.",
+               "Book flights through the agency travel office."],
+    "laptop": ["Laptops are issued by the IT desk on your first day.", "Return the laptop when you leave.",
+               "Report a lost laptop to security at once."],
+    "parking": ["Parking permits are sold monthly at the front desk.", "Bicycle racks are behind the building.",
+                "Transit benefits pay for the bus and the train."],
+}
+
+
+def docs(extra: str = "") -> list[Document]:
+    return [Document(doc_id=f"{t}.md", title=t, text="\n\n".join(s + (extra if t == "leave" else "") for s in body))
+            for t, body in TOPICS.items()]
+
+
+def questions(chunk) -> str:
+    first = chunk.text.split(".")[0]
+    return f"Q: {first}?\nQ: what about {chunk.title} here\nK: {chunk.title}"
+
+
+CHUNKING = ChunkingConfig(chunk_size=16, chunk_overlap=0)
+
+
+@pytest.fixture
+def index(make_index):
+    idx = make_index()
+    idx.index_documents(docs(), FakeGenerator(questions), CHUNKING)
+    return idx
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A 2-layer BERT with 32 hidden units and a one-logit head, saved with the packaged MiniLM's tokenizer."""
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from rag_augment.embedding import packaged_minilm_path
+    folder = tmp_path_factory.mktemp("tiny-ce")
+    tok = AutoTokenizer.from_pretrained(packaged_minilm_path(), local_files_only=True)
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=128, num_labels=1)
+    BertForSequenceClassification(cfg).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def tiny(tiny_model, **kw) -> TrainConfig:
+    kw.setdefault("max_length", 48)
+    kw.setdefault("batch_groups", 4)
+    return TrainConfig(base_model=str(tiny_model), layers=None, **kw)
+
+
+# ---------------------------------------------------------------- training data
+
+def test_pairs_hold_the_parent_text_and_no_negative_from_the_parents_document(index):
+    queries = index_queries(index)
+    assert queries and {q.source for q in queries} == {"fake"}
+    groups, report = mine_groups(index, queries, negatives=3, depth=20, seed=1)
+    states = index.store.chunk_states()
+    texts = {cid: got["text"] for cid, got in index.store.get_chunks(list(states)).items()}
+    doc = {cid: m["doc_id"] for cid, m in states.items()}
+    assert report.kept == len(groups) > 0 and report.negatives == sum(len(g.negatives) for g in groups)
+    for g in groups:
+        assert g.positive == texts[g.parent_id]
+        assert g.negative_ids and all(doc[n] != doc[g.parent_id] for n in g.negative_ids)
+        assert list(g.negatives) == [texts[n] for n in g.negative_ids]
+    # the exclusion matters: unfiltered, the index ranks chunks of the parent's own document among the top
+    q = queries[0]
+    top = [h.chunk_id for h in index.query(q.text, k=5)]
+    assert any(doc[c] == doc[q.parent_id] and c != q.parent_id for c in top)
+
+
+def test_mining_is_seeded(index):
+    queries = index_queries(index)
+    a, _ = mine_groups(index, queries, seed=3)
+    b, _ = mine_groups(index, queries, seed=3)
+    c, _ = mine_groups(index, queries, seed=4)
+    assert a == b and a != c
+
+
+def test_round_trip_drops_a_query_its_chunk_does_not_answer(index):
+    parent = index_queries(index)[0].parent_id
+    queries = [TrainingQuery("zebra quantum saxophone", parent, "real", "real"),
+               TrainingQuery(index.store.get_chunks([parent])[parent]["text"], parent, "real", "real")]
+    groups, report = mine_groups(index, queries, round_trip=1)
+    assert report.dropped_round_trip == 1 and [g.query for g in groups] == [queries[1].text]
+    kept, _ = mine_groups(index, queries, round_trip=0)
+    assert len(kept) == 2
+
+
+# ---------------------------------------------------------------- training, provenance, staleness
+
+def test_training_stores_a_model_with_provenance(index, tiny_model):
+    plans = []
+    meta = train_reranker(index, tiny(tiny_model, seed=7), on_plan=plans.append)
+    folder = model_dir(index)
+    assert (folder / "reranker.json").exists() and (folder / "config.json").exists()
+    assert not work_dir(index).exists()
+    assert json.loads((folder / "reranker.json").read_text()) == meta
+    n = len(index_queries(index))
+    assert meta["training_queries"]["groups"] == n and meta["training_queries"]["by_source"] == {"fake": n}
+    assert meta["training_queries"]["mining"]["queries"] == n
+    assert meta["seed"] == 7 and meta["base_model_sha256"] == base_model_sha256(tiny_model)
+    assert meta["base_model"] == tiny_model.name and str(tiny_model.parent) not in json.dumps(meta)
+    assert meta["steps"] == meta["steps_total"] == -(-n // 4) and not meta["stopped_by_budget"]
+    assert meta["index_fingerprint"]["queries"] == index.store.counts()["queries"]
+    assert plans and plans[0].steps_planned == meta["steps"] and plans[0].estimate_minutes >= 0
+    info = status(index)
+    assert info["trained"] and not info["stale"]
+    stage = load_reranker(index)
+    scores = stage.scorer.score("annual leave", ["Annual leave accrues.", "Parking permits."])
+    assert scores.shape == (2,) and np.isfinite(scores).all()
+
+
+def test_the_same_seed_trains_the_same_model(make_index, tiny_model):
+    def train(home):
+        idx = make_index(home)
+        idx.index_documents(docs(), FakeGenerator(questions), CHUNKING)
+        train_reranker(idx, tiny(tiny_model, seed=3))
+        return load_reranker(idx).scorer.score("sick leave", ["Sick leave accrues at four hours too."])
+    assert np.allclose(train("a"), train("b"), atol=1e-5)
+
+
+def test_reindexing_marks_the_model_stale(index, tiny_model, caplog):
+    train_reranker(index, tiny(tiny_model))
+    index.index_documents(docs(extra=" Updated policy."), FakeGenerator(questions), CHUNKING)
+    info = status(index)
+    assert info["stale"] and "train" in info["stale_reason"]
+    with caplog.at_level(logging.WARNING, logger="rag_augment.rerank"):
+        stage = load_reranker(index)
+    assert stage.stale and "changed since training" in caplog.text
+
+
+def test_the_budget_cuts_the_schedule(index, tiny_model):
+    ticks = iter(range(0, 10_000, 5))  # a clock that moves 5 s on every reading
+    meta = train_reranker(index, tiny(tiny_model, batch_groups=1, epochs=3, max_minutes=1.0),
+                          clock=lambda: float(next(ticks)))
+    assert meta["stopped_by_budget"] or meta["steps_planned"] < meta["steps_total"]
+    assert 0 < meta["steps"] < meta["steps_total"]
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(index, tiny_model):
+    class StopAfter:
+        def __init__(self, total, desc):
+            self.n = 0
+
+        def update(self, n):
+            self.n += n
+            if self.n >= 3 and n == 1:
+                raise KeyboardInterrupt
+
+        def close(self):
+            pass
+
+    cfg = tiny(tiny_model, batch_groups=1)
+    with pytest.raises(KeyboardInterrupt):
+        train_reranker(index, cfg, progress=lambda total, desc: StopAfter(total, desc) if "train" in desc
+                       else _Quiet())
+    assert (work_dir(index) / "checkpoint" / "state.json").exists()
+    plans = []
+    meta = train_reranker(index, cfg, on_plan=plans.append)
+    assert plans[0].resumed_at == 3 and meta["steps"] == meta["steps_total"]
+
+
+class _Quiet:
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_bad_settings_are_one_line_errors(index, tmp_path):
+    with pytest.raises(ConfigError, match="negatives"):
+        train_reranker(index, TrainConfig(negatives=0))
+    with pytest.raises(ConfigError, match="not a folder"):
+        train_reranker(index, TrainConfig(base_model=str(tmp_path / "nope")))
+    with pytest.raises(ConfigError, match="rag-augment train"):
+        load_reranker(index)
+
+
+# ---------------------------------------------------------------- the rerank stage
+
+class PreferScorer:
+    """Scores a text by whether it contains `word` (1.0) or not (0.0)."""
+    name = "prefer"
+
+    def __init__(self, word):
+        self.word = word
+        self.calls = 0
+
+    def score(self, query, texts):
+        self.calls += 1
+        return np.array([1.0 if self.word in t.lower() else 0.0 for t in texts])
+
+
+def test_rerank_changes_the_order_when_the_scorer_says_so(index):
+    fused = index.retriever.search("leave", k=6)
+    last = fused[-1]
+    word = next(w for w in last.text.lower().split() if all(w not in h.text.lower() for h in fused[:-1]))
+    reranked = index.retriever.search("leave", k=6, reranker=RerankStage(PreferScorer(word), weight=100.0))
+    assert reranked[0].chunk_id == last.chunk_id
+    assert reranked[0].legs[RERANK_LEG].rank == 1 and reranked[0].legs[RERANK_LEG].score == 1.0
+    assert {h.chunk_id for h in reranked} == {h.chunk_id for h in fused}
+
+
+def test_weight_zero_keeps_the_fused_order(index):
+    fused = index.retriever.search("travel claims", k=6)
+    scorer = PreferScorer(fused[-1].text.lower().split()[0])
+    kept = index.retriever.search("travel claims", k=6, reranker=RerankStage(scorer, weight=0.0))
+    assert scorer.calls == 1
+    assert [h.chunk_id for h in kept] == [h.chunk_id for h in fused]
+    assert all(RERANK_LEG in h.legs for h in kept)
+
+
+def test_rerank_scores_the_top_n_and_returns_k(index):
+    scorer = PreferScorer("laptop")
+    hits = index.retriever.search("leave", k=2, reranker=RerankStage(scorer, weight=100.0, top_n=8))
+    assert len(hits) == 2 and all("laptop" in h.text.lower() for h in hits)
+
+
+def test_combine_scores():
+    ranked = [("a", 3.0), ("b", 2.0), ("c", 1.0)]
+    assert combine_scores(ranked, [0.0, 0.0, 5.0], 0.0)[0] == [("a", 1.0), ("b", 0.5), ("c", 0.0)]
+    new, own = combine_scores(ranked, [0.0, 0.0, 5.0], 2.0)
+    assert [p for p, _ in new] == ["c", "a", "b"] and own[0] == ("c", 5.0)
+    assert combine_scores([], [], 1.0) == ([], [])
+    with pytest.raises(ConfigError):
+        RerankStage(PreferScorer("x"), weight=-1)
+
+
+def test_best_weight_is_zero_for_a_wrong_scorer_and_large_for_a_right_one():
+    chunk_doc = {"a": "A", "b": "B", "c": "C"}
+    ranked = [("a", 3.0), ("b", 2.0), ("c", 1.0)]
+    right = [Scored(ranked, np.array([0.0, 0.0, 1.0]), {"C": 1})]
+    wrong = [Scored(ranked, np.array([0.0, 0.0, 1.0]), {"A": 1})]
+    assert best_weight(right, chunk_doc)[0] > 1.0
+    assert best_weight(wrong, chunk_doc)[0] == 0.0
+
+
+def test_explain_prints_the_rerankers_score(index, capsys):
+    from rag_augment.cli.commands import _print_hits
+    hits = index.retriever.search("leave", k=3, reranker=RerankStage(PreferScorer("sick"), weight=1.0))
+    _print_hits(hits, explain=True)
+    out = capsys.readouterr().out
+    assert "rerank #1 (1.000)" in out and "rerank #2 (0.000)" in out
+
+
+# ---------------------------------------------------------------- the command
+
+def test_train_command_trains_reports_and_shows_status(index, tiny_model, capsys, tmp_path):
+    from unittest import mock
+
+    from rag_augment.cli import train as train_cli
+    parser = argparse.ArgumentParser()
+    train_cli.add_parsers(parser.add_subparsers(dest="command"))
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text(json.dumps({"text": "how much annual leave", "doc_id": "leave.md"}) + "\n")
+    common = ["--home", str(index.home)]
+    args = parser.parse_args(["train", *common, "--base-model", str(tiny_model), "--layers", "1", "--max-length",
+                              "48", "--tune-on", str(labelled), "--json"])
+    # the command opens the index by its flags; this one embeds with the test's HashEmbedder, so hand it over
+    with mock.patch("rag_augment.cli.commands.open_index", return_value=index):
+        assert train_cli.run(args) == 0
+        out = capsys.readouterr()
+        meta = json.loads(out.out)
+        assert meta["layers"] == 1 and meta["rerank"]["tuned_on"]["queries"] == 1
+        assert "training on 20 queries" in out.err and "about" in out.err
+        assert train_cli.run(parser.parse_args(["train", *common, "--status"])) == 0
+    assert "up to date" in capsys.readouterr().out

@@ -360,3 +360,24 @@ def test_per_query_record_alone_gives_back_the_run_figures(tiny, tmp_path):
         assert mine == pytest.approx(theirs, abs=1e-6)
     write_run(result, tmp_path / "again")  # the same record gives the same bytes (no timestamp in the gzip)
     assert (tmp_path / "again" / PER_QUERY_FILE).read_bytes() == paths["per_query"].read_bytes()
+
+
+def test_random_subset_holds_every_test_relevant_document_and_seeded_random_ones(tmp_path):
+    """benchmarks/data_prep/build_random_subset.py: no distractor is chosen by a ranking; the same seed gives the
+    same subset; train queries are kept only when all their relevant documents fell into it."""
+    from benchmarks.data_prep.build_random_subset import build_subset
+
+    root = tmp_path / "datasets" / "scifact"
+    (root / "qrels").mkdir(parents=True)
+    (root / "corpus.jsonl").write_text("".join(json.dumps({"_id": f"d{i}", "title": "", "text": f"doc {i}"}) + "\n"
+                                               for i in range(30)))
+    (root / "queries.jsonl").write_text("".join(json.dumps({"_id": f"q{i}", "text": f"query {i}"}) + "\n"
+                                                for i in range(6)))
+    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq0\td0\t1\nq1\td1\t1\nq1\td2\t1\n")
+    (root / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\nq3\td0\t1\nq4\td0\t1\nq4\td29\t1\n")
+    sub = build_subset(tmp_path, 10, 0)
+    assert len(sub["docs"]) == 10 and {"d0", "d1", "d2"} <= set(sub["docs"])
+    assert sub["relevant_docs"] == 3 and sub["random_docs"] == 7
+    assert sub == build_subset(tmp_path, 10, 0) and sub["docs"] != build_subset(tmp_path, 10, 1)["docs"]
+    assert sub["queries"][:2] == ["q0", "q1"] and "q3" in sub["queries"]
+    assert ("q4" in sub["queries"]) == ("d29" in sub["docs"])

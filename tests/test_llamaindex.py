@@ -389,3 +389,55 @@ def test_local_llm_answers_through_a_query_engine_with_the_tiny_model(app):
     response = engine.query("reimbursement for my commute")
     assert isinstance(response.response, str) and response.response.strip()
     assert "n-bike" in [n.node.node_id for n in response.source_nodes]
+
+
+# ---------------------------------------------------------------- rerank=True (issue 19)
+
+class _PreferScorer:
+    """A fake reranker: 1.0 for texts holding `word`, else 0.0; counts its calls."""
+    name = "prefer"
+
+    def __init__(self, word):
+        self.word, self.calls = word, 0
+
+    def score(self, query, texts):
+        self.calls += 1
+        return __import__("numpy").array([1.0 if self.word in t.lower() else 0.0 for t in texts])
+
+
+def test_retriever_rerank_reorders_and_explains(app):
+    from rag_augment.rerank import RerankStage
+    _, augment, _ = app
+    query = QueryBundle("reimbursement for my commute")
+    plain = RagAugmentRetriever(augment, similarity_top_k=4).retrieve(query)
+    assert plain[0].node.node_id == "n-bike"
+    stage = RerankStage(_PreferScorer("laptops"), weight=100.0, top_n=4)
+    out = RagAugmentRetriever(augment, similarity_top_k=2, rerank=stage).retrieve(query)
+    assert out[0].node.node_id == "n-laptop" and len(out) == 2
+    assert explain(out[0])["legs"]["rerank"] == {"rank": 1, "score": 1.0}
+    asyn = asyncio.run(RagAugmentRetriever(augment, similarity_top_k=2, rerank=stage).aretrieve(query))
+    assert [n.node.node_id for n in asyn] == [n.node.node_id for n in out]
+    kept = RagAugmentRetriever(augment, similarity_top_k=4,
+                               rerank=RerankStage(_PreferScorer("laptops"), weight=0.0)).retrieve(query)
+    assert [n.node.node_id for n in kept] == [n.node.node_id for n in plain]
+
+
+def test_postprocessor_rerank_scores_base_nodes_and_added_ones(app):
+    from rag_augment.rerank import RerankStage
+    index, augment, _ = app
+    query = QueryBundle("reimbursement for my commute")
+    base = index.as_retriever(similarity_top_k=1).retrieve(query)
+    fused = QueryAugmentPostprocessor(index=augment, top_n=2).postprocess_nodes(base, query)
+    assert fused[0].node.node_id == "n-bike"
+    scorer = _PreferScorer("travel system")
+    pp = QueryAugmentPostprocessor(index=augment, top_n=2, reranker=RerankStage(scorer, weight=100.0))
+    assert pp.rerank and pp.to_dict()["rerank"] is True
+    out = pp.postprocess_nodes(base, query)
+    assert out[0].node.node_id == "n-travel" and scorer.calls == 1
+    assert "rerank" in explain(out[0])["legs"] and "base" in explain(out[0])["legs"]
+
+
+def test_rerank_true_without_a_trained_reranker_is_a_clear_error(app):
+    _, augment, _ = app
+    with pytest.raises(ConfigError, match="rag-augment train"):
+        RagAugmentRetriever(augment, rerank=True).retrieve(QueryBundle("cycling allowance"))

@@ -6,6 +6,8 @@
   fusion profile), add the parent chunks the retriever missed, and re-rank by rag_augment's fusion, in which the
   retriever's own ranking is one more leg ("base").
 - `RagAugmentRetriever`: a LlamaIndex retriever over an `AugmentIndex`, for apps that start from scratch.
+- Both take `rerank=True`: the fused top-N (20 by default) is reranked by the index's trained reranker
+  (`rag-augment train`, rag_augment.rerank) before the top k are returned; the explanation gains a "rerank" leg.
 - `RagAugmentEmbedding`: rag_augment's embedder (the packaged MiniLM) as a LlamaIndex embed model, so the app and
   rag_augment share one model. `ChatBackendLLM` / `local_llm`: the local GGUF model for answer synthesis.
 
@@ -51,6 +53,7 @@ from rag_augment.fusion import LEG_NAMES, FusionProfile, Ranked, combine, fuse
 from rag_augment.generators.base import QueryGenerator, SamplingParams
 from rag_augment.hashing import sha1_hex
 from rag_augment.profiles import load_profile
+from rag_augment.rerank.stage import RERANK_LEG, RerankStage, load_reranker, rerank
 from rag_augment.retriever import AugmentedRetriever, LegResults
 from rag_augment.types import Chunk, IndexReport
 
@@ -240,11 +243,22 @@ def _base_ranking(nodes: Sequence[NodeWithScore]) -> tuple[dict[str, NodeWithSco
 
 
 class _Search:
-    def __init__(self, index: AugmentIndex, profile: FusionProfile | None):
+    def __init__(self, index: AugmentIndex, profile: FusionProfile | None, rerank: bool | RerankStage = False):
+        """`rerank`: True loads the index's trained reranker on first use; a RerankStage is used as given."""
         self.index = index
         self.profile = profile or index.profile
         self._retriever: AugmentedRetriever | None = None
         self._lock = threading.Lock()
+        self._rerank = rerank
+        self._stage: RerankStage | None = rerank if isinstance(rerank, RerankStage) else None
+
+    def stage(self) -> RerankStage | None:
+        if self._rerank is False:
+            return None
+        with self._lock:
+            if self._stage is None:
+                self._stage = load_reranker(self.index)
+            return self._stage
 
     def retriever(self) -> AugmentedRetriever:
         # index.retriever loads (or rebuilds) the lexical index on first use: once, even under concurrency
@@ -263,16 +277,19 @@ class _Search:
                                        for p in groups))
         return _merge(list(parts))
 
-    def plan(self, res: LegResults, req: _Request) -> _Plan:
+    def plan(self, res: LegResults, req: _Request, stage: RerankStage | None = None) -> _Plan:
+        """The fused top k; with a reranker, the fused top max(k, top_n) as candidates, all read from the store
+        (the reranker scores the text rag_augment indexed) and cut to k by `rerank`."""
         _, legs = fuse(res.legs, self.profile, 0)  # the legs as fused: the two dense legs merged per the profile
         if req.base:
             legs["base"] = req.base
         weights = {**self.profile.weights, "base": req.base_weight}
         scores = combine(legs, weights, self.profile)
+        depth = max(req.k, stage.top_n) if stage is not None else req.k
         ranked = [(p, s) for p, s in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-                  if req.add_missing or p in req.base_nodes][:max(req.k, 0)]
+                  if req.add_missing or p in req.base_nodes][:max(depth, 0)]
         return _Plan(ranked=ranked, legs={**res.legs, **legs},
-                     to_fetch=[p for p, _ in ranked if p not in req.base_nodes],
+                     to_fetch=[p for p, _ in ranked if stage is not None or p not in req.base_nodes],
                      query_ids=[q for p, _ in ranked for q, _, _ in res.matched.get(p, []) if q not in res.query_text])
 
     def fetch(self, plan: _Plan, res: LegResults) -> dict[str, dict[str, Any]]:
@@ -280,6 +297,18 @@ class _Search:
         for q in self.index.store.get_queries(plan.query_ids) if plan.query_ids else []:
             res.query_text[q.query_id] = (q.text, q.kind)
         return self.index.store.get_chunks(plan.to_fetch) if plan.to_fetch else {}
+
+    @staticmethod
+    def rerank(plan: _Plan, stored: dict[str, dict[str, Any]], req: _Request, stage: RerankStage | None) -> _Plan:
+        """Score the candidates (the stored text; a base node rag_augment never indexed: the node's own text),
+        fuse with their fused score, keep the top k. Blocking: the model runs here."""
+        if stage is None:
+            return plan
+        texts = {p: (stored[p].get("text") if p in stored else None) or
+                 (req.base_nodes[p].node.get_content(MetadataMode.NONE) if p in req.base_nodes else "")
+                 for p, _ in plan.ranked}
+        ranked, own = rerank(req.query, plan.ranked, texts, stage)
+        return replace(plan, ranked=ranked[:max(req.k, 0)], legs={**plan.legs, RERANK_LEG: own})
 
     @staticmethod
     def build(plan: _Plan, res: LegResults, stored: dict[str, dict[str, Any]], req: _Request) -> list[NodeWithScore]:
@@ -305,14 +334,20 @@ class _Search:
         return out
 
     def run(self, req: _Request) -> list[NodeWithScore]:
+        stage = self.stage()
         res = self.legs(req)
-        plan = self.plan(res, req)
-        return self.build(plan, res, self.fetch(plan, res), req)
+        plan = self.plan(res, req, stage)
+        stored = self.fetch(plan, res)
+        return self.build(self.rerank(plan, stored, req, stage), res, stored, req)
 
     async def arun(self, req: _Request) -> list[NodeWithScore]:
+        stage = self._stage if self._stage is not None or self._rerank is False else \
+            await asyncio.to_thread(self.stage)  # the first load reads the model from disk
         res = await self.alegs(req)
-        plan = self.plan(res, req)
+        plan = self.plan(res, req, stage)
         stored = await asyncio.to_thread(self.fetch, plan, res)
+        if stage is not None:
+            plan = await asyncio.to_thread(self.rerank, plan, stored, req, stage)
         return self.build(plan, res, stored, req)
 
 
@@ -342,12 +377,18 @@ class QueryAugmentPostprocessor(BaseNodePostprocessor):
                                                               "synthetic queries); excluded from embed/LLM text.")
     profile_name: Optional[str] = Field(default=None, description="rag_augment fusion profile (shipped name or JSON "
                                                                   "path); None uses the index's profile.")
+    rerank: bool = Field(default=False, description="Rerank the fused top-N with the index's trained reranker "
+                                                    "(`rag-augment train`) before keeping top_n.")
     _search: _Search = PrivateAttr()
 
-    def __init__(self, index: AugmentIndex, profile: FusionProfile | str | None = None, **kwargs: Any) -> None:
+    def __init__(self, index: AugmentIndex, profile: FusionProfile | str | None = None,
+                 reranker: RerankStage | None = None, **kwargs: Any) -> None:
+        """`reranker`: a ready RerankStage (another model, weight or depth) instead of the index's own."""
         name = profile.name if isinstance(profile, FusionProfile) else profile
+        if reranker is not None:
+            kwargs["rerank"] = True
         super().__init__(profile_name=name, **kwargs)
-        self._search = _Search(index, _resolve_profile(profile))
+        self._search = _Search(index, _resolve_profile(profile), reranker or self.rerank)
 
     @classmethod
     def class_name(cls) -> str:
@@ -386,8 +427,9 @@ class RagAugmentRetriever(BaseRetriever):
 
     def __init__(self, index: AugmentIndex, similarity_top_k: int = 10, profile: FusionProfile | str | None = None,
                  explain_key: str = EXPLAIN_KEY, callback_manager: Optional[CallbackManager] = None,
-                 verbose: bool = False) -> None:
-        self._search = _Search(index, _resolve_profile(profile))
+                 verbose: bool = False, rerank: bool | RerankStage = False) -> None:
+        """`rerank`: True reranks with the index's trained reranker; a RerankStage is used as given."""
+        self._search = _Search(index, _resolve_profile(profile), rerank)
         self.similarity_top_k = similarity_top_k
         self.explain_key = explain_key
         super().__init__(callback_manager=callback_manager, verbose=verbose)

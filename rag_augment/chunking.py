@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass
 from functools import lru_cache
 from html.parser import HTMLParser
@@ -47,16 +48,18 @@ class ChunkingConfig:
 # ---------------------------------------------------------------- markup cleaning
 
 _FRONT_MATTER = re.compile(r"\A(?:---|\+\+\+)[ \t]*\n(.*?)\n(?:---|\+\+\+|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
-_FM_TITLE = re.compile(r"^title\s*[:=]\s*(.*?)\s*$", re.M)
+_FM_TITLE = re.compile(r"^title[ \t]*[:=][ \t]*(.*)$", re.M)  # stripped in code: a lazy (.*?)\s*$ is quadratic
 _SLACK_TAG = re.compile(r"\{%-?\s*slack_channel\s+[\"']([^\"']+)[\"']\s*-?%\}")
-_TEMPLATE = re.compile(r"\{%.*?%\}|\{\{.*?\}\}|\{#.*?#\}", re.S)
+_TEMPLATE_DELIMITERS = (("{%", "%}"), ("{{", "}}"), ("{#", "#}"))
 _ATTR_LIST = re.compile(r"\{:?[ \t]*[.#][\w-][^{}\n]*\}")  # kramdown/pandoc attributes: {.usa-button}
 _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
-_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
-_MD_LINK = re.compile(r"(?<!\\)!?\[((?:\\.|\[[^\]\n]*\]|(?!\n\s*\n)[^\]\\]){0,500}?)\]"
+_AUTOLINK = re.compile(r"<((?:https?|mailto):[^<>\s]+)>")
+# Linear time on hostile input: every alternative of the link text starts with a different character and none
+# is a bare '[', so a failed match at one '[' costs a few steps, never a rescan (5,000 '[' took 101 s before).
+_MD_LINK = re.compile(r"(?<!\\)!?\[((?:\\.|\[[^\[\]\n]{0,200}\]|[^\[\]\\\n]|\n(?![ \t]*\n)){0,500}?)\]"
                       r"\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)")
 _CODE = re.compile(r"(```.*?(?:```|\Z)|`[^`\n]+`)", re.S)
-_H1 = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.M)
+_H1 = re.compile(r"^#[ \t]+(.+)$", re.M)  # closing '#'s are stripped in code, for the same reason
 _BLOCK_TAGS = {"p", "div", "section", "article", "header", "footer", "main", "aside", "nav", "ul", "ol", "li",
                "table", "tr", "details", "summary", "blockquote", "pre", "dl", "dt", "dd", "form", "figure"}
 
@@ -109,9 +112,28 @@ class _TextExtractor(HTMLParser):
             self.out.append(re.sub(r"\s+", " ", data) if self.collapse_ws else data)
 
 
+_TAG_REACH = 4096  # longest tag we parse as a tag; real ones are far shorter
+
+
+def _defuse_unclosed_tags(text: str) -> str:
+    """html.parser rescans the rest of the page from every '<' it cannot close (5,000 of them take seconds): a
+    '<' with no '>' within _TAG_REACH characters is written as &lt;, which the parser reads back as a plain '<'."""
+    out, i, gt = [], 0, -1
+    while (lt := text.find("<", i)) >= 0:
+        if gt < lt:
+            gt = text.find(">", lt)
+            if gt < 0:  # no '>' after here: every remaining '<' is text
+                out.append(text[i:lt] + text[lt:].replace("<", "&lt;"))
+                return "".join(out)
+        out.append(text[i:lt] + ("&lt;" if gt - lt > _TAG_REACH else "<"))
+        i = lt + 1
+    out.append(text[i:])
+    return "".join(out)
+
+
 def _strip_html(text: str, collapse_ws: bool) -> tuple[str, str]:
     parser = _TextExtractor(collapse_ws)
-    parser.feed(text)
+    parser.feed(_defuse_unclosed_tags(text))
     parser.close()
     return "".join(parser.out), re.sub(r"\s+", " ", parser.title).strip()
 
@@ -137,6 +159,21 @@ def _inline_md(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().rstrip("#").strip()
 
 
+def _drop_templates(text: str) -> str:
+    """Removes {% %}, {{ }} and {# #} spans. A scan with str.find, not a lazy regex: an opener with no closer
+    after it would make the regex rescan the rest of the page from every later opener (quadratic)."""
+    for start, end in _TEMPLATE_DELIMITERS:
+        out, i = [], 0
+        while (j := text.find(start, i)) >= 0:
+            k = text.find(end, j + len(start))
+            if k < 0:
+                break  # no closer after this opener means none after any later one either
+            out.append(text[i:j])
+            i = k + len(end)
+        text = "".join(out) + text[i:]
+    return text
+
+
 def _front_matter(text: str) -> tuple[str, str]:
     m = _FRONT_MATTER.match(text)
     if not m:
@@ -155,7 +192,7 @@ def clean_markup(text: str, fmt: str) -> tuple[str, str]:
         return _tidy(text), ""
     text, fm_title = _front_matter(text)
     text = _SLACK_TAG.sub(r"#\1", text)  # the 18F handbook's channel tag carries a name worth keeping
-    text = _ATTR_LIST.sub("", _TEMPLATE.sub("", _COMMENT.sub("", text)))
+    text = _ATTR_LIST.sub("", _drop_templates(_COMMENT.sub("", text)))
     html_title = ""
     if fmt == "html":
         text, html_title = _strip_html(text, collapse_ws=True)
@@ -165,7 +202,7 @@ def clean_markup(text: str, fmt: str) -> tuple[str, str]:
         text = _MD_LINK.sub(r"\1", _MD_LINK.sub(r"\1", text))
     text = _tidy(text)
     h1 = _H1.search(text)
-    title = fm_title or (h1.group(1) if h1 else "") or html_title
+    title = fm_title or (h1.group(1).rstrip(" \t#") if h1 else "") or html_title
     return text, _inline_md(_strip_html(title, collapse_ws=True)[0]) if title else ""
 
 
@@ -175,16 +212,47 @@ def _skip(source: object, reason: str) -> dict:
     return {"source": str(source), "reason": reason}
 
 
-def _read_text(path: Path, limit: int) -> tuple[str | None, str]:
-    """(text, '') or (None, reason to skip). Never reads more than limit + 1 bytes."""
+def _open_nonblocking(path, flags: int) -> int:
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+
+
+def _open_regular(path: Path):
+    """(binary file, '') or (None, reason to skip). Only regular files are read: opening a FIFO named x.md would
+    block forever, a device would never end. O_NONBLOCK makes even a FIFO's open return, so the type check runs
+    on the very file that was opened (no race with a swap between a stat and the open)."""
     try:
-        size = path.stat().st_size
-        if size > limit:
-            return None, f"file is {size} bytes, over the {limit}-byte limit (max_file_bytes)"
-        with open(path, "rb") as f:
-            data = f.read(limit + 1)
+        f = open(path, "rb", opener=_open_nonblocking)  # noqa: SIM115 - handed to the caller, who closes it
+    except FileNotFoundError:
+        return None, "dangling symlink (its target is missing)" if path.is_symlink() else "vanished while listing"
     except PermissionError as e:
         return None, f"permission denied: {e.strerror or e}"
+    except OSError as e:
+        return None, f"cannot read: {e.strerror or e}"
+    mode = os.fstat(f.fileno()).st_mode
+    if not stat.S_ISREG(mode):
+        f.close()
+        return None, f"not a regular file ({_file_kind(mode)})"
+    os.set_blocking(f.fileno(), True)
+    return f, ""
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder"))
+    return next((name for test, name in kinds if test(mode)), "not a plain file")
+
+
+def _read_text(path: Path, limit: int) -> tuple[str | None, str]:
+    """(text, '') or (None, reason to skip). Never reads more than limit + 1 bytes."""
+    f, reason = _open_regular(path)
+    if f is None:
+        return None, reason
+    try:
+        with f:
+            size = os.fstat(f.fileno()).st_size
+            if size > limit:
+                return None, f"file is {size} bytes, over the {limit}-byte limit (max_file_bytes)"
+            data = f.read(limit + 1)
     except OSError as e:
         return None, f"cannot read: {e.strerror or e}"
     if len(data) > limit:
@@ -235,10 +303,9 @@ def _jsonl_record(line: bytes, path: Path, lineno: int) -> dict:
 def _load_jsonl(path: Path, cfg: ChunkingConfig) -> tuple[list[Document], list[dict]]:
     """Streamed line by line, so max_file_bytes limits each record, not the corpus."""
     docs, skipped = [], []
-    try:
-        f = open(path, "rb")
-    except OSError as e:
-        return [], [_skip(path, f"cannot read: {e.strerror or e}")]
+    f, reason = _open_regular(path)
+    if f is None:
+        return [], [_skip(path, reason)]
     with f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
@@ -347,7 +414,7 @@ def _sections(text: str) -> list[tuple[tuple[str, ...], str]]:
     return sections
 
 
-_ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…)$")
+_ELLIPSIS = re.compile(r"(?:\.\.\.|…)$")
 _QUESTION_START = re.compile(r"^(?:what|how|why|when|where|who|which|can|do|does|is|are|should)\b", re.I)
 
 
@@ -357,7 +424,7 @@ def _seeds(path: list[str]) -> tuple[str, ...]:
         h = _inline_md(heading)
         if out and h and _ELLIPSIS.search(out[-1]) and not _QUESTION_START.match(h):
             # "How do I..." > "Get IT help" reads as the question "How do I get IT help?"
-            h = _ELLIPSIS.sub("", out.pop()) + " " + (h[0].lower() + h[1:] if h[1:2].islower() else h)
+            h = _ELLIPSIS.sub("", out.pop()).rstrip() + " " + (h[0].lower() + h[1:] if h[1:2].islower() else h)
             h = h if h.endswith("?") or not _QUESTION_START.match(h) else h + "?"
         if h and h.lower() not in (o.lower() for o in out):
             out.append(h)

@@ -300,4 +300,27 @@ def test_train_command_trains_reports_and_shows_status(index, tiny_model, capsys
         assert meta["layers"] == 1 and meta["rerank"]["tuned_on"]["queries"] == 1
         assert "training on 20 queries" in out.err and "about" in out.err
         assert train_cli.run(parser.parse_args(["train", *common, "--status"])) == 0
-    assert "up to date" in capsys.readouterr().out
+        assert "up to date" in capsys.readouterr().out
+        assert train_cli.run(parser.parse_args(["train", *common, "--adapt", "--base-model", str(tiny_model),
+                                                "--max-length", "48"])) == 0
+        assert "adapted embedder: tiny-ce" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- the adapted bi-encoder leg
+
+def test_adapted_embedder_is_stored_and_fused_as_a_leg(index, tiny_model):
+    from rag_augment.rerank.adapted import LEG, load_adapted, train_adapted_embedder
+    meta = train_adapted_embedder(index, tiny(tiny_model, seed=1, max_minutes=5))
+    assert meta["kind"] == "bi-encoder" and meta["steps"] == meta["steps_total"] > 0
+    assert meta["training_queries"]["by_source"] == {"fake": len(index_queries(index))}
+    assert status(index, "adapted")["trained"] and not status(index, "adapted")["stale"]
+    leg = load_adapted(index, weight=0.0)
+    assert len(leg.ids) == index.store.counts()["chunks"] and leg.vectors.shape[0] == len(leg.ids)
+    assert len(leg.search("annual leave", n=5)) == 5
+    plain = index.retriever.search("annual leave", k=5)
+    off = index.retriever.search("annual leave", k=5, adapted=leg)
+    assert [h.chunk_id for h in off] == [h.chunk_id for h in plain]  # weight 0: the profile's order
+    assert all(LEG in h.legs for h in off if h.chunk_id in dict(leg.search("annual leave")))
+    only = load_adapted(index, weight=100.0)
+    top = index.retriever.search("annual leave", k=1, adapted=only)
+    assert top[0].chunk_id == only.search("annual leave", n=1)[0][0]

@@ -17,6 +17,8 @@ COMMANDS = ("train",)
 def add_parsers(sub) -> None:
     p = sub.add_parser("train", help="fine-tune a reranker on the index's own queries (then query --rerank)")
     p.add_argument("--status", action="store_true", help="only show the stored reranker and whether it is stale")
+    p.add_argument("--adapt", action="store_true",
+                   help="fine-tune the bi-encoder instead, as a separate dense leg (then query --adapted)")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="CPU budget for the whole run; the training schedule is planned to end inside it")
     p.add_argument("--base-model", default=None,
@@ -45,10 +47,11 @@ def add_parsers(sub) -> None:
 def run(args) -> int:
     from rag_augment.cli.commands import open_index
     from rag_augment.rerank import TrainConfig, status, train_reranker, tune_rerank_weight
+    from rag_augment.rerank.adapted import KIND, train_adapted_embedder
 
     index = open_index(args)
     if args.status:
-        info = status(index)
+        info = status(index, KIND if args.adapt else "reranker")
         print(json.dumps(info, indent=2) if args.json else _status_lines(info))
         return 0
     config = TrainConfig(base_model=args.base_model, layers=args.layers or None, max_length=args.max_length,
@@ -56,6 +59,13 @@ def run(args) -> int:
                          kinds=tuple(args.kind), epochs=args.epochs, batch_groups=args.batch_size, lr=args.lr,
                          seed=args.seed, max_minutes=args.max_minutes, top_n=args.top_n, weight=args.weight)
     labelled = _read_labelled(args.tune_on) if args.tune_on else None
+    if args.adapt:
+        if labelled:
+            from rag_augment.errors import ConfigError
+            raise ConfigError("--tune-on tunes the reranker's weight; leave it out with --adapt")
+        meta = train_adapted_embedder(index, config, progress=_bar, on_plan=_print_plan)
+        print(json.dumps(meta, indent=2) if args.json else _summary(meta))
+        return 0
     try:
         meta = train_reranker(index, config, progress=_bar, on_plan=_print_plan)
     except KeyboardInterrupt:
@@ -112,21 +122,27 @@ def _summary(meta: dict[str, Any]) -> str:
     mining = q.get("mining", {})
     sources = ", ".join(f"{k} {v}" for k, v in sorted(q["by_source"].items()))
     budget = "; stopped by the budget" if meta["stopped_by_budget"] else ""
-    rr = meta["rerank"]
-    tuned = f" (tuned on {rr['tuned_on']['queries']} labelled queries)" if rr.get("tuned_on") else ""
+    if meta["kind"] == "bi-encoder":
+        head = f"adapted embedder: {meta['base_model']}, {meta['steps']} steps ({meta['epochs_done']:g} epochs){budget}"
+        last = f"query time: leg {meta['leg']['name']} at weight {meta['leg']['weight']:g}"
+    else:
+        rr = meta["rerank"]
+        tuned = f" (tuned on {rr['tuned_on']['queries']} labelled queries)" if rr.get("tuned_on") else ""
+        head = (f"reranker: {meta['base_model']} cut to {meta['layers']} layers, {meta['steps']} steps "
+                f"({meta['epochs_done']:g} epochs){budget}")
+        last = f"query time: reranks the top {rr['top_n']} at weight {rr['weight']:g}{tuned}"
     return "\n".join([
-        f"reranker: {meta['base_model']} cut to {meta['layers']} layers, {meta['steps']} steps "
-        f"({meta['epochs_done']:g} epochs){budget}",
+        head,
         f"queries: {q['groups']} trained ({sources}); dropped: round trip {mining.get('dropped_round_trip', 0)}, "
         f"no negative {mining.get('dropped_no_negative', 0)}",
         f"time: {meta['seconds']['mining']:.0f} s mining, {meta['seconds']['training']:.0f} s training",
-        f"query time: reranks the top {rr['top_n']} at weight {rr['weight']:g}{tuned}",
+        last,
     ])
 
 
 def _status_lines(info: dict[str, Any]) -> str:
     if not info["trained"]:
-        return "no reranker trained for this index: run `rag-augment train`"
+        return "nothing trained for this index yet: run `rag-augment train`"
     state = f"STALE: {info['stale_reason']}" if info["stale"] else "up to date with the index"
     return (f"reranker trained {info['created_at']} on {info['training_queries']['groups']} queries, "
             f"{info['steps']} steps; {state}")

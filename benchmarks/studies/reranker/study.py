@@ -78,24 +78,70 @@ def offline(profile, legs) -> dict[str, list[tuple[str, float]]]:
     return out
 
 
+def adapted(args, index, texts, qrels, splits, legs, firsts, chunk_doc, per_query, record) -> None:
+    """The bi-encoder fine-tuned on the same groups, fused as one more leg (weight chosen on train, 0 = off)."""
+    from rag_augment.rerank.adapted import AdaptedLeg, fuse_with, train_adapted_embedder
+    folder = index.home / f"adapted-{index.store.name}"
+    if args.retrain or not (folder / "reranker.json").exists():
+        # the whole 6-layer model is tuned: one hard negative (plus the batch's) and 128 tokens keep a step affordable
+        cfg = TrainConfig(max_length=128, negatives=1, epochs=args.epochs, max_minutes=args.max_minutes, seed=0,
+                          batch_groups=16)
+        log(f"training the adapted embedder (budget {args.max_minutes:g} min) ...")
+        meta = train_adapted_embedder(index, cfg, on_plan=lambda p: log(f"  plan: {json.dumps(p.to_dict())}"))
+    else:
+        meta = json.loads((folder / "reranker.json").read_text())
+    leg = AdaptedLeg(folder)
+    t0 = time.perf_counter()
+    vecs = dict(zip(qrels, leg.embed([texts[q] for q in qrels])))
+    embed_ms = (time.perf_counter() - t0) * 1000 / max(1, len(qrels))
+    extra = {q: leg.search(texts[q], n=50, embedding=vecs[q]) for q in qrels}
+    per_query["adapted:alone"] = ndcgs({q: [p for p, _ in extra[q]] for q in qrels}, qrels, chunk_doc)
+    choice = {}
+    for first, prof in firsts.items():
+        table = {}
+        for w in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0):
+            rk = {q: [p for p, _ in fuse_with(truncate(legs[q], prof), extra[q], w, prof, MAX_K)] for q in qrels}
+            table[w] = ndcgs(rk, qrels, chunk_doc)
+        best = max(table, key=lambda w: (round(float(np.mean([table[w][q] for q in splits["train"]])), 10), -w))
+        choice[first] = {"weight": best, "train_nDCG@10_by_weight": {
+            str(w): round(float(np.mean([v[q] for q in splits["train"]])), 4) for w, v in table.items()}}
+        per_query[f"adapted:{first}+leg"] = table[best]
+    best_first = max(firsts, key=lambda f: (choice[f]["train_nDCG@10_by_weight"][str(choice[f]["weight"])],
+                                            f == "default"))
+    per_query["adapted:chosen-on-train"] = per_query[f"adapted:{best_first}+leg"]
+    record["choices"]["adapted"] = {"first_stage": best_first, **choice}
+    record["rerankers"]["adapted"] = {"meta": meta, "latency_ms_top20": {"p50": round(embed_ms, 1), "p95": None,
+                                                                         "n": len(qrels), "what": "mean query "
+                                                                         "embedding, batched"},
+                                      "load_after_timing": os.getloadavg()}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.studies.reranker.study",
                                  description=__doc__.split("\n")[0])
     ap.add_argument("run", choices=sorted(RUN_SPECS))
     ap.add_argument("--max-minutes", type=float, default=10.0, help="training budget per reranker")
-    ap.add_argument("--variants", default="llm,pseudo")
+    ap.add_argument("--variants", default="llm,pseudo,adapted")
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--max-length", type=int, default=192)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--retrain", action="store_true", help="train again even when a model is stored")
+    ap.add_argument("--smoke", action="store_true",
+                    help="check the script in a minute: hash embedder, 12 queries per split, nothing written here")
     args = ap.parse_args(argv)
     started = time.time()
     ds, spec = load(args.run)
-    work = RUNS / f"study-reranker-{args.run}"
+    work = RUNS / f"study-reranker-{args.run}{'-smoke' if args.smoke else ''}"
+    embedder = None
+    if args.smoke:
+        from rag_augment.testing import HashEmbedder
+        embedder = HashEmbedder(128)
+        ds.qrels = {s: dict(sorted(ds.split(s).items())[:12]) for s in ("train", "test")}
     chunking = ChunkingConfig(spec["chunk_size"], 32)
     chunks = chunk_documents(ds.documents, chunking)
     index, info = build_index(ds, chunks, ReplayGenerator(spec["cache"]), work / "index",
-                              EvalSpec(name=args.run, chunking=chunking), cache_path=Path(spec["cache"]))
+                              EvalSpec(name=args.run, chunking=chunking), embedder=embedder,
+                              cache_path=Path(spec["cache"]))
     clear_human_queries(index)
     chunk_doc = chunk_docs(index)
     splits = {"train": ds.split("train"), "test": ds.split("test")}
@@ -118,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
               "hybrid_tuned_profile": json.loads(tuned.to_json()), "rerankers": {}, "choices": {}}
     all_chunk_text = {cid: got["text"] or "" for cid, got in index.store.get_chunks(list(chunk_doc)).items()}
     for variant in [v for v in args.variants.split(",") if v]:
+        if variant == "adapted":
+            adapted(args, index, texts, qrels, splits, legs, firsts, chunk_doc, per_query, record)
+            continue
         kind = f"reranker-{variant}"
         cfg = TrainConfig(layers=args.layers or None, max_length=args.max_length, epochs=args.epochs,
                           max_minutes=args.max_minutes, seed=0)
@@ -168,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     train = sorted(splits["train"])
     record["per_query_nDCG@10"] = per_query
     record["splits"] = {"train": train, "test": test}
-    out = HERE / "results" / f"{args.run}.json.gz"
+    results = work if args.smoke else HERE / "results"
+    out = results / f"{args.run}.json.gz"
     with gzip.open(out, "wt", encoding="utf-8") as f:
         json.dump(record, f, indent=1)
     lines = [f"## {args.run}: nDCG@10 ({len(test)} test / {len(train)} train queries)", "",
@@ -188,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     for variant, r in record["rerankers"].items():
         m = r["meta"]
         lines.append(f"- {variant}: {m['training_queries']['groups']} training queries "
-                     f"({json.dumps(m['training_queries']['by_source'])}), {m['layers']} layers, "
+                     f"({json.dumps(m['training_queries']['by_source'])}), {m.get('layers', 'all')} layers, "
                      f"{m['steps']}/{m['steps_total']} steps ({m['epochs_done']} epochs), "
                      f"mining {m['seconds']['mining']:.0f} s + training {m['seconds']['training']:.0f} s; "
                      f"rerank top 20 p50 {r['latency_ms_top20']['p50']} ms, p95 {r['latency_ms_top20']['p95']} ms "
@@ -197,10 +247,10 @@ def main(argv: list[str] | None = None) -> int:
                      f"{ {f: record['choices'][variant][f]['weight'] for f in firsts} }")
     lines.append(f"- `{record['command']}`: {record['seconds'] / 60:.1f} min, load "
                  f"{record['machine']['load_start'][0]:.1f} -> {record['machine']['load_end'][0]:.1f} on "
-                 f"{os.cpu_count()} cores; per query: {out.relative_to(HERE)}")
+                 f"{os.cpu_count()} cores; per query: {out.name}")
     text = "\n".join(lines) + "\n"
     print(text)
-    (HERE / "results" / f"{args.run}.md").write_text(text)
+    (results / f"{args.run}.md").write_text(text)
     return 0
 
 

@@ -324,3 +324,13 @@ def test_adapted_embedder_is_stored_and_fused_as_a_leg(index, tiny_model):
     only = load_adapted(index, weight=100.0)
     top = index.retriever.search("annual leave", k=1, adapted=only)
     assert top[0].chunk_id == only.search("annual leave", n=1)[0][0]
+
+
+def test_cached_reranker_loads_once_until_the_index_is_written(index, tiny_model):
+    from rag_augment.rerank import cached_reranker
+    train_reranker(index, tiny(tiny_model))
+    first = cached_reranker(index)
+    assert cached_reranker(index) is first and not first.stale
+    index.index_documents(docs(extra=" Updated policy."), FakeGenerator(questions), CHUNKING)
+    again = cached_reranker(index)
+    assert again is not first and again.stale

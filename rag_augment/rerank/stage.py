@@ -143,3 +143,25 @@ def load_reranker(index: AugmentIndex, weight: float | None = None, top_n: int |
             scorer = _LOADED[key] = CrossEncoderScorer(folder)
     return RerankStage(scorer, stored.get("weight", 1.0) if weight is None else weight,
                        stored.get("top_n", 20) if top_n is None else top_n, bool(info.get("stale")))
+
+
+def cached_reranker(index: AugmentIndex, kind: str = "reranker") -> RerankStage:
+    """load_reranker once per index object and index version: the staleness check reads every chunk and query id,
+    so it runs again only after a write to the index (its state file's version changes) or a retrain."""
+    from rag_augment.rerank import model_home
+    meta = model_home.model_dir(index, kind) / model_home.META_FILE
+    key = (_index_version(index), meta.stat().st_mtime if meta.exists() else None)
+    cache = index.__dict__.setdefault("_rerank_stages", {})
+    hit = cache.get(kind)
+    if hit is None or hit[0] != key:
+        hit = cache[kind] = (key, load_reranker(index, kind=kind))
+    return hit[1]
+
+
+def _index_version(index: AugmentIndex) -> str:
+    """The version every write of the index stamps into its state file (AugmentIndex._writing)."""
+    import json
+    try:
+        return str(json.loads(index._state_path().read_text(encoding="utf-8")).get("version", ""))
+    except (OSError, ValueError):
+        return ""

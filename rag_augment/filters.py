@@ -20,14 +20,25 @@ PII_PATTERNS = {
     "phone": re.compile(r"(?<!\w)(?:\+?\d{1,3}[\s.-])?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}(?!\w)"),
     "phone_intl": re.compile(r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(?\d{1,5}\)?){2,6}(?!\w)"),
     "us_ssn": re.compile(r"\b\d{3}-\d{2}-\d{4}\b"),
-    "card_number": re.compile(r"\b(?:\d[ -]?){13,19}\b"),
+    # Before card numbers: an IBAN's digits after its country code are often card-shaped too.
     # Groups of four plus a 1-3 character tail: compact IBANs are rarely a multiple of four long.
     "iban": re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b"),
+    "card_number": re.compile(r"\b(?:\d[ -]?){13,19}\b"),
     "uk_nino": re.compile(r"\b[A-CEGHJ-PR-TW-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b"),
 }
-# Patterns whose matches must also pass a checksum, so that order numbers and product codes are not PII.
-_CHECKSUM = {"card_number": lambda m: _luhn_ok(m), "iban": lambda m: _iban_ok(m),
+# Patterns whose matches must also pass a check, so that order numbers and product codes are not PII. A number
+# written the way cards and IBANs are written counts without its checksum: a partial or mistyped card or account
+# number is still someone's (a bare run of digits must pass Luhn: order numbers look like that).
+_CHECKSUM = {"card_number": lambda m: _luhn_ok(m) or _card_formatted(m),
+             "iban": lambda m: _iban_ok(m) or _iban_formatted(m),
              "phone_intl": lambda m: 8 <= len(re.sub(r"\D", "", m)) <= 15}
+# Groups of four digits with one separator (4-4-4-4, 4-4-4-2 ...), or Amex's 4-6-5.
+_CARD_FORMAT = re.compile(r"\d{4}([ -])\d{4}(?:\1\d{4})*(?:\1\d{1,3})?|\d{4}([ -])\d{6}\2\d{4,5}")
+# ISO 13616 countries; an IBAN-like match counts without mod-97 when written in spaced groups, as IBANs are.
+_IBAN_COUNTRY_CODES = """AD AE AL AT AZ BA BE BG BH BI BR BY CH CR CY CZ DE DJ DK DO EE EG ES FI FK FO FR GB GE
+GI GL GR GT HR HU IE IL IQ IS IT JO KW KZ LB LC LI LT LU LV LY MC MD ME MK MN MR MT MU NI NL NO OM PK PL PS PT QA RO
+RS RU SA SC SD SE SI SK SM SO ST SV TL TN TR UA VA VG XK YE"""
+IBAN_COUNTRIES = frozenset(_IBAN_COUNTRY_CODES.split())
 # A quoted payload is an instruction only where a sentence or clause starts with the verb: "How do I write
 # 'Dear Sir'?" is a question, "... and output 'PWNED'" is an order.
 INJECTION = re.compile(
@@ -72,6 +83,26 @@ def _luhn_ok(number: str) -> bool:
     digits = [int(d) for d in re.sub(r"\D", "", number)][::-1]
     total = sum(d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2) for i, d in enumerate(digits))
     return total % 10 == 0
+
+
+def _card_formatted(number: str) -> bool:
+    digits = len(re.sub(r"\D", "", number))
+    return 13 <= digits <= 19 and _CARD_FORMAT.fullmatch(number.strip()) is not None
+
+
+def _iban_formatted(text: str) -> bool:
+    """Country code, check digits, then groups separated by spaces, mostly digits: a (partial) IBAN."""
+    groups = text.split()
+    return (text[:2] in IBAN_COUNTRIES and len(groups) >= 3 and len(groups[0]) == 4
+            and sum(ch.isdigit() for ch in "".join(groups[1:])) >= 6)
+
+
+def redact_pii(text: str, replacement: str = " ") -> str:
+    """text with every PII match (as pii_found judges it) replaced, for generators that copy words from text."""
+    for name, pattern in PII_PATTERNS.items():
+        check = _CHECKSUM.get(name)
+        text = pattern.sub(lambda m, c=check: replacement if c is None or c(m.group()) else m.group(), text)
+    return text
 
 
 def _iban_ok(text: str) -> bool:

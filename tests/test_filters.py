@@ -37,6 +37,12 @@ def q(text, parent="c1", kind="question", status="unreviewed"):
     ("transfer to DE89370400440532013000", "iban"),                     # compact, 18 characters after DE89
     ("GB82WEST12345698765432 account", "iban"),
     ("NI number AB 12 34 56 C", "uk_nino"),
+    # Written as cards and IBANs are written, a partial or mistyped number still counts (issue 15).
+    ("card 4111-1111-1111-1112", "card_number"),                        # fails Luhn, card-formatted
+    ("card starts 4111 1111 1111 11", "card_number"),                   # partial
+    ("amex 3782 822463 10005", "card_number"),                          # 4-6-5
+    ("DE00 3704 0044 0532 0130 00", "iban"),                            # wrong check digits, spaced
+    ("account DE89 3704 0044", "iban"),                                 # partial
 ])
 def test_pii_positive(text, kind):
     assert pii_found(text) == kind
@@ -44,10 +50,11 @@ def test_pii_positive(text, kind):
 
 @pytest.mark.parametrize("text", [
     "How many days of annual leave do I get in 2024?",
-    "card 4111-1111-1111-1112",                 # fails Luhn
+    "ticket 1234-5678 of 2024",                 # two groups: not card-shaped
     "order number 1234567890123",               # 13 digits, fails Luhn
     "product code AB12CDEFGHIJKLMNOP",          # IBAN shape, fails mod-97
-    "DE00 3704 0044 0532 0130 00",              # wrong IBAN check digits
+    "DE000370400440532013000",                  # compact, wrong IBAN check digits
+    "GB82 WEST 1234",                           # spaced, but hardly any digits
     "form SF-1234 due by 03-15",
     "ISO 27001 and SP 800-53 controls",
     "version 10.2.3.4 of the app",

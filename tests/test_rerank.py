@@ -314,6 +314,8 @@ def test_adapted_embedder_is_stored_and_fused_as_a_leg(index, tiny_model):
     assert meta["kind"] == "bi-encoder" and meta["steps"] == meta["steps_total"] > 0
     assert meta["training_queries"]["by_source"] == {"fake": len(index_queries(index))}
     assert status(index, "adapted")["trained"] and not status(index, "adapted")["stale"]
+    from rag_augment.rerank.adapted import cached_adapted
+    assert cached_adapted(index) is cached_adapted(index)
     leg = load_adapted(index, weight=0.0)
     assert len(leg.ids) == index.store.counts()["chunks"] and leg.vectors.shape[0] == len(leg.ids)
     assert len(leg.search("annual leave", n=5)) == 5

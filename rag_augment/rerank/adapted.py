@@ -212,3 +212,9 @@ def load_adapted(index: AugmentIndex, weight: float | None = None, kind: str = K
     if info.get("stale"):
         logging.getLogger(__name__).warning("adapted embedder: %s", info["stale_reason"])
     return AdaptedLeg(model_home.model_dir(index, kind), weight=weight)
+
+
+def cached_adapted(index: AugmentIndex, kind: str = KIND) -> AdaptedLeg:
+    """load_adapted once per index object and index version (see rerank.stage.cached)."""
+    from rag_augment.rerank.stage import cached
+    return cached(index, kind, lambda: load_adapted(index, kind=kind))

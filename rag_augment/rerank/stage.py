@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 Ranked = list[tuple[str, float]]
 RERANK_LEG = "rerank"
+T = TypeVar("T")
 
 
 class Scorer(Protocol):
@@ -148,13 +149,18 @@ def load_reranker(index: AugmentIndex, weight: float | None = None, top_n: int |
 def cached_reranker(index: AugmentIndex, kind: str = "reranker") -> RerankStage:
     """load_reranker once per index object and index version: the staleness check reads every chunk and query id,
     so it runs again only after a write to the index (its state file's version changes) or a retrain."""
+    return cached(index, kind, lambda: load_reranker(index, kind=kind))
+
+
+def cached(index: AugmentIndex, kind: str, load: Callable[[], T]) -> T:
+    """What `load` returns for this index and model folder, kept on the index object until either changes."""
     from rag_augment.rerank import model_home
     meta = model_home.model_dir(index, kind) / model_home.META_FILE
     key = (_index_version(index), meta.stat().st_mtime if meta.exists() else None)
-    cache = index.__dict__.setdefault("_rerank_stages", {})
-    hit = cache.get(kind)
+    store = index.__dict__.setdefault("_rerank_models", {})
+    hit = store.get(kind)
     if hit is None or hit[0] != key:
-        hit = cache[kind] = (key, load_reranker(index, kind=kind))
+        hit = store[kind] = (key, load())
     return hit[1]
 
 

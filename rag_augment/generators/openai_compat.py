@@ -1,12 +1,18 @@
 """Chat back end for any OpenAI-compatible server: OpenAI, Azure OpenAI, vLLM, llama.cpp's servers, Ollama.
 
 Retries are ours, not the client's (its max_retries is 0): we honour Retry-After, back off with jitter, and turn a
-request that still fails into Completion.error so one bad chunk never loses the rest of the batch.
-The API key is read from a named environment variable and lives only inside the client object.
+request that still fails into Completion.error so one bad chunk never loses the rest of the batch. Transient:
+429/408/409/5xx, connection resets, timeouts, and 200 answers that are broken (a JSON body cut short, a proxy's
+HTML page, no choices). `timeout` bounds each try and `max_retries` the tries after the first, so a hung server
+costs at most about timeout x (max_retries + 1) per request plus the back-off between tries.
+The API key is read from a named environment variable and lives only inside the client object; every error text
+is masked (the key and any 8+ character fragment of it) before it is cut to length.
 """
 from __future__ import annotations
 
 import email.utils
+import importlib
+import json
 import os
 import random
 import time
@@ -19,6 +25,11 @@ import openai
 from rag_augment.errors import ConfigError
 from rag_augment.generators.base import Completion, LLMQueryGenerator, SamplingParams
 from rag_augment.generators.prompts import PromptConfig
+from rag_augment.generators.redact import Secret
+
+DEFAULT_TIMEOUT = 60.0   # seconds per try
+DEFAULT_MAX_RETRIES = 2  # tries after the first: 3 in all
+ERROR_CHARS = 300        # an error text is cut to this length, after masking
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 RETRY_STATUS = {408, 409, 429}  # plus every 5xx
@@ -52,24 +63,73 @@ def retry_after_seconds(headers: Any, now: float | None = None) -> float | None:
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def _http_module() -> Any:
+    """The HTTP library the installed openai client is built on: httpx for openai 1.x, httpx2 for 3.x."""
+    base = next(c for c in openai.DefaultHttpxClient.__mro__[1:] if c.__name__ == "Client")
+    return importlib.import_module(base.__module__.partition(".")[0])
+
+
+_http = _http_module()
+
+
+class _DeadlineStream(_http.SyncByteStream):
+    def __init__(self, inner: Any, deadline: float, request: Any):
+        self.inner, self.deadline, self.request = inner, deadline, request
+
+    def __iter__(self):
+        for chunk in self.inner:
+            if time.monotonic() > self.deadline:
+                raise _http.ReadTimeout("the response took longer than the request timeout", request=self.request)
+            yield chunk
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _deadline_client(timeout: float) -> Any:
+    """HTTP timeouts bound each read, so a server that trickles its body a few bytes at a time would never time
+    out: this client also bounds the whole response, from sending the request to the body's last byte."""
+    def start(request: Any) -> None:
+        request.extensions["rag_deadline"] = time.monotonic() + timeout
+
+    def bound(response: Any) -> None:
+        deadline = response.request.extensions.get("rag_deadline")
+        if deadline is not None:
+            response.stream = _DeadlineStream(response.stream, deadline, response.request)
+
+    return openai.DefaultHttpxClient(event_hooks={"request": [start], "response": [bound]})
+
+
+class MalformedResponse(Exception):
+    """A 200 answer that is not a usable completion (no choices, a cut or non-JSON body): retried."""
+
+
 def _retryable(exc: Exception) -> bool:
-    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
-        return True
+    if isinstance(exc, (openai.APIConnectionError, MalformedResponse, _http.TransportError)):
+        return True  # APIConnectionError includes APITimeoutError; TransportError: a body cut by a reset
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in RETRY_STATUS or exc.status_code >= 500
-    return False
+    return isinstance(exc, (openai.APIResponseValidationError, json.JSONDecodeError))  # a body cut short
+
+
+def _check_options(timeout: float, max_retries: int, concurrency: int) -> None:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ConfigError(f"openai.timeout must be a number of seconds > 0, got {timeout!r}")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigError(f"openai.max_retries must be a whole number >= 0, got {max_retries!r}")
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ConfigError(f"openai.concurrency must be a whole number >= 1, got {concurrency!r}")
 
 
 class OpenAIBackend:
     def __init__(self, model: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
-                 concurrency: int = 4, timeout: float = 60, max_retries: int = 6,
+                 concurrency: int = 4, timeout: float = DEFAULT_TIMEOUT, max_retries: int = DEFAULT_MAX_RETRIES,
                  azure_api_version: str | None = None, extra_body: dict[str, Any] | None = None,
                  model_hash: str = "", backoff_base: float = 1.0, backoff_max: float = 60.0,
                  max_retry_after: float = 120.0):
         if not model:
             raise ConfigError("openai.model is required (for Azure: the deployment name)")
-        if concurrency < 1:
-            raise ConfigError("openai.concurrency must be >= 1")
+        _check_options(timeout, max_retries, concurrency)
         key = os.environ.get(api_key_env, "")
         if not key:
             if not _is_local(base_url):
@@ -80,19 +140,26 @@ class OpenAIBackend:
         self.model_hash = model_hash
         self.base_url = base_url
         self.concurrency = concurrency
+        self.timeout = float(timeout)
         self.max_retries = max_retries
+        self._secret = Secret(key)
         self.extra_body = dict(extra_body or {})
         self.backoff_base, self.backoff_max, self.max_retry_after = backoff_base, backoff_max, max_retry_after
         if azure_api_version:
             if not base_url:
                 raise ConfigError("openai.base_url (the Azure endpoint) is required with azure_api_version")
             self._client = openai.AzureOpenAI(api_key=key, api_version=azure_api_version, azure_endpoint=base_url,
-                                              timeout=timeout, max_retries=0)
+                                              timeout=timeout, max_retries=0, http_client=_deadline_client(timeout))
         else:
-            self._client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
+            self._client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0,
+                                         http_client=_deadline_client(timeout))
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(model={self.model_id!r}, base_url={self.base_url!r}, concurrency={self.concurrency})"
+
+    def leaks_secret(self, text: str) -> bool:
+        """The quality gate asks: does generated text carry the key, or an 8+ character fragment of it?"""
+        return self._secret.found_in(text)
 
     def complete_batch(self, conversations: list[list[dict[str, str]]], params: SamplingParams) -> list[Completion]:
         if not conversations:
@@ -119,8 +186,10 @@ class OpenAIBackend:
         resp = self._client.chat.completions.create(
             model=self.model_id, messages=messages, temperature=params.temperature, top_p=params.top_p,
             max_tokens=params.max_tokens, seed=params.seed, extra_body=self.extra_body or None)
+        if isinstance(resp, (str, bytes)):  # a non-JSON 200 body (a proxy's HTML page) comes back as text
+            raise MalformedResponse("malformed response: not a JSON completion")
         if not getattr(resp, "choices", None):
-            raise ValueError("malformed response: no choices")
+            raise MalformedResponse("malformed response: no choices")
         choice = resp.choices[0]
         msg = choice.message
         # A structured refusal has no content: keep its text so the parser notes the refusal.
@@ -141,9 +210,9 @@ class OpenAIBackend:
     def _describe(self, exc: Exception, attempts: int) -> str:
         status = getattr(exc, "status_code", None)
         head = f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "")
-        text = f"{head} after {attempts} attempt(s): {str(exc)[:300]}"
-        secret = self._client.api_key or ""  # error bodies may echo a key: never let it into a report
-        return text.replace(secret, "***") if len(secret) >= 4 else text
+        # Error bodies may echo the key: mask first, then cut, so no prefix of it survives the cut.
+        detail = self._secret.mask(" ".join(str(exc).split()))
+        return f"{head} after {attempts} attempt(s): {detail[:ERROR_CHARS]}"
 
 
 def openai_generator(model: str, base_url: str | None = None, prompt: PromptConfig | None = None,

@@ -9,10 +9,11 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -59,7 +60,7 @@ class AugmentIndex:
         self.lexical = LexicalIndex(self.home / f"lexical-{collection}")
         self.profile = profile if isinstance(profile, FusionProfile) else load_profile(profile)
         self._lock_timeout = lock_timeout
-        self._lock = None
+        self._lock: Any = None  # a filelock.FileLock, made on the first write
         self._write_depth = 0
         self._lexical_version: str | None = None  # the state version our lexical index was loaded at
         self._retriever: AugmentedRetriever | None = None
@@ -171,7 +172,7 @@ class AugmentIndex:
         if len(set(ids)) != len(ids):
             dup = next(i for i in ids if ids.count(i) > 1)
             raise InputError(f"document id {dup!r} occurs twice")
-        chunks = chunk_documents(docs, chunking or ChunkingConfig())
+        chunks = chunk_documents(list(docs), chunking or ChunkingConfig())
         return self.index_chunks(chunks, generator, filters, prune, progress, batch_size, report,
                                  doc_ids={d.doc_id for d in docs}, source=source, keep_docs=keep_docs)
 
@@ -219,10 +220,10 @@ class AugmentIndex:
         first: dict[str, int] = {}
         for i, q in enumerate(reviewed):  # one id twice in one upsert is an error in Chroma
             first.setdefault(q.query_id, i)
-        if len(first) < len(reviewed):
+        if vecs is not None and len(first) < len(reviewed):
             reviewed, vecs = [reviewed[i] for i in first.values()], vecs[list(first.values())]
         with self._writing() as store:
-            if reviewed:
+            if reviewed and vecs is not None:
                 store.upsert_queries(list(reviewed), vecs)
         return list(reviewed)
 
@@ -253,7 +254,7 @@ class AugmentIndex:
         return apply_review(self, source)
 
     # ---- feedback loop ---------------------------------------------------------------------------------------
-    def feedback_store(self) -> "FeedbackStore":
+    def feedback_store(self) -> FeedbackStore:
         """The durable store of failed queries (a context manager)."""
         from rag_augment.feedback import FeedbackStore
         return FeedbackStore.for_index(self)

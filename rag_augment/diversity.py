@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -154,7 +155,8 @@ def persona_coverage(queries: Sequence[SyntheticQuery], chunk_ids: Iterable[str]
 
 def real_vs_synthetic(queries: Sequence[SyntheticQuery]) -> dict[str, Any]:
     """Per chunk with real queries: real / generated; generated kinds only in the denominator."""
-    real, synth = Counter(), Counter()
+    real: Counter[str] = Counter()
+    synth: Counter[str] = Counter()
     for q in queries:
         if q.kind == REAL:
             real[q.parent_id] += 1

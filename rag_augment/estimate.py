@@ -10,8 +10,9 @@ Money is prices per million tokens, given by the user or from the small dated ta
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from rag_augment.cache import GenerationCache
 from rag_augment.errors import ConfigError

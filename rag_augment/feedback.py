@@ -13,12 +13,14 @@ The paraphrase prompt sees only the failed query and its target chunk, never oth
 """
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import sqlite3
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -96,13 +98,13 @@ class FeedbackStore:
             raise StoreError(f"feedback store {self.path}: {exc}") from exc
 
     @classmethod
-    def for_index(cls, index) -> "FeedbackStore":
+    def for_index(cls, index) -> FeedbackStore:
         return cls(Path(index.home) / FILE_NAME)
 
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> "FeedbackStore":
+    def __enter__(self) -> FeedbackStore:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -112,7 +114,7 @@ class FeedbackStore:
         """One transaction for all rows: all of them are stored, or none."""
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            ids = [self._db.execute(sql, row).lastrowid for row in rows]
+            ids = [int(self._db.execute(sql, row).lastrowid or 0) for row in rows]
             self._db.execute("COMMIT")
             return ids
         except sqlite3.Error as exc:
@@ -179,7 +181,7 @@ class FeedbackStore:
                 self._db.execute("ROLLBACK")
             raise StoreError(f"feedback store {self.path}: {exc}") from exc
 
-    def rounds(self, collection: str | None = None, with_summary: bool = False) -> list[dict]:
+    def rounds(self, collection: str | None = None, with_summary: bool = False) -> builtins.list[dict]:
         """Past rounds, oldest first; with_summary adds each finished round's full report (items with their
         rank before and after) as "summary"."""
         sql = "SELECT id, collection, started_at, finished_at, generator, model, handled, fixed, still_failing, " \
@@ -349,7 +351,10 @@ def _run_round(index, fb: FeedbackStore, rewriter, k, n_paraphrases, judge_candi
 
 def _triage(index, records, rewriter, held: set[str], judge_candidates: int, round_id: int):
     """Split the records into those with a target (items) and those skipped, with the outcome of each skip."""
-    picker, items, outcomes, skipped = ChunkPicker(index), [], [], {}
+    picker = ChunkPicker(index)
+    items: list[_Item] = []
+    outcomes: list[dict] = []
+    skipped: dict[str, int] = {}
     for rec in records:
         item = _Item(rec)
         reason = "held_out" if norm_text(rec.query) in held else ("pii" if pii_found(rec.query) else "")
@@ -412,19 +417,27 @@ def _attach_round(index, items: list[_Item], rewriter, n: int, round_id: int, fi
                   held: set[str], answered: set[int]) -> tuple[int, dict]:
     """Attach each failed query (unfiltered: it is a real user's wording) and the filtered paraphrases of those
     not `answered` already."""
-    chunks = {it.target: stored_chunk(index, it.target) for it in items}
+    chunks: dict[str, Chunk] = {}
+    for it in items:
+        chunk = stored_chunk(index, _target(it))
+        if chunk is None:  # deleted by another writer since the round started
+            raise InputError(f"feedback: chunk {it.target!r} is no longer in the index")
+        chunks[_target(it)] = chunk
     have = {q.query_id for q in index.store.get_queries(
-        [query_id(it.target, FEEDBACK, it.rec.query) for it in items if it.rec.id in answered])}
-    items = [it for it in items if query_id(it.target, FEEDBACK, it.rec.query) not in have]
+        [query_id(_target(it), FEEDBACK, it.rec.query) for it in items if it.rec.id in answered])}
+    items = [it for it in items if query_id(_target(it), FEEDBACK, it.rec.query) not in have]
     if not items:
         return 0, {}
     todo = [it for it in items if it.rec.id not in answered]
-    wanted = rewriter.paraphrases([(it.rec.query, chunks[it.target].text) for it in todo], n, round_id) \
+    wanted = rewriter.paraphrases([(it.rec.query, chunks[_target(it)].text) for it in todo], n, round_id) \
         if n and todo else [[] for _ in todo]
     paras = [[] if it.rec.id in answered else wanted.pop(0) for it in items]
-    originals, candidates, owner = [], [], {}
+    originals: list[SyntheticQuery] = []
+    candidates: list[SyntheticQuery] = []
+    owner: dict[str, int] = {}
     for i, (it, texts) in enumerate(zip(items, paras)):
-        chunk, prov = chunks[it.target], _provenance(rewriter, round_id, chunks[it.target], it)
+        chunk = chunks[_target(it)]
+        prov = _provenance(rewriter, round_id, chunk, it)
         originals.append(_feedback_query(chunk, it.rec.query, prov))
         extra = [it.rec.rephrasing] if it.rec.rephrasing and norm_text(it.rec.rephrasing) not in held else []
         for text in dict.fromkeys(t.strip() for t in texts + extra):
@@ -450,6 +463,12 @@ def _attach_round(index, items: list[_Item], rewriter, n: int, round_id: int, fi
     for q in stored:
         by_record[q.provenance["feedback_id"]].added += 1
     return len(stored), dropped
+
+
+def _target(it: _Item) -> str:
+    """The chunk an item is attached to; only items with a target reach the attach step."""
+    assert it.target is not None
+    return it.target
 
 
 def _stored_vectors(index, chunk_ids: set[str]) -> dict[str, np.ndarray]:

@@ -13,9 +13,9 @@ gets near 1, so a leg whose hits are all alike barely reorders anything. The tun
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from rag_augment.errors import ConfigError
 
@@ -64,15 +64,15 @@ class FusionProfile:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "FusionProfile":
-        known = {f for f in cls.__dataclass_fields__}
+    def from_dict(cls, data: dict) -> FusionProfile:
+        known = set(cls.__dataclass_fields__)
         extra = set(data) - known
         if extra:
             raise ConfigError(f"fusion profile: unknown fields {sorted(extra)}")
         return cls(**data)
 
     @classmethod
-    def load(cls, path: str | Path) -> "FusionProfile":
+    def load(cls, path: str | Path) -> FusionProfile:
         try:
             return cls.from_dict(json.loads(Path(path).read_text()))
         except (OSError, ValueError) as exc:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from rag_augment.provenance import Provenance
 from rag_augment.store.chroma import ChromaStore
 from rag_augment.types import GENERATED_KINDS, Chunk, IndexReport, SyntheticQuery
 
-ProgressFactory = Callable[[int, str], "object"]
+ProgressFactory = Callable[[int, str], Any]  # a tqdm-like bar: update(n), close(), optionally set_postfix_str
 log = logging.getLogger(__name__)
 
 
@@ -95,7 +96,8 @@ class Indexer:
             self.store.upsert_chunks(part, self.embedder.embed([c.text for c in part]), gen_key="")
         report.chunks_embedded = len(p.to_embed)
         if source is not None:  # chunks stored before sources were recorded learn theirs
-            untagged = [c.chunk_id for c in chunks if c.chunk_id in states and states[c.chunk_id].get("source") != source]
+            untagged = [c.chunk_id for c in chunks
+                        if c.chunk_id in states and states[c.chunk_id].get("source") != source]
             self.store.update_chunk_metadata(untagged, {"source": source})
         report.queries_reattached = self._reattach_human_queries(p.to_delete, chunks)
         human_lost = [q for q in self.store.queries_of(p.to_delete) if q.kind not in GENERATED_KINDS

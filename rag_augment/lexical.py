@@ -14,11 +14,10 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
-
 
 LEGS = ("chunks", "queries", "doc2query")
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
@@ -51,7 +50,7 @@ class _Bm25:
         self.model, self.ids = model, ids
 
     @classmethod
-    def build(cls, ids: list[str], token_lists: list[list[str]]) -> "_Bm25":
+    def build(cls, ids: list[str], token_lists: list[list[str]]) -> _Bm25:
         import bm25s
 
         model = bm25s.BM25()
@@ -79,7 +78,7 @@ class _Bm25:
         (folder / "ids.json").write_text(json.dumps(self.ids))
 
     @classmethod
-    def load(cls, folder: Path) -> "_Bm25":
+    def load(cls, folder: Path) -> _Bm25:
         import bm25s
 
         ids = json.loads((folder / "ids.json").read_text())

@@ -39,7 +39,7 @@ class Provenance:
 
     @classmethod
     def generated(cls, identity: dict[str, Any], source_chunk_hash: str, persona: str = "",
-                  created_at: str | None = None) -> "Provenance":
+                  created_at: str | None = None) -> Provenance:
         params = identity.get("params", {})
         return cls(origin=GENERATED, generator=str(identity.get("generator") or ""),
                    model=str(identity.get("model") or ""), model_hash=str(identity.get("model_hash") or ""),
@@ -49,12 +49,12 @@ class Provenance:
                    created_at=created_at or now_iso())
 
     @classmethod
-    def real(cls, source_chunk_hash: str) -> "Provenance":
+    def real(cls, source_chunk_hash: str) -> Provenance:
         return cls(origin=REAL_ORIGIN, generator="human", source_chunk_hash=source_chunk_hash)
 
     @classmethod
     def feedback(cls, generator: str, model: str, prompt_version: str, source_chunk_hash: str, round_id: int,
-                 feedback_id: int, needs_review: bool) -> "Provenance":
+                 feedback_id: int, needs_review: bool) -> Provenance:
         return cls(origin=FEEDBACK_ORIGIN, generator=generator, model=model, prompt_version=prompt_version,
                    source_chunk_hash=source_chunk_hash, round=round_id, feedback_id=feedback_id,
                    review_status="needs_review" if needs_review else "unreviewed")

@@ -7,8 +7,8 @@ shared with the feedback loop and review; writes go through AugmentIndex.attach_
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -104,7 +104,9 @@ def add_real_queries(index, source: str | Path | Iterable[dict], holdout: Iterab
     picker, chunks, queries = ChunkPicker(index), {}, []
     for (where, rec), vec in zip(rows_kept, vecs):
         target = _target(index, picker, rec, vec, where)
-        chunk = chunks.setdefault(target, stored_chunk(index, target))
+        if target not in chunks:
+            chunks[target] = _must(stored_chunk(index, target), target)
+        chunk = chunks[target]
         text = rec["text"].strip()
         queries.append(SyntheticQuery(
             query_id=query_id(target, REAL, text), text=text, kind=REAL, parent_id=target, doc_id=chunk.doc_id,
@@ -115,6 +117,12 @@ def add_real_queries(index, source: str | Path | Iterable[dict], holdout: Iterab
             "rejected_in_review": len(queries) - len(stored), "skipped_held_out": len(rows) - len(rows_kept),
             "by_chunk_id": sum(bool(r.get("chunk_id")) for _, r in rows_kept),
             "by_doc_id": sum(not r.get("chunk_id") for _, r in rows_kept)}
+
+
+def _must(chunk: Chunk | None, chunk_id: str) -> Chunk:
+    if chunk is None:  # deleted between the lookup and now, by another writer
+        raise InputError(f"chunk {chunk_id!r} is not in the index")
+    return chunk
 
 
 def _target(index, picker: ChunkPicker, rec: dict, vec: np.ndarray, where: str) -> str:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
 
 from rag_augment.errors import InputError
 from rag_augment.types import IndexReport, SyntheticQuery
@@ -59,8 +59,8 @@ class ReviewBook:
         """Drop rejected queries, replace edited ones, mark approved ones. An edited text may itself have been
         reviewed later (approved, rejected or edited again): the chain is followed to its last decision."""
         out = []
-        for q in queries:
-            q = self._resolve(q)
+        for query in queries:
+            q = self._resolve(query)
             if q is None:
                 if report is not None:
                     report.drop("rejected_in_review")

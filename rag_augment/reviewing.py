@@ -12,8 +12,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from rag_augment.errors import InputError
 from rag_augment.indexer import query_id

@@ -9,6 +9,7 @@ from rag_augment.cli import main
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory):
     import shutil
+
     from conftest import SAMPLE_DOCS
     root = tmp_path_factory.mktemp("cli")
     kb = root / "kb"

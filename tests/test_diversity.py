@@ -7,8 +7,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag_augment.diversity import (coverage, dispersion, distinct_n, diversity_report, index_diversity,
-                                   mean_cosine_distance, persona_coverage, query_type, real_vs_synthetic, type_mix)
+from rag_augment.diversity import (
+    coverage,
+    dispersion,
+    distinct_n,
+    diversity_report,
+    index_diversity,
+    mean_cosine_distance,
+    persona_coverage,
+    query_type,
+    real_vs_synthetic,
+    type_mix,
+)
 from rag_augment.types import SyntheticQuery
 
 DOCS = Path(__file__).resolve().parent.parent / "sample_kb" / "docs"

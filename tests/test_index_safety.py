@@ -101,9 +101,8 @@ def test_pruned_real_queries_are_counted(make_index, kb):
 def test_second_writer_is_refused_clearly(make_index, kb):
     index = make_index()
     other = make_index(lock_timeout=0.2)
-    with index._writing():
-        with pytest.raises(StoreError, match="being written by another process"):
-            other.index_path(kb, RulesGenerator())
+    with index._writing(), pytest.raises(StoreError, match="being written by another process"):
+        other.index_path(kb, RulesGenerator())
 
 
 def test_reader_searches_while_another_process_writes(make_index, kb):

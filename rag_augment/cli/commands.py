@@ -7,8 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rag_augment.cli.options import (add_backend_options, add_index_options, add_prompt_options, add_style_options,
-                                     generator_from_args)
+from rag_augment.cli.options import (
+    add_backend_options,
+    add_index_options,
+    add_prompt_options,
+    add_style_options,
+    generator_from_args,
+)
 from rag_augment.generators.factory import GENERATORS
 
 COMMANDS = ("index", "query", "stats", "show", "delete")

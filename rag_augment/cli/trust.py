@@ -8,8 +8,13 @@ import json
 from typing import Any
 
 from rag_augment.cli.commands import open_index
-from rag_augment.cli.options import (add_backend_options, add_index_options, add_style_options,
-                                     generator_from_args, refuse_unused)
+from rag_augment.cli.options import (
+    add_backend_options,
+    add_index_options,
+    add_style_options,
+    generator_from_args,
+    refuse_unused,
+)
 from rag_augment.generators.factory import GENERATORS
 
 COMMANDS = ("export", "review", "feedback", "real", "report")

@@ -136,7 +136,7 @@ def execute(args, progress=progress_bar) -> tuple[dict[str, Any], dict[str, Path
 
 
 def run(args) -> int:
-    from rag_augment.eval.report import systems_table, lifts_table, tuning_lines
+    from rag_augment.eval.report import lifts_table, systems_table, tuning_lines
 
     if not hasattr(args, "argv"):
         args.argv = sys.argv[2:] if len(sys.argv) > 2 and sys.argv[1] == "eval" else []

@@ -21,8 +21,8 @@ then a cheap offline function of them, except rag_augment's own profiles, which 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from rag_augment.eval.memory import Builder, okapi_reference, qa_extractor
 from rag_augment.fusion import LEG_NAMES, FusionProfile, Ranked, fuse
@@ -132,6 +132,7 @@ def rank(system: System, q: QueryLegs) -> tuple[list[str], list[int] | None]:
         parents = sorted(q.child_rank, key=lambda p: q.child_rank[p])
         parents = [p for p in parents if q.child_rank[p] <= MAX_K]
         return parents, [q.child_rank[p] for p in parents]
+    assert system.profile is not None  # every fused system has a profile
     legs = truncate(q, system.profile)
     for leg, key in system.substitute:  # a rank-only ranking: its scores only keep its order
         legs[leg] = [(c, -float(i)) for i, c in enumerate(q.memory[key])]
@@ -152,7 +153,7 @@ def latency(system: System, q: QueryLegs, fuse_seconds: float = 0.0) -> float:
 def ablation_systems() -> list[System]:
     """The ablations of shared/experiments/scifact_pool_qwen15b (its README's rows, in order), every leg used as
     far as it was retrieved, plus (b) the shipped profile and (e). Q = questions, C = claims."""
-    full = {leg: AS_RETRIEVED for leg in LEG_NAMES}
+    full = dict.fromkeys(LEG_NAMES, AS_RETRIEVED)
 
     def prof(name: str, **kw) -> FusionProfile:
         return FusionProfile(name=name, depth=full, **kw)

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -103,7 +104,7 @@ def _moves(p: FusionProfile, depths: Mapping[str, int], synthetic: bool = True
         if merged:
             for w in CHILD_WEIGHTS:
                 yield "child_weight", replace(p, child_weight=w)
-    legs = ("dense",) if merged else ("chunk_dense", "query_dense")
+    legs: tuple[str, ...] = ("dense",) if merged else ("chunk_dense", "query_dense")
     legs += ("chunk_lexical", "query_lexical", "doc2query_lexical")
     legs = tuple(leg for leg in legs if synthetic or leg not in SYNTHETIC_LEGS)
     for leg in legs:

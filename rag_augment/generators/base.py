@@ -11,6 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from rag_augment.generators.parsing import parse_queries
 from rag_augment.generators.prompts import PromptConfig, build_messages
+from rag_augment.generators.quality import gate
 from rag_augment.hashing import stable_json_hash
 from rag_augment.types import Chunk
 
@@ -68,7 +69,8 @@ def identity_key(identity: dict[str, Any]) -> str:
 
 class ChatBackend(Protocol):
     """One method to implement: run several chat requests, return one Completion each (never raise for one bad
-    request: put the error in Completion.error)."""
+    request: put the error in Completion.error). A back end that holds a secret may also offer
+    `leaks_secret(text) -> bool`; the quality gate then drops (and scrubs) every line that carries it."""
 
     model_id: str
     model_hash: str
@@ -77,7 +79,9 @@ class ChatBackend(Protocol):
 
 
 class LLMQueryGenerator:
-    """Prompt -> chat back end -> robust parser. The back end decides how to batch or parallelise."""
+    """Prompt -> chat back end -> robust parser -> quality gate. The back end decides how to batch or
+    parallelise; the gate (generators/quality.py) turns empty, refused or garbage answers into errors, which are
+    neither cached nor marked done."""
 
     def __init__(self, backend: ChatBackend, prompt: PromptConfig | None = None,
                  params: SamplingParams | None = None, generator_name: str = "llm"):
@@ -107,13 +111,16 @@ class LLMQueryGenerator:
         if len(completions) != len(chunks):
             raise RuntimeError(f"back end returned {len(completions)} completions for {len(chunks)} requests")
         per_chunk = (time.perf_counter() - start) / len(chunks)
+        secret = getattr(self.backend, "leaks_secret", None)  # back ends holding a key say where it shows
         results = []
-        for chunk, comp in zip(chunks, completions):
+        for conversation, chunk, comp in zip(conversations, chunks, completions):
             parsed = parse_queries(comp.text, default_kind=self.prompt.default_kind(),
                                    truncated=comp.finish_reason == "length")
-            results.append(GenerationResult(
+            result = GenerationResult(
                 chunk_id=chunk.chunk_id, queries=parsed.queries, raw=comp.text,
                 seconds=comp.seconds or per_chunk, prompt_tokens=comp.prompt_tokens,
                 completion_tokens=comp.completion_tokens, error=comp.error, notes=parsed.notes,
-            ))
+            )
+            # Before anything is cached: a URL or e-mail is fine only if the model was shown it.
+            results.append(gate(result, "\n".join(m["content"] for m in conversation), secret))
         return results

@@ -6,6 +6,7 @@ by max_tokens. Each is handled here, once.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -20,7 +21,7 @@ _HEADER_KIND = {"question": QUESTION, "paraphrase": PARAPHRASE, "rewording": PAR
 _LIST_MARK = re.compile(r"^\s*(?:[-*•]+|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+", re.I)
 _PREAMBLE = re.compile(r"^(?:sure|certainly|of course|okay|ok|here (?:are|is)|below (?:are|is)|these are|"
                        r"the following|i hope|let me know|note:|based on the passage)\b", re.I)
-_REFUSAL = re.compile(r"\b(?:i'?m sorry|i cannot|i can'?t|i am unable|as an ai|i apologi[sz]e|"
+REFUSAL = re.compile(r"\b(?:i'?m sorry|i cannot|i can'?t|i am unable|as an ai|i apologi[sz]e|"
                       r"cannot assist|can'?t help with)\b", re.I)
 _WRAP = "\"'`“”‘’*_ "
 
@@ -51,12 +52,34 @@ def _fix_kind(kind: str, text: str) -> str:
     return kind
 
 
+def _json_strings(raw: str) -> list[str]:
+    """The strings of an answer written as JSON ({"questions": ["...", ...]}), each a line; [] otherwise."""
+    text = raw.strip()
+    if not text.startswith(("{", "[")):
+        return []
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return []
+    out: list[str] = []
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.extend(ln for ln in item.split("\n") if ln.strip())
+        elif isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return out
+
+
 def parse_queries(raw: str, default_kind: str = QUESTION, truncated: bool = False) -> Parsed:
     out = Parsed()
     if not raw or not raw.strip():
         out.notes.append("empty")
         return out
-    lines = [ln for ln in raw.replace("\r", "").split("\n") if ln.strip()]
+    lines = _json_strings(raw) or [ln for ln in raw.replace("\r", "").split("\n") if ln.strip()]
     if truncated and lines:
         lines = lines[:-1]  # the last line was cut off by max_tokens
         out.notes.append("truncated")
@@ -65,7 +88,7 @@ def parse_queries(raw: str, default_kind: str = QUESTION, truncated: bool = Fals
     refusals = 0
     for line in lines:
         stripped = line.strip()
-        if _REFUSAL.search(stripped) and len(stripped) < 300:
+        if REFUSAL.search(stripped) and len(stripped) < 300:
             refusals += 1
             continue
         header = _HEADER.match(stripped)

@@ -134,8 +134,9 @@ class FaultServer:
             return self._reset(h)
         if fault in ("429", "500", "503"):
             return self._send(h, int(fault), {"error": {"message": f"injected {fault}"}}, {"retry-after": "0"})
-        if fault == "key_in_error":  # repeated, so one copy straddles the 300-character cut of an error
-            msg = "invalid api key: " + " ".join([f"Bearer {self.key}"] * 20)
+        if fault == "key_in_error":  # repeated; a padding that shifts per request makes some copy straddle
+            pad = "x" * (len(self.requests) % 50)  # the 300-character cut of the error text
+            msg = f"invalid api key {pad}: " + " ".join([f"Bearer {self.key}"] * 20)
             return self._send(h, 500, {"error": {"message": msg}})
         if fault in ("truncated_json", "short_body", "html_page", "trickle"):
             return self._broken_body(h, fault, passage)

@@ -128,9 +128,11 @@ def test_the_key_written_into_answers_is_dropped_and_scrubbed():
 
 def test_the_key_echoed_in_an_error_body_is_masked_before_the_cut():
     with FaultServer(persistent("key_in_error"), key=KEY) as srv:
-        [comp] = backend(srv, max_retries=0).complete_batch([PASSAGE], SamplingParams())
-    assert "HTTP 500" in comp.error and "***" in comp.error
-    assert key_fragments(comp.error, KEY) == []  # before: 'sk-test-PLA...' survived the 300-character cut
+        comps = backend(srv, max_retries=0, concurrency=1).complete_batch([PASSAGE] * 50, SamplingParams())
+    assert all("HTTP 500" in c.error and "***" in c.error for c in comps)
+    # Each error shifts the key by one more character: one copy always straddles the cut.
+    # Before: a prefix such as 'sk-test-PLANTED-01' survived the 300-character cut.
+    assert [key_fragments(c.error, KEY) for c in comps] == [[]] * 50
 
 
 # ---- the index: every fault x first / mid-run / persistent, then one healthy re-run ------------------------

@@ -29,6 +29,7 @@ from rag_augment.filters import FilterConfig, filter_queries, pii_found
 from rag_augment.generators import prompts
 from rag_augment.generators.base import SamplingParams
 from rag_augment.generators.prompts import JUDGE_SYSTEM, judge_messages  # noqa: F401  (re-exported)
+from rag_augment.generators.quality import line_reason
 from rag_augment.hashing import sha1_hex
 from rag_augment.indexer import query_id
 from rag_augment.provenance import Provenance
@@ -239,6 +240,7 @@ class _LLMRewriter(_NoRewriter):
         self.personas = tuple(getattr(prompt, "personas", ()) or ())
         self.examples = tuple(getattr(prompt, "examples", ()) or ())
         self.batch_size = max(1, batch_size)
+        self.gate_dropped: dict[str, int] = {}  # paraphrase lines the quality gate refused, by reason
         self.name = "feedback-llm"
         self.model = getattr(backend, "model_id", "") or type(backend).__name__
 
@@ -249,14 +251,24 @@ class _LLMRewriter(_NoRewriter):
             return []
         convs = [prompts.paraphrase_messages(q, n, context=ctx, persona=self._persona(q), examples=self.examples)
                  for q, ctx in items]
+        leaks = getattr(self.backend, "leaks_secret", None)
         params = replace(self.params, seed=self.params.seed + round_id)  # new wordings each round
         comps = [c for i in range(0, len(convs), self.batch_size)
                  for c in self.backend.complete_batch(convs[i:i + self.batch_size], params)]
         out = []
-        for (query, _), comp in zip(items, comps):
+        for (query, context), comp in zip(items, comps):
             parsed = [] if comp.error else parse_queries(comp.text, default_kind=PARAPHRASE,
                                                          truncated=comp.finish_reason == "length").queries
-            out.append([t for t, _ in parsed if norm_text(t) != norm_text(query)][:n])
+            # the same quality gate as indexing: no garbage, leaked secrets or invented URLs/e-mails
+            source = query + "\n" + context
+            kept = []
+            for t, _ in parsed:
+                reason = line_reason(t, source, leaks)
+                if reason:
+                    self.gate_dropped[reason] = self.gate_dropped.get(reason, 0) + 1
+                elif norm_text(t) != norm_text(query):
+                    kept.append(t)
+            out.append(kept[:n])
         return out
 
     def _persona(self, query: str) -> str:
@@ -446,6 +458,8 @@ def _attach_round(index, items: list[_Item], rewriter, n: int, round_id: int, fi
                 owner.setdefault(q.query_id, i)
                 candidates.append(q)
     kept, vecs, dropped = filter_queries(candidates, chunks, filters, index.embedder)
+    for reason, count in getattr(rewriter, "gate_dropped", {}).items():
+        dropped[reason] = dropped.get(reason, 0) + count
     ovecs = index.embedder.embed([q.text for q in originals])
     if len(kept) and filters.dedupe_threshold > 0:
         # a paraphrase that merely repeats its failed query, or a query its chunk already holds (an earlier

@@ -32,6 +32,7 @@ from rag_augment.types import GENERATED_KINDS, Chunk, IndexReport, SyntheticQuer
 
 ProgressFactory = Callable[[int, str], Any]  # a tqdm-like bar: update(n), close(), optionally set_postfix_str
 log = logging.getLogger(__name__)
+MAX_SOFT_FAILURES = 3
 
 
 def query_id(parent_id: str, kind: str, text: str) -> str:
@@ -147,7 +148,8 @@ class Indexer:
             for i in range(0, len(chunks), self.batch_size):
                 batch = chunks[i:i + self.batch_size]
                 results = self._generate(batch, identity, report)
-                done = [c for c, r in zip(batch, results) if not r.error]
+                gave_up = self._count_soft_failures(batch, results, report)
+                done = [c for c, r in zip(batch, results) if not r.error or c.chunk_id in gave_up]
                 self._store_queries(done, results, identity, report)
                 self.store.set_gen_key([c.chunk_id for c in done], gen_key)
                 report.chunks_done += len(done)
@@ -158,6 +160,28 @@ class Indexer:
         finally:
             if bar is not None:
                 bar.close()
+
+    def _count_soft_failures(self, batch: list[Chunk], results: list[GenerationResult],
+                             report: IndexReport) -> set[str]:
+        """A model that keeps answering a chunk with nothing usable (a refusal, garbage) is asked again on the
+        next runs, up to MAX_SOFT_FAILURES times in all; then the chunk is kept without generated queries and
+        reported, so that one chunk cannot fail every run. Hard failures (an endpoint down) are always retried."""
+        soft = [c.chunk_id for c, r in zip(batch, results) if r.error.startswith("soft failure")]
+        if not soft:
+            return set()
+        seen = self.store.get_chunks(soft)
+        tries = {cid: int((seen.get(cid, {}).get("metadata") or {}).get("soft_failures", 0) or 0) + 1
+                 for cid in soft}
+        for n in set(tries.values()):
+            self.store.update_chunk_metadata([c for c, t in tries.items() if t == n], {"soft_failures": n})
+        gave_up = {cid for cid, n in tries.items() if n >= MAX_SOFT_FAILURES}
+        if gave_up:
+            errors = {e["chunk_id"]: e["error"] for e in report.generation_errors}
+            report.generation_errors = [e for e in report.generation_errors if e["chunk_id"] not in gave_up]
+            report.generation_gave_up += [{"chunk_id": c, "error": errors.get(c, "")} for c in sorted(gave_up)]
+            log.warning("%d chunks still had no usable query after %d tries; kept without generated queries",
+                        len(gave_up), MAX_SOFT_FAILURES)
+        return gave_up
 
     def _generate(self, batch: list[Chunk], identity: dict, report: IndexReport) -> list[GenerationResult]:
         results: dict[str, GenerationResult] = {}
@@ -193,6 +217,8 @@ class Indexer:
             for note in res.notes:
                 if note in ("empty", "refusal", "unparseable"):
                     report.drop(f"model_{note}")
+                elif note.startswith("gate_dropped_"):  # lines the quality gate refused (garbage, leaks, PII)
+                    report.drop(note.removeprefix("gate_dropped_"))
             report.queries_generated += len(res.queries)
             candidates = [SyntheticQuery(query_id=query_id(chunk.chunk_id, kind, text), text=text, kind=kind,
                                          parent_id=chunk.chunk_id, doc_id=chunk.doc_id,

@@ -95,7 +95,8 @@ class IndexReport:
     queries_generated: int = 0
     queries_kept: int = 0
     queries_dropped: dict[str, int] = field(default_factory=dict)
-    generation_errors: list[dict[str, str]] = field(default_factory=list)
+    generation_errors: list[dict[str, str]] = field(default_factory=list)  # retried on the next run
+    generation_gave_up: list[dict[str, str]] = field(default_factory=list)  # kept without generated queries
     seconds: float = 0.0
     generation_seconds: float = 0.0
     prompt_tokens: int = 0        # what the model read and wrote this run (cache hits cost nothing)

@@ -253,7 +253,8 @@ def test_round_with_llm_judge_and_paraphrases(index):
     assert set(texts) == {"cameras off during calls", "cameras off during calls please",
                           "help me with cameras off during calls"}  # repeat and PII line filtered out
     assert all(m["review_status"] == "needs_review" and m["model"] == "scripted-llm" for m in texts.values())
-    assert report["dropped"] == {"pii": 1} or report["dropped"].get("pii") == 1
+    # the e-mail line: the quality gate drops it (an address the passage does not hold), before the PII filter
+    assert report["dropped"] == {"foreign_email": 1}
     para_conv = backend.calls[1][0][0]
     assert "Example" in para_conv[1]["content"] and "cameras off during calls" in para_conv[1]["content"]
     with FeedbackStore.for_index(index) as fb:

@@ -198,3 +198,21 @@ def test_apply_review_takes_rows(make_index, kb):
     assert counts["edited"] == 1
     assert any(q["text"] == "a better wording of it" for q in index.show(row["parent_id"])["queries"])
     assert json.loads(index.review_book.path.read_text().splitlines()[-1])["source"] == "rows"
+
+
+def test_a_chunk_the_model_keeps_refusing_is_given_up_after_three_tries(make_index, kb):
+    """Soft failures are retried on the next runs, but not forever: after three the chunk is kept without
+    generated queries and reported, so the run completes (exit 0) instead of failing on every run."""
+    from rag_augment.generators.base import LLMQueryGenerator
+    from rag_augment.testing import FakeChatBackend
+
+    refusing = "I'm sorry, but I can't help with that."
+    backend = FakeChatBackend(lambda conv: refusing if "Zoom" in conv[-1]["content"] else "Q: what does it say?")
+    gen = LLMQueryGenerator(backend, generator_name="llm")
+    index = make_index()
+    reports = [index.index_path(kb, gen) for _ in range(3)]
+    assert reports[0].generation_errors and not reports[0].generation_gave_up
+    assert reports[1].generation_errors and not reports[1].generation_gave_up
+    assert not reports[2].generation_errors and reports[2].generation_gave_up
+    fourth = index.index_path(kb, gen)
+    assert fourth.chunks_generated == 0 and not fourth.generation_errors  # nothing left to ask

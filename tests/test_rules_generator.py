@@ -26,7 +26,7 @@ def chunk(text, seeds=(), title="", chunk_id="d#1"):
 def test_implements_the_protocol_and_identity():
     gen = RulesGenerator(n_questions=3, n_paraphrases=1)
     assert isinstance(gen, QueryGenerator)
-    assert gen.identity() == {"generator": "rules", "model": "rules", "model_hash": "", "prompt_version": "rules-v1",
+    assert gen.identity() == {"generator": "rules", "model": "rules", "model_hash": "", "prompt_version": "rules-v2",
                               "params": {"n_questions": 3, "n_paraphrases": 1, "n_keywords": 1}}
 
 

@@ -168,6 +168,9 @@ def _print_report(rep: dict[str, Any]) -> None:
     if rep["chunks_generated"] and est.get("prompt_tokens"):
         print(f"tokens: {rep['prompt_tokens']:,} in, {rep['completion_tokens']:,} out "
               f"(estimated {est['prompt_tokens']:,} in, {est['output_tokens']:,} out)")
+    if rep.get("generation_gave_up"):
+        print(f"  {len(rep['generation_gave_up'])} chunks kept without generated queries: the model gave nothing "
+              "usable in 3 tries (see generation_gave_up in --json)")
     if rep["generation_errors"]:
         first = rep["generation_errors"][0]
         print(f"errors: {len(rep['generation_errors'])} chunks failed (retried on the next run), e.g. "

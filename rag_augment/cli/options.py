@@ -43,7 +43,8 @@ def add_backend_options(p: argparse.ArgumentParser, choices: Sequence[str], defa
     g.add_argument("--api-key-env", default="OPENAI_API_KEY", help="name of the env variable holding the key")
     g.add_argument("--concurrency", type=int, default=4, help="openai: requests in flight")
     g.add_argument("--timeout", type=float, default=None, help="openai: seconds per request (default 60)")
-    g.add_argument("--max-retries", type=int, default=None, help="openai: tries per request (default 3)")
+    g.add_argument("--max-retries", type=int, default=None,
+                   help="openai: retries after the first try of a request (default 2)")
     g.add_argument("--temperature", type=float, default=None, help="sampling temperature (default 0.7)")
     g.add_argument("--gen-seed", *(["--seed"] if seed_alias else []), dest="gen_seed", type=int, default=None,
                    help="sampling seed (default 1)")

@@ -2,10 +2,10 @@
 not the model. A chunk missing from the cache is an error, never a silent gap in the augmentation."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from rag_augment.cache import read_records
 from rag_augment.errors import ConfigError, GenerationError
 from rag_augment.generators.base import GenerationResult
 from rag_augment.types import Chunk
@@ -14,14 +14,8 @@ from rag_augment.types import Chunk
 def cache_identities(path: str | Path) -> dict[str, dict[str, Any]]:
     """identity key -> {"identity": ..., "entries": n} for every generator identity in a cache file."""
     out: dict[str, dict[str, Any]] = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            try:
-                rec = json.loads(line)
-                key = rec["identity_key"]
-            except (json.JSONDecodeError, KeyError):
-                continue  # a torn last line, as GenerationCache reads it
-            out.setdefault(key, {"identity": rec.get("identity", {}), "entries": 0})["entries"] += 1
+    for rec in read_records(path)[0]:  # bad lines are skipped (and logged) as GenerationCache skips them
+        out.setdefault(rec["identity_key"], {"identity": rec.get("identity", {}), "entries": 0})["entries"] += 1
     return out
 
 

@@ -19,7 +19,7 @@ from rag_augment.generators.base import GenerationResult
 from rag_augment.generators.prompts import TAGS
 from rag_augment.types import KEYWORD, PARAPHRASE, QUESTION, Chunk
 
-VERSION = "rules-v1"
+VERSION = "rules-v2"  # v2: PII is cut out of the chunk before templating (v1 could strip an e-mail's "@")
 
 _STOP = frozenset("""a about above across after again against all also am an and any are aren't as at be because
 been before being below between both but by can cannot could did do does doing done down during each either etc

@@ -138,7 +138,9 @@ def test_one_result_per_chunk_in_order(case):
 def test_queries_are_text_kind_pairs_of_generated_kinds(case):
     results = case.generate(CHUNKS)
     for r in results:
-        assert r.error == "", r.error
+        # a real model may answer a chunk with nothing usable: the quality gate makes that a soft failure
+        real_model = case.generator.identity().get("generator") == "local"
+        assert r.error == "" or (real_model and r.error.startswith("soft failure") and not r.queries), r.error
         for q in r.queries:
             assert isinstance(q, tuple) and len(q) == 2, q
             text, kind = q

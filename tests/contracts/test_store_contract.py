@@ -38,7 +38,7 @@ CHUNKS = [
     Chunk("c#0", "c", "badge pickup", "hd"),
 ]
 CHUNK_VECS = np.stack([unit(1, 0, 0, 0), unit(0.8, 0.6, 0, 0), unit(0.6, 0, 0.8, 0), unit(0, 0, 0, 1)])
-PROV = {"generator": "rules", "model": "rules", "model_hash": "", "prompt_version": "rules-v1", "temperature": 0.7,
+PROV = {"generator": "rules", "model": "rules", "model_hash": "", "prompt_version": "rules-v2", "temperature": 0.7,
         "seed": 1, "created_at": "2024-01-01T00:00:00+00:00", "review_status": "unreviewed", "origin": "generated",
         "round": None, "api_base": "http://secret.example"}  # None and unknown keys are not stored
 QUERIES = [

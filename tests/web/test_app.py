@@ -47,7 +47,7 @@ def test_queue_shows_first_chunk_with_provenance_and_highlights(client, index):
     shown = set(re.findall(r'data-id="([^"]+)"', html))
     stored = chunk_queries(index, chunk_id)
     assert shown and shown <= set(stored)
-    assert "rules-v1" in html or "rules" in html  # generator / prompt version shown per query
+    assert "rules-v2" in html or "rules" in html  # generator / prompt version shown per query
     assert "<mark data-w=" in html             # query words highlighted in the chunk text
     assert "Chunk <b>1</b> of" in html
 

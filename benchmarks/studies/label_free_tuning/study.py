@@ -25,6 +25,7 @@ benchmarks/runs/study-label-free/<set>/, gitignored). `analyse` then works offli
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import os
@@ -37,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.paths import CACHE, REPO_ROOT, RUNS, SCIFACT, SHARED, SUBSETS, shown
+from benchmarks.paths import CACHE, REPO_ROOT, RUNS, SCIFACT, SHARED, SUBSETS
 from rag_augment.eval import metrics as M
 from rag_augment.eval.systems import EVAL_DEPTH, hybrid_profile, single_leg, truncate
 from rag_augment.eval.tune import TuneSet, _key, _moves, load_tune_set, save_tune_set
@@ -73,7 +74,7 @@ SETS: dict[str, SetSpec] = {  # as benchmarks/run_benchmarks.py runs them
     "scifact1k-qwen15b": SetSpec(str(SCIFACT), SCIFACT_CACHE, chunk_size=2048,
                                  pool=str(SUBSETS / "scifact_test_1000.json"), train="train"),
 }
-CORRECTIONS = ("none", "shrink", "gate", "nosynth")
+CORRECTIONS = ("none", "shrink", "gate", "nosynth", "worst")
 MODES = ("plain", "masked")
 
 
@@ -207,7 +208,7 @@ def label_free(probes: Sequence[TuneSet], start: FusionProfile, name: str) -> di
     """The profile each correction picks from the probes alone."""
     from rag_augment import autotune as A
 
-    tuned = A.ascend(probes, start, EVAL_DEPTH, name)
+    tuned = functools.cache(lambda: A.ascend(probes, start, EVAL_DEPTH, name))
     out = {}
     for c in CORRECTIONS:
         choice = A.CORRECTIONS[c](probes, start, tuned, EVAL_DEPTH, SEED)
@@ -221,18 +222,21 @@ def dump(path: Path, record: dict) -> None:
         json.dump(record, f, sort_keys=True, default=str)
 
 
+def load_legs(name: str) -> dict[str, Any] | None:
+    work, spec = WORK / name, SETS[name]
+    if not (work / "probes-masked.json.gz").exists():
+        return None
+    return {**{f"probes-{m}": load_tune_set(work / f"probes-{m}.json.gz") for m in MODES},
+            **{split: load_tune_set(work / f"{split}.json.gz") for split in filter(None, (spec.test, spec.train))},
+            "info": json.loads((work / "info.json").read_text())}
+
+
 def cmd_analyse(names: Sequence[str]) -> None:
-    loaded = {}
-    for name in names:
-        work = WORK / name
-        if not (work / "probes-masked.json.gz").exists():
-            print(f"{name}: no legs in {shown(work)}; run `study legs {name}` first", file=sys.stderr)
-            continue
-        spec = SETS[name]
-        loaded[name] = {**{f"probes-{m}": load_tune_set(work / f"probes-{m}.json.gz") for m in MODES},
-                        **{split: load_tune_set(work / f"{split}.json.gz") for split in filter(None, (spec.test,
-                                                                                                       spec.train))},
-                        "info": json.loads((work / "info.json").read_text())}
+    """Part 3 on the train splits of every set whose legs exist, then part 2 on `names`."""
+    loaded = {n: d for n in SETS if (d := load_legs(n)) is not None}
+    missing = [n for n in names if n not in loaded]
+    if missing:
+        print(f"no legs for {missing}; run `study legs {' '.join(missing)}` first", file=sys.stderr)
     default = load_profile(None)
     trains = [d[SETS[n].train] for n, d in loaded.items() if SETS[n].train]
     print(f"part 3: robust default on {len(trains)} train sets", flush=True)
@@ -240,6 +244,7 @@ def cmd_analyse(names: Sequence[str]) -> None:
     robust, robust_info = robust_default(trains, starts)
     dump(RESULTS / "robust_default.json.gz", {"profile": asdict(robust), **robust_info})
     (HERE / "robust-default.json").write_text(robust.to_json() + "\n")
+    loaded = {n: d for n, d in loaded.items() if n in names}
     for name, d in loaded.items():
         t0 = time.time()
         spec = SETS[name]
@@ -262,6 +267,147 @@ def cmd_analyse(names: Sequence[str]) -> None:
                   "profiles": {k: asdict(p) for k, p in profiles.items()}, "probe_nDCG@10": probe_means,
                   "corrections": detail, "index": d["info"], "robust_default": robust_info})
         print(f"{name}: analysed in {time.time() - t0:.0f} s", flush=True)
+
+
+REAL_COUNTS = (25, 50, 0)  # train queries stored as real ones (0: all of them)
+
+
+def cmd_real(names: Sequence[str], shipped: str) -> None:
+    """Real evidence, simulated: a seeded sample of the train queries stored as real queries of their relevant
+    documents (as `eval --real-from-train` does, near-duplicates of test queries dropped) in a copy of the index;
+    the real-query path of rag_augment.autotune chooses among the profile tuned on them (cross-validated), the
+    label-free choice (`shipped`) and the shipped default; the test split is scored on the blended index."""
+    import random
+    import shutil
+
+    from rag_augment import autotune as A
+    from rag_augment.augment_index import AugmentIndex
+    from rag_augment.eval.harness import attach_train_queries
+
+    for name in names:
+        spec = SETS[name]
+        main_path = RESULTS / f"{name}-{spec.test}.json.gz"
+        if not spec.train or not main_path.exists():
+            print(f"{name}: no train split or no analysed results; skipped", file=sys.stderr)
+            continue
+        ds = load_set(spec)
+        test_q = ds.split_queries(spec.test)
+        stored = read(main_path)["profiles"]
+        fixed = {k: FusionProfile.from_dict(stored[k]) for k in ("default", "hybrid", "robust", shipped)}
+        train = sorted(ds.split(spec.train))
+        for n in REAL_COUNTS:
+            picked = train if n == 0 or n >= len(train) else sorted(random.Random(SEED).sample(train, n))
+            t0 = time.time()
+            work = WORK / name / f"real-{len(picked)}"
+            shutil.rmtree(work, ignore_errors=True)
+            shutil.copytree(WORK / name / "index", work / "index")
+            index = AugmentIndex(work / "index", collection="eval", cache_path=work / "unused-cache.jsonl")
+            part = replace(ds, qrels={**ds.qrels, spec.train: {q: ds.qrels[spec.train][q] for q in picked}})
+            attached = attach_train_queries(part, index, spec.train, test_q.values())
+            attached.pop("documents", None)
+            chunk_doc = A.chunk_docs(index)
+            humans = A.human_queries(index)
+            judged = sum(h.judged for h in humans)
+            folds = A.fold_tune_sets(index, humans, min(A.DEFAULT_FOLDS, judged), SEED, EVAL_DEPTH, chunk_doc)
+            chosen, evidence = A.real_choice(folds, fixed["default"], fixed[shipped], EVAL_DEPTH, "real", SEED)
+            ts = TuneSet(f"{name}:{spec.test}", A.retrieve_legs(index, test_q, EVAL_DEPTH), ds.split(spec.test),
+                         chunk_doc)
+            profiles = {"real-choice": chosen, "real-tuned": FusionProfile.from_dict(evidence["tuned_profile"]),
+                        "label-free": fixed[shipped], "default": fixed["default"], "hybrid": fixed["hybrid"],
+                        "robust": fixed["robust"], **{f"leg:{leg}": single_leg(leg) for leg in LEG_NAMES}}
+            per = {k: {m: v.round(6).tolist() for m, v in scores(p, ts).items()} for k, p in profiles.items()}
+            dump(RESULTS / f"{name}-real{len(picked)}-{spec.test}.json.gz",
+                 {"set": name, "split": spec.test, "real_train_queries": len(picked), "judged_real": judged,
+                  "attached": attached, "query_ids": sorted(ts.qrels), "systems": per,
+                  "profiles": {k: asdict(p) for k, p in profiles.items()}, "evidence": evidence,
+                  "label_free_key": shipped})
+            shutil.rmtree(work, ignore_errors=True)
+            print(f"{name}: {len(picked)} train queries as real ({judged} judged), picked {evidence['picked']}, "
+                  f"{time.time() - t0:.0f} s", flush=True)
+
+
+def real_table(split: str = "test") -> str:
+    rows = ["| set | train queries stored as real (judged) | picked (cross-validated nDCG@10: tuned / label-free / "
+            "default) | real choice | label-free | shipped default | plain hybrid | best single leg | "
+            "real choice - label-free, nDCG@10 [95% CI] | real choice - hybrid [95% CI] |",
+            "|---|---:|---|---:|---:|---:|---:|---|---:|---:|"]
+    for path in sorted(RESULTS.glob(f"*-real*-{split}.json.gz")):
+        r = read(path)
+        s, ev = r["systems"], r["evidence"]
+        leg = best_leg(s)
+        sc = ev["scores"]
+        rows.append(f"| {r['set']} | {r['real_train_queries']} ({r['judged_real']}) | {ev['picked']} "
+                    f"({sc['cv_tuned']:.3f} / {sc['synthetic_choice']:.3f} / {sc['start']:.3f}) | "
+                    + " | ".join(f"{np.mean(s[k]['nDCG@10']):.3f}" for k in ("real-choice", "label-free", "default",
+                                                                            "hybrid"))
+                    + f" | {leg[4:]} {np.mean(s[leg]['nDCG@10']):.3f} | "
+                    f"{_ci(s['real-choice']['nDCG@10'], s['label-free']['nDCG@10'])} | "
+                    f"{_ci(s['real-choice']['nDCG@10'], s['hybrid']['nDCG@10'])} |")
+    return "\n".join(rows) if len(rows) > 2 else ""
+
+
+QPP_GAMMAS = (0.5, 1.0)
+
+
+def _spread(ranked: list[tuple[str, float]], k: int = 10) -> float:
+    """How much a leg's best hit stands out from its k-th: (s1 - sk) / |s1| (0 for an empty or flat leg)."""
+    if len(ranked) < 2 or ranked[0][1] == 0:
+        return 0.0
+    return (ranked[0][1] - ranked[min(k, len(ranked)) - 1][1]) / abs(ranked[0][1])
+
+
+def qpp_scores(profile: FusionProfile, ts: TuneSet, gamma: float, medians: Mapping[str, float]
+               ) -> dict[str, np.ndarray]:
+    """Per-query leg weights from score-distribution signals (query performance prediction): each leg's weight
+    times (its spread on this query / its median spread on the probes) ** gamma. Weighted fusion only."""
+    rankings = {}
+    for qid in ts.qrels:
+        legs = truncate(ts.legs[qid], profile)
+        w = {leg: wt * (max(_spread(legs.get(leg, [])), 1e-6) / medians[leg]) ** gamma if medians.get(leg) else wt
+             for leg, wt in profile.weights.items()}
+        ranked, _ = fuse(legs, replace(profile, weights=w), 10)
+        rankings[qid] = M.to_documents([p for p, _ in ranked], ts.chunk_doc)[0]
+    per_q = M.score_run(rankings, ts.qrels, curve_ks=())
+    return {m: per_q[m] for m in ("nDCG@10", "R@10")}
+
+
+def cmd_qpp(names: Sequence[str], shipped: str) -> None:
+    """Does per-query leg weighting help? Medians from the probes only; judged on the train splits."""
+    for name in names:
+        d, path = load_legs(name), RESULTS / f"{name}-test.json.gz"
+        if d is None or not path.exists():
+            continue
+        stored = read(path)["profiles"]
+        probes = d["probes-plain"].legs
+        medians = {leg: float(np.median([_spread(q.legs.get(leg, [])) for q in probes.values()])) for leg in LEG_NAMES}
+        for split in filter(None, (SETS[name].test, SETS[name].train)):
+            per = {}
+            for key in ("default", "robust", shipped):
+                prof = FusionProfile.from_dict(stored[key])
+                if prof.method != "weighted":
+                    continue
+                for g in (0.0, *QPP_GAMMAS):
+                    per[f"{key}@qpp{g}"] = {m: v.round(6).tolist() for m, v in
+                                            qpp_scores(prof, d[split], g, medians).items()}
+            dump(RESULTS / f"{name}-qpp-{split}.json.gz", {"set": name, "split": split, "medians": medians,
+                                                           "query_ids": sorted(d[split].qrels), "systems": per})
+        print(f"{name}: qpp done", flush=True)
+
+
+def qpp_table(split: str) -> str:
+    data = {n: read(p)["systems"] for n in SETS if (p := RESULTS / f"{n}-qpp-{split}.json.gz").exists()}
+    if not data:
+        return ""
+    keys = sorted({k.split("@")[0] for s in data.values() for k in s})
+    rows = ["| profile | gamma | " + " | ".join(data) + " |", "|---|---:|" + "---:|" * len(data)]
+    for key in keys:
+        for g in (0.0, *QPP_GAMMAS):
+            k = f"{key}@qpp{g}"
+            rows.append(f"| {key} | {g} | " + " | ".join(
+                (f"{np.mean(s[k]['nDCG@10']):.3f}" + ("" if g == 0 else
+                 f" ({_ci(s[k]['nDCG@10'], s[f'{key}@qpp0.0']['nDCG@10'])})")) if k in s else "-"
+                for s in data.values()) + " |")
+    return "\n".join(rows)
 
 
 # ---------------------------------------------------------------- step 3: tables from the committed results
@@ -339,7 +485,12 @@ def cmd_table(shipped: str) -> str:
              "### The same on the test splits (reported, not used to choose)", "", corrections_table("test"), "",
              f"### Label-free profile (`{shipped}`) on the test splits", "",
              "nDCG@10 / Recall@10; intervals are paired bootstrap 95% (5,000 resamples, seed 0), points x100.", "",
-             table("test", shipped), ""]
+             table("test", shipped), "",
+             "### Real queries taking over: train queries stored as real, test split on the blended index", "",
+             real_table(), "",
+             "### Per-query leg weights from score spreads (query performance prediction), train splits", "",
+             "nDCG@10 and, in brackets, the change against the same profile without them (gamma 0).", "",
+             qpp_table("train"), ""]
     text = "\n".join(parts)
     if RESULT_MD.exists():
         body = RESULT_MD.read_text()
@@ -353,7 +504,7 @@ def cmd_table(shipped: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.studies.label_free_tuning.study",
                                  description=__doc__.split("\n")[0])
-    ap.add_argument("step", choices=("legs", "analyse", "table"))
+    ap.add_argument("step", choices=("legs", "analyse", "real", "qpp", "table"))
     ap.add_argument("sets", nargs="*", help=f"default: all of {list(SETS)}")
     ap.add_argument("--shipped", default="lf-both-default:gate", help="the label-free variant the table reports")
     args = ap.parse_args(argv)
@@ -366,6 +517,10 @@ def main(argv: list[str] | None = None) -> int:
         cmd_legs(names)
     elif args.step == "analyse":
         cmd_analyse(names)
+    elif args.step == "real":
+        cmd_real(names, args.shipped)
+    elif args.step == "qpp":
+        cmd_qpp(names, args.shipped)
     else:
         print(cmd_table(args.shipped))
     return 0

@@ -137,7 +137,7 @@ def test_training_stores_a_model_with_provenance(index, tiny_model):
     assert meta["base_model"] == tiny_model.name and str(tiny_model.parent) not in json.dumps(meta)
     assert meta["steps"] == meta["steps_total"] == -(-n // 4) and not meta["stopped_by_budget"]
     assert meta["index_fingerprint"]["queries"] == index.store.counts()["queries"]
-    assert plans and plans[0].steps_planned == meta["steps"] and plans[0].estimate_minutes >= 0
+    assert len(plans) == 1 and plans[0].steps_planned == meta["steps"] and plans[0].estimate_minutes >= 0
     info = status(index)
     assert info["trained"] and not info["stale"]
     stage = load_reranker(index)

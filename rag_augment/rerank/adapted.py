@@ -77,7 +77,7 @@ def train_adapted_embedder(index: AugmentIndex, config: TrainConfig | None = Non
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / max(1, int(cfg.warmup * planned[0])),
                                                                  max(0.0, (planned[0] - s) / max(1, planned[0]))))
     budget_end = None if cfg.max_minutes is None else started + cfg.max_minutes * 60
-    step, times, losses, bar, stopped = 0, [], [], None, False
+    step, times, losses, bar, stopped, announced = 0, [], [], None, False, False
     try:
         while step < planned[0]:
             if budget_end is not None and clock() >= budget_end:
@@ -87,7 +87,8 @@ def train_adapted_embedder(index: AugmentIndex, config: TrainConfig | None = Non
             losses.append(_mnrl_step(model, opt, sched, _batch(groups, step, steps_per_epoch, cfg), cfg, step))
             times.append(clock() - t1)
             step += 1
-            if len(times) == CALIBRATION_STEPS or (bar is None and step >= planned[0]):
+            if not announced and (len(times) == CALIBRATION_STEPS or step >= planned[0]):
+                announced = True
                 per_step = sum(times) / len(times)
                 planned[0] = _fit_budget(steps_total, step, per_step, budget_end, clock())
                 if on_plan:

@@ -222,7 +222,7 @@ def train_reranker(index: AugmentIndex, config: TrainConfig | None = None,
     bar = None
     last_ckpt = clock()
     window: list[float] = []
-    stopped_by_budget = False
+    stopped_by_budget = announced = False
     try:
         step_times: list[float] = []
         while state.step < planned[0]:
@@ -239,7 +239,8 @@ def train_reranker(index: AugmentIndex, config: TrainConfig | None = None,
                 state.losses.append(round(sum(window) / len(window), 4))
                 window = []
             step_times.append(dt)
-            if len(step_times) == CALIBRATION_STEPS or (bar is None and state.step >= planned[0]):
+            if not announced and (len(step_times) == CALIBRATION_STEPS or state.step >= planned[0]):
+                announced = True
                 per_step = sum(step_times) / len(step_times)
                 if state.steps_planned == 0:
                     planned[0] = _fit_budget(steps_total, state.step, per_step, budget_end, clock())

@@ -411,7 +411,7 @@ CORRECTIONS: dict[str, Callable[..., Choice]] = {
     "none": correct_none, "shrink": correct_shrink, "gate": correct_gate, "nosynth": correct_nosynth,
     "worst": correct_worst,
 }
-DEFAULT_CORRECTION = "gate"
+DEFAULT_CORRECTION = "worst"  # see benchmarks/studies/label_free_tuning/RESULT.md
 
 
 def _evidence(ts: TuneSet, choice: Choice, start: FusionProfile, seed: int) -> dict[str, Any]:

@@ -160,3 +160,23 @@ def test_synthetic_legs_scaled_together():
                                                       "doc2query_lexical": 2.0})
     q = A.scale_synthetic(p, 0.5)
     assert q.weights == {"chunk_dense": 1.0, "query_dense": 0.5, "chunk_lexical": 0.5, "doc2query_lexical": 1.0}
+
+
+def test_an_llm_generator_writes_the_probes_in_other_personas_and_another_seed(index):
+    from rag_augment.generators.base import LLMQueryGenerator, SamplingParams
+    from rag_augment.testing import FakeChatBackend
+
+    def reply(conv):  # a question about the passage's first words, in the model's voice
+        words = conv[-1]["content"].split()[-12:]
+        return "Q: where does it say " + " ".join(words[:4]) + "?\nQ: what about " + " ".join(words[4:7]) + "?"
+
+    backend = FakeChatBackend(reply)
+    gen = LLMQueryGenerator(backend, params=SamplingParams(seed=5))
+    before = index.store.counts()
+    report = A.tune_index(index, gen, n_chunks=6, seed=0, depths=DEPTHS)
+    assert report.synthetic["writer"] == "llm" and report.synthetic["probes"] > 0
+    identity = report.synthetic["identity"]
+    assert identity["personas"] == list(A.TUNE_PERSONAS) and identity["params"]["seed"] != 5
+    assert all(p.seed != 5 for _, p in backend.calls)
+    assert any(persona in prompt for prompt in backend.prompts for persona in A.TUNE_PERSONAS)
+    assert index.store.counts() == before  # written for tuning only: never indexed

@@ -115,6 +115,9 @@ def load_cross_encoder(folder: str | Path, layers: int | None = None, max_length
     from rag_augment.embedding import quiet_weight_loading
     if not Path(folder).is_dir():
         raise ConfigError(f"reranker base model {folder}: not a folder")
+    st_log = logging.getLogger("sentence_transformers.base.model")
+    level = st_log.level
+    st_log.setLevel(logging.ERROR)  # "Converting SentenceTransformer model ... to CrossEncoder": expected here
     try:
         with quiet_weight_loading():
             _quiet_transformers()
@@ -124,6 +127,8 @@ def load_cross_encoder(folder: str | Path, layers: int | None = None, max_length
         raise ConfigError(f"reranker base model {folder}: cannot load it as a cross-encoder: "
                           f"{str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__}"
                           ) from exc
+    finally:
+        st_log.setLevel(level)
     if layers is not None:
         _keep_layers(ce, layers)
     if max_length is not None:

@@ -126,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-length", type=int, default=192)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--retrain", action="store_true", help="train again even when a model is stored")
+    ap.add_argument("--lr", type=float, default=TrainConfig.lr, help="the rerankers' learning rate")
+    ap.add_argument("--tag", default="", help="suffix of the model folders and result files (another setting)")
     ap.add_argument("--smoke", action="store_true",
                     help="check the script in a minute: hash embedder, 12 queries per split, nothing written here")
     args = ap.parse_args(argv)
@@ -167,9 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         if variant == "adapted":
             adapted(args, index, texts, qrels, splits, legs, firsts, chunk_doc, per_query, record)
             continue
-        kind = f"reranker-{variant}"
+        kind = f"reranker-{variant}{args.tag}"
         cfg = TrainConfig(layers=args.layers or None, max_length=args.max_length, epochs=args.epochs,
-                          max_minutes=args.max_minutes, seed=0)
+                          max_minutes=args.max_minutes, seed=0, lr=args.lr)
         folder = index.home / f"{kind}-{index.store.name}"
         if args.retrain or not (folder / "reranker.json").exists():
             qs = pseudo_queries(index) if variant == "pseudo" else None
@@ -218,10 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     record["per_query_nDCG@10"] = per_query
     record["splits"] = {"train": train, "test": test}
     results = work if args.smoke else HERE / "results"
-    out = results / f"{args.run}.json.gz"
+    out = results / f"{args.run}{args.tag}.json.gz"
     with gzip.open(out, "wt", encoding="utf-8") as f:
         json.dump(record, f, indent=1)
-    lines = [f"## {args.run}: nDCG@10 ({len(test)} test / {len(train)} train queries)", "",
+    lines = [f"## {args.run}{args.tag}: nDCG@10 ({len(test)} test / {len(train)} train queries)", "",
              "| system | test | train | test - hybrid tuned [95% CI] | test - default [95% CI] "
              "| wins/losses vs tuned |",
              "|---|---:|---:|---:|---:|---:|"]
@@ -250,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
                  f"{os.cpu_count()} cores; per query: {out.name}")
     text = "\n".join(lines) + "\n"
     print(text)
-    (results / f"{args.run}.md").write_text(text)
+    (results / f"{args.run}{args.tag}.md").write_text(text)
     return 0
 
 

@@ -126,6 +126,7 @@ ORDER = ["pool-qwen15b", "scifact-rules", "scifact1k-random-rules", "scifact1k-r
          "scifact1k-qwen15b", "scifact1k-qwen15b-d2qminus", "scifact1k-qwen15b-real", "scifact1k-none-real",
          "sample_kb-rules", "sample_kb-qwen15b", "sample_kb-qwen15b-real", "sample_kb-none-real", "handbook-rules",
          "xquad-rules", "dbpedia5k-rules", "msmarco5k-rules"]
+LEGACY_RESULTS = "5d90dc7"  # the last commit whose RESULTS.md figures were typed from run folders
 PER_QUERY_DIR = RESULTS / "per_query"  # one <run>.json.gz per run: every figure of the section comes from these
 
 
@@ -198,7 +199,11 @@ def render_section(results: list[dict], shared: str = "", runs: str = "", png_di
                               notes={n: render_note(t, by_name) for n, t in notes.items() if n in by_name}))
     missing = [n for n in ORDER if n not in names]
     if missing:
-        body += "\n### TODO: runs not yet made\n\n" + "\n".join(
+        body += ("\n### TODO: runs not yet made\n\n"
+                 f"Their figures from before the per-query files (hand-copied, not re-derivable; the blend runs' still "
+                 f"counted near-duplicate train queries) are in git: `git show {LEGACY_RESULTS}:benchmarks/RESULTS.md`."
+                 " Each run below is one command (`python -m benchmarks.run_benchmarks <name>` runs it the same way):"
+                 "\n\n") + "\n".join(
             f"- `{n}`: `{_command_of(n, table, runs or shown(RUNS))}` (needs {_needs(n, table)})"
             for n in missing) + "\n"
     intro = render_note(notes.get("intro", ""), by_name).strip()

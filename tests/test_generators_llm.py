@@ -244,7 +244,10 @@ def test_local_backend_on_tiny_model(smollm2, parallel, kv_unified):
     results = gen.generate_batch(CHUNKS)
     assert [r.chunk_id for r in results] == ["a", "b", "c"]
     for r in results:
-        assert r.error == "" and r.raw.strip() and r.completion_tokens > 0 and r.prompt_tokens > 50
+        # the back end answered; a 135M model may write nothing usable for a chunk, which the quality gate
+        # turns into a soft failure (not cached, asked again next run)
+        assert r.error == "" or r.error.startswith("soft failure"), r.error
+        assert r.raw.strip() and r.completion_tokens > 0 and r.prompt_tokens > 50
     assert sum(len(r.queries) for r in results) >= 3  # parseable lines
     ident = gen.identity()
     assert ident["generator"] == "local" and ident["model"] == os.path.basename(smollm2)

@@ -110,11 +110,12 @@ class GenerationCache:
         for chunk, res in pairs:
             if res.error:
                 continue
-            rec = {"identity_key": key, "chunk_hash": generation_hash(chunk), "chunk_id": chunk.chunk_id,
+            chunk_hash = generation_hash(chunk)
+            rec = {"identity_key": key, "chunk_hash": chunk_hash, "chunk_id": chunk.chunk_id,
                    "identity": identity, "queries": [list(q) for q in res.queries], "raw": res.raw,
                    "seconds": round(res.seconds, 3), "prompt_tokens": res.prompt_tokens,
                    "completion_tokens": res.completion_tokens, "notes": res.notes}
-            self._entries[(key, rec["chunk_hash"])] = rec
+            self._entries[(key, chunk_hash)] = rec
             lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
         if not lines:
             return

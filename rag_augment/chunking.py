@@ -436,7 +436,8 @@ def chunk_document(doc: Document, cfg: ChunkingConfig | None = None) -> list[Chu
     splitter = _sentence_splitter(cfg.chunk_size, cfg.chunk_overlap)
     pieces = [(seeds, piece.strip()) for seeds, section in _sections(doc.text)
               for piece in splitter.split_text(section) if _has_words(piece)]
-    chunks, seen = [], {}
+    chunks: list[Chunk] = []
+    seen: dict[str, int] = {}
     for position, (seeds, text) in enumerate(pieces):
         content_hash = sha1_hex(text + "\x00" + doc.title)
         base = f"{doc.doc_id}#{content_hash[:12]}"

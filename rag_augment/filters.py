@@ -7,8 +7,8 @@ chunks for it). Doc2Query-- relevance: drop the given share of queries least sim
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -29,9 +29,11 @@ PII_PATTERNS = {
 # Patterns whose matches must also pass a check, so that order numbers and product codes are not PII. A number
 # written the way cards and IBANs are written counts without its checksum: a partial or mistyped card or account
 # number is still someone's (a bare run of digits must pass Luhn: order numbers look like that).
-_CHECKSUM = {"card_number": lambda m: _luhn_ok(m) or _card_formatted(m),
-             "iban": lambda m: _iban_ok(m) or _iban_formatted(m),
-             "phone_intl": lambda m: 8 <= len(re.sub(r"\D", "", m)) <= 15}
+_CHECKSUM: dict[str, Callable[[str], bool]] = {
+    "card_number": lambda m: _luhn_ok(m) or _card_formatted(m),
+    "iban": lambda m: _iban_ok(m) or _iban_formatted(m),
+    "phone_intl": lambda m: 8 <= len(re.sub(r"\D", "", m)) <= 15,
+}
 # Groups of four digits with one separator (4-4-4-4, 4-4-4-2 ...), or Amex's 4-6-5.
 _CARD_FORMAT = re.compile(r"\d{4}([ -])\d{4}(?:\1\d{4})*(?:\1\d{1,3})?|\d{4}([ -])\d{6}\2\d{4,5}")
 # ISO 13616 countries; an IBAN-like match counts without mod-97 when written in spaced groups, as IBANs are.
@@ -100,9 +102,15 @@ def _iban_formatted(text: str) -> bool:
 def redact_pii(text: str, replacement: str = " ") -> str:
     """text with every PII match (as pii_found judges it) replaced, for generators that copy words from text."""
     for name, pattern in PII_PATTERNS.items():
-        check = _CHECKSUM.get(name)
-        text = pattern.sub(lambda m, c=check: replacement if c is None or c(m.group()) else m.group(), text)
+        text = pattern.sub(_redactor(_CHECKSUM.get(name), replacement), text)
     return text
+
+
+def _redactor(check: Callable[[str], bool] | None, replacement: str) -> Callable[[re.Match[str]], str]:
+    """Replaces a match unless its pattern has a check that the match fails (an order number, not a card)."""
+    def redact(match: re.Match[str]) -> str:
+        return replacement if check is None or check(match.group()) else match.group()
+    return redact
 
 
 def _iban_ok(text: str) -> bool:

@@ -5,8 +5,16 @@ import numpy as np
 import pytest
 
 from rag_augment.embedding import HashEmbedder
-from rag_augment.filters import (FilterConfig, echoes_injection, filter_queries, injection_sentences,
-                                 near_duplicates, not_a_query, pii_found, text_reason)
+from rag_augment.filters import (
+    FilterConfig,
+    echoes_injection,
+    filter_queries,
+    injection_sentences,
+    near_duplicates,
+    not_a_query,
+    pii_found,
+    text_reason,
+)
 from rag_augment.types import Chunk, SyntheticQuery
 
 OFF = FilterConfig(min_words=0, max_words=10_000, not_a_query=False, dedupe_threshold=0, pii=False, injection=False)

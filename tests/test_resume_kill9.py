@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 SCRIPT = r"""
 import sys, time, json
@@ -64,7 +63,8 @@ def test_kill9_then_resume_equals_uninterrupted(tmp_path, kb):
     proc.wait()
     generated_before = set(log.read_text().split())
     cache = tmp_path / "crash" / "generations.jsonl"
-    cached_before = {json.loads(line)["chunk_id"] for line in cache.read_text().splitlines()} if cache.exists() else set()
+    cached_before = ({json.loads(line)["chunk_id"] for line in cache.read_text().splitlines()}
+                     if cache.exists() else set())
     assert cached_before, "the kill came after some batches were cached"
     assert cached_before <= generated_before
 

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     folded = load_dataset(shared / "datasets/scifact")          # what the harness chunks (title folded in)
     raw = {d.doc_id: d for d in load_dataset(shared / "datasets/scifact", title_in_text=False).documents}
     wanted = set(subset["docs"])
-    chunks = [c for c in chunk_documents([d for d in folded.documents if d.doc_id in wanted], CHUNKING)]
+    chunks = list(chunk_documents([d for d in folded.documents if d.doc_id in wanted], CHUNKING))
     todo = [c for c in chunks if cache.get(IDENTITY, c) is None]
     print(f"subset {len(wanted)} docs, {len(chunks)} chunks, {len(todo)} to generate -> {out}", flush=True)
     from rag_augment.generators.llama_cpp import LlamaCppBackend

@@ -78,12 +78,13 @@ def main(argv: list[str] | None = None) -> int:
         out.unlink()  # rebuilt from the experiment's file, so the result is the same every time
     cache = GenerationCache(out)
     pairs = []
-    for line in open(exp / "generations.jsonl", encoding="utf-8"):
-        rec = json.loads(line)
-        chunk = chunks[rec["doc_id"]]
-        pairs.append((chunk, GenerationResult(chunk_id=chunk.chunk_id, queries=_queries(rec), raw=rec["raw"],
-                                              seconds=rec["seconds"], prompt_tokens=rec["prompt_tokens"],
-                                              completion_tokens=rec["completion_tokens"])))
+    with open(exp / "generations.jsonl", encoding="utf-8") as lines:
+        for line in lines:
+            rec = json.loads(line)
+            chunk = chunks[rec["doc_id"]]
+            pairs.append((chunk, GenerationResult(chunk_id=chunk.chunk_id, queries=_queries(rec), raw=rec["raw"],
+                                                  seconds=rec["seconds"], prompt_tokens=rec["prompt_tokens"],
+                                                  completion_tokens=rec["completion_tokens"])))
     cache.put_many(IDENTITY, pairs)
     print(f"wrote {len(pairs)} entries ({sum(len(r.queries) for _, r in pairs)} queries) to {out}")
     return 0

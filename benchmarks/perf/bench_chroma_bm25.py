@@ -347,7 +347,10 @@ def main():
             try:
                 rows.append(bench_chroma_formula(ids, texts, queries, qrels, reference))
                 from chromadb.utils.embedding_functions.schemas.bm25_tokenizer import (
-                    DEFAULT_CHROMA_BM25_STOPWORDS, Bm25Tokenizer, get_english_stemmer)
+                    DEFAULT_CHROMA_BM25_STOPWORDS,
+                    Bm25Tokenizer,
+                    get_english_stemmer,
+                )
                 tok = Bm25Tokenizer(get_english_stemmer(), DEFAULT_CHROMA_BM25_STOPWORDS, 40)
                 mean_len = statistics.mean(len(tok.tokenize(d)) for d in texts)  # SciFact's real avgdl
                 rows.append(bench_chroma_formula(ids, texts, queries, qrels, reference,
@@ -359,7 +362,8 @@ def main():
 
     cpu = "unknown"
     try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+        with open("/proc/cpuinfo") as info:
+            cpu = next(row.split(":", 1)[1].strip() for row in info if row.startswith("model name"))
     except Exception:
         pass
     lines = [

@@ -62,9 +62,9 @@ def summarise(before: dict, after: dict) -> dict:
     out = {}
     for m in METRICS:
         lift, lo, hi = paired_bootstrap(after[m], before[m])
-        w, l, t = wins_losses(after[m], before[m])
+        wins, losses, _ties = wins_losses(after[m], before[m])
         out[m] = {"before": round(float(before[m].mean()), 4), "after": round(float(after[m].mean()), 4),
-                  "lift": round(lift, 4), "ci95": [round(lo, 4), round(hi, 4)], "wins": w, "losses": l}
+                  "lift": round(lift, 4), "ci95": [round(lo, 4), round(hi, 4)], "wins": wins, "losses": losses}
     return out
 
 

@@ -26,10 +26,10 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 from benchmarks.paths import CACHE, REPO_ROOT, SHARED, command_line
 
@@ -118,8 +118,12 @@ def run_config(chunk_size: int, args, embedder, data: AppData) -> dict:
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     from rag_augment.augment_index import AugmentIndex
-    from rag_augment.integrations.llamaindex import (QueryAugmentPostprocessor, RagAugmentEmbedding,
-                                                     RagAugmentRetriever, augment_vector_store_index)
+    from rag_augment.integrations.llamaindex import (
+        QueryAugmentPostprocessor,
+        RagAugmentEmbedding,
+        RagAugmentRetriever,
+        augment_vector_store_index,
+    )
 
     queries, qrels = data.queries, data.qrels
     tmp = tempfile.mkdtemp(prefix="bench_li_")

@@ -47,7 +47,7 @@ def start_server(path: Path, port: int) -> subprocess.Popen:
         except OSError:
             if proc.poll() is not None or time.time() > deadline:
                 proc.kill()
-                raise SystemExit(f"chroma server did not start: see {path.parent / 'chroma-server.log'}")
+                raise SystemExit(f"chroma server did not start: see {path.parent / 'chroma-server.log'}") from None
             time.sleep(0.3)
 
 
@@ -144,12 +144,14 @@ def rss_mb(pid: int) -> float:
 
 
 def million_part(url: str, server_pid: int, n: int, dim: int = 384, batch: int = 5000) -> dict:
+    from urllib.parse import urlparse
+
     import chromadb
     from chromadb.config import Settings
-    from urllib.parse import urlparse
     u = urlparse(url)
     client = chromadb.HttpClient(host=u.hostname, port=u.port, settings=Settings(anonymized_telemetry=False))
-    col = client.get_or_create_collection("million", embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+    col = client.get_or_create_collection("million", embedding_function=None,
+                                          configuration={"hnsw": {"space": "cosine"}})
     rng = np.random.default_rng(0)
     rss_before = rss_mb(server_pid)
     t = time.perf_counter()

@@ -56,7 +56,8 @@ def load_corpus(folder: Path, limit: int | None = None):
         for line in f:
             rec = json.loads(line)
             docs.append((rec["_id"], f"{rec.get('title', '')}. {rec['text']}"))
-    queries = [json.loads(l)["text"] for l in open(folder / "queries.jsonl")]
+    with open(folder / "queries.jsonl") as f:
+        queries = [json.loads(line)["text"] for line in f]
     return docs[:limit] if limit else docs, queries
 
 
@@ -121,8 +122,8 @@ def bench_dense(docs, queries, embedder, sizes, n_queries, tmp: Path) -> dict:
         lex_s = time.perf_counter() - t0
         # legs at once (the default retriever) and in turn (workers=1), interleaved per profile
         row = {}
-        for suffix, r in (("", AugmentedRetriever(store, embedder, lex)),
-                          (IN_TURN, AugmentedRetriever(store, embedder, lex, workers=1))):
+        for _suffix, r in (("", AugmentedRetriever(store, embedder, lex)),
+                           (IN_TURN, AugmentedRetriever(store, embedder, lex, workers=1))):
             for prof in PROFILES:
                 time_queries(r, prof, qvecs[:20], qtexts[:20])  # warm caches
         for prof in PROFILES:

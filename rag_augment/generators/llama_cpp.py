@@ -195,9 +195,13 @@ class _MultiSeq:
             self.prior_prompt = sum(len(prompts[i]) for i in fits) / len(fits) - len(self.prefix)
             self._generate(prompts, deque(fits), params, results)
         per_chunk = (time.perf_counter() - start) / max(1, len(prompts))
+        done: list[Completion] = []
         for r in results:
+            if r is None:  # every prompt is refused above, finished, or failed in _generate
+                raise RuntimeError("llama.cpp batch ended with a prompt neither finished nor failed")
             r.seconds = r.seconds or per_chunk  # decoded together: each chunk's share of the wall time
-        return results  # type: ignore[return-value]
+            done.append(r)
+        return done
 
     def _need(self, n_prompt: int, params: SamplingParams) -> int:
         """KV cells a sequence may occupy beyond the shared prefix."""
@@ -259,9 +263,9 @@ class _MultiSeq:
             # Finished sequences so far, plus a prior of one sequence writing half of max_tokens.
             ratio = (self.done_prompt + self.prior_prompt) / (self.done_out + params.max_tokens / 2)
             budget = min(budget, max(MIN_PROMPT_STEP, int(1.25 * ratio * n_decoding)))
-        pending = sorted((len(s.tokens) - s.fed, sid) for sid, s in enumerate(slots) if s and s.fed < len(s.tokens))
-        for _, sid in pending:
-            s = slots[sid]
+        # sid is unique, so the sort never compares two _Seq objects
+        pending = sorted((len(s.tokens) - s.fed, sid, s) for sid, s in enumerate(slots) if s and s.fed < len(s.tokens))
+        for _, sid, s in pending:
             while s.fed < len(s.tokens) and budget > 0:
                 last = s.fed == len(s.tokens) - 1
                 at = self._add(s.tokens[s.fed], s.fed, sid, last)

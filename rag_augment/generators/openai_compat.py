@@ -17,7 +17,7 @@ import os
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlparse
 
 import openai
@@ -26,6 +26,9 @@ from rag_augment.errors import ConfigError
 from rag_augment.generators.base import Completion, LLMQueryGenerator, SamplingParams
 from rag_augment.generators.prompts import PromptConfig
 from rag_augment.generators.redact import Secret
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 DEFAULT_TIMEOUT = 60.0   # seconds per try
 DEFAULT_MAX_RETRIES = 2  # tries after the first: 3 in all
@@ -70,9 +73,10 @@ def _http_module() -> Any:
 
 
 _http = _http_module()
+_SyncByteStream: Any = _http.SyncByteStream  # a name mypy accepts as a base: the module is found at run time
 
 
-class _DeadlineStream(_http.SyncByteStream):
+class _DeadlineStream(_SyncByteStream):
     def __init__(self, inner: Any, deadline: float, request: Any):
         self.inner, self.deadline, self.request = inner, deadline, request
 
@@ -145,6 +149,7 @@ class OpenAIBackend:
         self._secret = Secret(key)
         self.extra_body = dict(extra_body or {})
         self.backoff_base, self.backoff_max, self.max_retry_after = backoff_base, backoff_max, max_retry_after
+        self._client: openai.OpenAI  # AzureOpenAI is one
         if azure_api_version:
             if not base_url:
                 raise ConfigError("openai.base_url (the Azure endpoint) is required with azure_api_version")
@@ -184,8 +189,10 @@ class OpenAIBackend:
 
     def _request(self, messages: list[dict[str, str]], params: SamplingParams) -> Completion:
         resp = self._client.chat.completions.create(
-            model=self.model_id, messages=messages, temperature=params.temperature, top_p=params.top_p,
-            max_tokens=params.max_tokens, seed=params.seed, extra_body=self.extra_body or None)
+            # our messages are plain {"role", "content"} dicts, which is what the client's typed dicts describe
+            model=self.model_id, messages=cast("list[ChatCompletionMessageParam]", messages),
+            temperature=params.temperature, top_p=params.top_p, max_tokens=params.max_tokens, seed=params.seed,
+            extra_body=self.extra_body or None)
         if isinstance(resp, (str, bytes)):  # a non-JSON 200 body (a proxy's HTML page) comes back as text
             raise MalformedResponse("malformed response: not a JSON completion")
         if not getattr(resp, "choices", None):

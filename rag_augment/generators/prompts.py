@@ -6,8 +6,9 @@ survive small models' habit of numbering, bulleting and quoting.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from rag_augment.errors import ConfigError
 from rag_augment.hashing import sha1_hex, stable_json_hash

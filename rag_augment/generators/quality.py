@@ -110,7 +110,8 @@ def gate(result: GenerationResult, source: str, secret: SecretCheck | None = Non
     raw = scrub_raw(result.raw, source, secret)
     if result.error:
         return replace(result, raw=raw, queries=[])
-    kept, dropped = [], Counter()
+    kept: list[tuple[str, str]] = []
+    dropped: Counter[str] = Counter()
     for text, kind in result.queries:
         reason = line_reason(text, source, secret)
         if reason:

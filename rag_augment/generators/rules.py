@@ -21,7 +21,7 @@ from rag_augment.types import KEYWORD, PARAPHRASE, QUESTION, Chunk
 
 VERSION = "rules-v2"  # v2: PII is cut out of the chunk before templating (v1 could strip an e-mail's "@")
 
-_STOP = frozenset("""a about above across after again against all also am an and any are aren't as at be because
+_STOP_WORDS = """a about above across after again against all also am an and any are aren't as at be because
 been before being below between both but by can cannot could did do does doing done down during each either etc
 even every few for from further get gets getting got had has have having he her here hers him his how however i
 if in into is isn't it it's its itself just least less like made make makes many may me might more most much
@@ -29,7 +29,8 @@ must my need needs no nor not now of off often on once one only or other others 
 please rather really same see shall she should since so some such than that that's the their theirs them then
 there these they this those though through thus to too under until up upon us use used uses using very via was
 we well were what when where whether which while who whom whose why will with within without would yet you
-you'll you're your yours""".split())
+you'll you're your yours"""
+_STOP = frozenset(_STOP_WORDS.split())
 _WORD = re.compile(r"\d*[A-Za-z][A-Za-z0-9]*(?:['’.-][A-Za-z0-9]+)*|\d+(?:\.\d+)?%?")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
@@ -156,7 +157,8 @@ def _content_words(text: str) -> list[str]:
 
 def _sentences(text: str) -> list[str]:
     """Plain sentences: no headings, list marks, tables, links, URLs or emphasis."""
-    units, para = [], []
+    units: list[str] = []
+    para: list[str] = []
     for line in text.split("\n"):
         stripped = line.strip()
         is_item = bool(_LIST_MARK.match(line))

@@ -115,7 +115,7 @@ def generate_c(folded, docs: list[str], examples: list[str], parallel: int, bias
 
         def complete_batch(self, convs, params):
             source = [" ".join(conv[-1]["content"].split("\n")[:2]) for conv in convs]  # title + abstract
-            backend.biases = [{t: bias for t in source_tokens(backend._llama, text)} for text in source]
+            backend.biases = [dict.fromkeys(source_tokens(backend._llama, text), bias) for text in source]
             return backend.complete_batch(convs, params)
 
     generate_into(cache, ident, todo, messages, Batches(), parallel)

@@ -28,7 +28,6 @@ from rag_augment.fusion import Ranked
 from rag_augment.profiles import available, load_profile
 
 
-
 def _second(v: list[float]) -> float:
     return v[1] if len(v) > 1 else 0.0
 
@@ -64,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     ts = load_tune_set(path)
     ds = load_dataset(args.dataset)
     index = AugmentIndex(run / "index", collection="eval", cache_path=run / "study-unused-cache.jsonl")
-    index.retriever  # loads the lexical index: its query -> parent map
+    _ = index.retriever  # the property loads the lexical index: its query -> parent map
     parent = index.lexical.query_parent
     qids = sorted(ts.qrels)
     children = {}

@@ -50,7 +50,7 @@ def scaled(run: Path, dataset: str | Path) -> tuple[TuneSet, TuneSet]:
     ts = load_tune_set(run / TRAIN_LEGS_FILE)
     ds = load_dataset(dataset)
     index = AugmentIndex(run / "index", collection="eval", cache_path=run / "study-unused-cache.jsonl")
-    index.retriever  # loads the lexical index
+    _ = index.retriever  # the property loads the lexical index
     lex = index.lexical
     ideal = {leg: ideal_score(lex._legs[name]) for leg, name in LEG_INDEX.items()}
     legs = {}

@@ -107,20 +107,22 @@ def mixed_cache(study_docs: set[str], arm_ident: dict, arm_cache: Path, arm: str
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as out:
         for source, keep in ((arm_cache, lambda doc: doc in study_docs), (cache_a, lambda doc: doc not in study_docs)):
-            for line in open(source, encoding="utf-8"):
-                rec = json.loads(line)
-                if keep(rec["chunk_id"].split("#")[0]):
-                    out.write(json.dumps({**rec, "identity_key": key, "identity": ident}) + "\n")
+            with open(source, encoding="utf-8") as lines:
+                for line in lines:
+                    rec = json.loads(line)
+                    if keep(rec["chunk_id"].split("#")[0]):
+                        out.write(json.dumps({**rec, "identity_key": key, "identity": ident}) + "\n")
     return path
 
 
 def copied_share(cache: Path, abstracts: dict[str, str]) -> float:
     """How much of what the model calls a claim is the abstract's own vocabulary (1.0 = every word copied)."""
     pairs = []
-    for line in open(cache, encoding="utf-8"):
-        rec = json.loads(line)
-        doc = rec["chunk_id"].split("#")[0]
-        pairs += [(text, doc) for text, kind in rec["queries"] if kind == "claim" and doc in abstracts]
+    with open(cache, encoding="utf-8") as lines:
+        for line in lines:
+            rec = json.loads(line)
+            doc = rec["chunk_id"].split("#")[0]
+            pairs += [(text, doc) for text, kind in rec["queries"] if kind == "claim" and doc in abstracts]
     return share_in(pairs, abstracts)
 
 

@@ -561,7 +561,9 @@ def load_section(path: Path) -> tuple[list[str], dict]:
     if conc:
         lines += ["One indexer re-indexing the folder (a document added and removed each round) while "
                   f"{conc.get('clients', '?')} query clients search, each in its own process and home, against one "
-                  f"`chroma run` server on 127.0.0.1, for {conc.get('seconds', '?')} s:", ""]
+                  f"`chroma run` server on 127.0.0.1, for {conc.get('seconds', '?')} s (the indexer finishes the "
+                  "round it is in). Latencies are wall-clock per query on the machine named, the clients, the "
+                  "indexer and the server sharing its cores:", ""]
         lines += table(["figure", "value"], [[LOAD_LABELS.get(k, k), cell(v if v != "" else "-")]
                                              for k, v in conc.items()], "lr")
     if million:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,9 @@ def export(index, path: str | Path, fmt: str | None = None, kinds: tuple[str, ..
         raise InputError(f"export: format {fmt!r} is not one of {', '.join(FORMATS)}")
     rows = list(export_rows(index, kinds))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")  # two exports never collide
+    tmp = Path(name)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
         if fmt == "csv":
             writer = csv.DictWriter(f, fieldnames=EXPORT_FIELDS)
             writer.writeheader()

@@ -216,3 +216,31 @@ def test_a_chunk_the_model_keeps_refusing_is_given_up_after_three_tries(make_ind
     assert not reports[2].generation_errors and reports[2].generation_gave_up
     fourth = index.index_path(kb, gen)
     assert fourth.chunks_generated == 0 and not fourth.generation_errors  # nothing left to ask
+
+
+def test_unique_temp_names(make_index, kb, tmp_path):
+    """Concurrent writers of the same file (settings, state, a review export) use their own temp files: 40
+    threads writing at once never crash and always leave one complete file."""
+    import threading
+
+    from rag_augment.augment_index import atomic_write
+    index = make_index()
+    index.index_path(kb, RulesGenerator())
+    target, errors = tmp_path / "settings-like.json", []
+
+    def write(i):
+        try:
+            atomic_write(target, json.dumps({"writer": i, "pad": "x" * 10000}))
+            index.export_review(tmp_path / "review.jsonl")
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert json.loads(target.read_text())["pad"] == "x" * 10000
+    assert len((tmp_path / "review.jsonl").read_text().splitlines()) == index.store.counts()["queries"]
+    assert not list(tmp_path.glob("*.tmp"))

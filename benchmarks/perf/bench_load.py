@@ -20,6 +20,7 @@ import platform
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     server = start_server(work / "chroma", port)
     url = f"http://127.0.0.1:{port}"
     try:
-        record = {"command": command_line("benchmarks.perf.bench_load", argv or []),
+        record = {"command": command_line("benchmarks.perf.bench_load", sys.argv[1:] if argv is None else argv),
                   "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   "machine": f"{platform.machine()}, nproc={os.cpu_count()}, load average at start "
                              f"{os.getloadavg()[0]:.1f}", "docs": shown(args.docs),

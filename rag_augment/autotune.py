@@ -96,11 +96,21 @@ class TuneReport:
                 out.append(f"{name}: {ev['skipped']}")
                 continue
             s = ev["scores"]
-            out.append(f"{name} held-out evidence: {ev['queries']} queries; {METRIC} chosen {s['chosen']:.3f}, "
+            sets = f" x {len(ev['probe_sets'])} ({', '.join(ev['probe_sets'])})" if ev.get("probe_sets") else ""
+            out.append(f"{name} held-out evidence: {ev['queries']} queries{sets}; {METRIC} chosen {s['chosen']:.3f}, "
                        f"start {s['start']:.3f}, plain hybrid {s['hybrid']:.3f}, tuned before correction "
                        f"{s['tuned']:.3f}" + (f", cross-validated tuned {s['cv_tuned']:.3f}" if "cv_tuned" in s
                                               else ""))
             out.append("  single legs: " + ", ".join(f"{leg} {v:.3f}" for leg, v in ev["legs"].items()))
+            detail = ev.get("correction") or {}
+            if "passed" in detail:
+                gains = detail.get("vs_start") or {"probes": detail.get("tuned_vs_start", {})}
+                shown = "; ".join(f"{k} {100 * iv['delta']:+.1f} [{100 * iv['lo']:+.1f}, {100 * iv['hi']:+.1f}]"
+                                  for k, iv in gains.items())
+                out.append(f"  correction {self.correction}: tuned vs start {shown} (points x100) -> "
+                           + ("tuned profile adopted" if detail["passed"] else "start profile kept"))
+            if ev.get("picked"):
+                out.append(f"  picked by cross-validation: {ev['picked']}")
         return out
 
 
@@ -418,8 +428,8 @@ def _evidence(ts: TuneSet, choice: Choice, start: FusionProfile, seed: int) -> d
     chosen, start_q = per_query(choice.profile, ts), per_query(start, ts)
     hybrid_q = per_query(hybrid_profile(), ts)
     legs = {leg: float(per_query(single_leg(leg), ts).mean()) for leg in LEG_NAMES}
-    n = len(ts.qrels) if isinstance(ts, TuneSet) else len(ts[0].qrels)
-    return {"queries": n, "metric": METRIC,
+    sets = [ts] if isinstance(ts, TuneSet) else list(ts)
+    return {"queries": len(sets[0].qrels), "probe_sets": [s.name for s in sets], "metric": METRIC,
             "scores": {"chosen": float(chosen.mean()), "start": float(start_q.mean()),
                        "hybrid": float(hybrid_q.mean()), "tuned": float(per_query(choice.tuned, ts).mean())},
             "legs": {k: round(v, 4) for k, v in legs.items()},

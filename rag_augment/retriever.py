@@ -143,9 +143,9 @@ class AugmentedRetriever:
         stored: dict[str, dict[str, Any]] = {}
         depth = k if reranker is None else max(k, reranker.top_n)
         if ADAPTED_LEG in res.legs:
-            legs = {leg: r for leg, r in res.legs.items() if leg != ADAPTED_LEG}
-            ranked = fuse_with(legs, res.legs[ADAPTED_LEG], adapted_weight, profile, depth)
-            _, fused_legs = fuse(legs, profile, 0)
+            own = {leg: r for leg, r in res.legs.items() if leg != ADAPTED_LEG}
+            ranked = fuse_with(own, res.legs[ADAPTED_LEG], adapted_weight, profile, depth)
+            _, fused_legs = fuse(own, profile, 0)
         else:
             ranked, fused_legs = fuse(res.legs, profile, depth)
         if reranker is not None:

@@ -1,25 +1,27 @@
 """Fusion tuned for one index without labels: held-out synthetic probes first, real and feedback queries later.
 
 A user's knowledge base has no train split, and one fixed set of leg weights does not carry across corpora (dense
-is the strong leg on one handbook, BM25 on long biomedical abstracts). `tune_index` finds the legs that work on
-this index by itself:
+is the strong leg on one handbook, BM25 on long biomedical abstracts). `tune_index` adapts the index's profile by
+itself:
 
 1. Synthetic evidence. A seeded sample of chunks (200 by default) gets probe queries written for tuning only and
-   never indexed. Without a generator they are cut from the chunk's own sentences (a random run of words, random
-   content words), with no template: they share no wording with the indexed queries of any generator, and a probe
-   that is a near-duplicate of a query its chunk already holds is dropped. With an LLM generator, the index's
-   model writes them in other personas and with another seed. Each probe is labelled with its chunk's document;
-   every leg is retrieved once and the existing coordinate ascent (rag_augment.eval.tune) tunes the profile on
-   them. Probes favour the synthetic legs (they are written from the same chunk as its indexed queries) and the
-   lexical legs (they copy the chunk's words), so the tuned profile is corrected before it is used: see
-   CORRECTIONS (measured in benchmarks/studies/label_free_tuning/RESULT.md).
-2. Real evidence. Real and feedback queries stored in the index (with their chunk) are the better judge once
-   there are enough of them (`min_real`): k-fold by query group, each fold's legs retrieved with the fold's own
-   query vectors (and their words in the lexical legs) left out, so each query is searched as if it were new.
-   The profile tuned on the other folds is scored on each fold (cross-validation), beside the synthetic choice
-   and the start profile; the best cross-validated one wins.
+   never indexed. Without an LLM generator they are cut from random sentences of the chunk (a run of words, or
+   some of its content words; no template, so they share no wording pattern with any generator's queries); with
+   one, the index's own model writes them in other personas and with another seed. Each probe is labelled with
+   its chunk's document and every leg is retrieved once. Probes find their chunk too easily through its exact
+   words and through the queries generated from the same sentence, so each is searched twice: "plain" (only the
+   chunk's queries that near-duplicate the probe are left out) and "masked" (the inverse cloze task: the probe's
+   sentence is also cut from its chunk, text and vector, with the queries made mostly of its words). The two
+   favour opposite legs, so the correction shipped ("worst", CORRECTIONS) tunes on the worst gain over the start
+   profile across both, and keeps the start profile unless the gain is beyond the bootstrap interval on each.
+   Measured against the alternatives in benchmarks/studies/label_free_tuning/RESULT.md.
+2. Real evidence. Real and feedback queries stored in the index (with their chunk) decide once there are
+   `min_real` of them: k-fold by query group (a complaint and its paraphrases leave together), each fold's legs
+   retrieved with the fold's own query vectors and their words left out of every leg, so each query is searched
+   as if it were new. The profile tuned on the other folds is scored on each fold (cross-validation) beside the
+   synthetic choice and the start profile; the best cross-validated one wins.
 
-No eval labels are read. `save_index_profile` writes the chosen profile with its evidence into the index home
+No label is read. `save_index_profile` writes the chosen profile with its evidence into the index home
 (profile-<collection>.json); `load_index_profile` reads it back.
 """
 from __future__ import annotations

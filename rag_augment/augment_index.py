@@ -58,12 +58,32 @@ class AugmentIndex:
         self.store = ChromaStore(client, collection)
         self.cache = GenerationCache(cache_path or self.home / "generations.jsonl")
         self.lexical = LexicalIndex(self.home / f"lexical-{collection}")
-        self.profile = profile if isinstance(profile, FusionProfile) else load_profile(profile)
+        self.profile = profile if isinstance(profile, FusionProfile) else self._own_or(profile)
         self._lock_timeout = lock_timeout
         self._lock: Any = None  # a filelock.FileLock, made on the first write
         self._write_depth = 0
         self._lexical_version: str | None = None  # the state version our lexical index was loaded at
         self._retriever: AugmentedRetriever | None = None
+
+    def _own_or(self, name: str | None) -> FusionProfile:
+        """The named profile; without a name, this index's own (written by `tune`) or the shipped default."""
+        if name is None:
+            from rag_augment.autotune import load_index_profile
+            own = load_index_profile(self.home, self.store.name)
+            if own is not None:
+                return own
+        return load_profile(name)
+
+    def tune(self, generator=None, save: bool = True, **options):
+        """Choose this index's fusion profile without labels (rag_augment.autotune.tune_index): held-out probes
+        never indexed, then real and feedback queries once there are enough. With save, queries use it from now
+        on (an explicit profile still wins). Returns the TuneReport with its evidence."""
+        from rag_augment.autotune import save_index_profile, tune_index
+        report = tune_index(self, generator, **options)
+        if save:
+            save_index_profile(self, report.profile, report)
+            self.profile = report.profile
+        return report
 
     # ---- settings and state ---------------------------------------------------------------------------
     def _settings(self, model: str, collection: str, url: str | None) -> dict[str, Any]:

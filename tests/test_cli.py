@@ -121,3 +121,21 @@ def test_review_serve_starts_the_page(indexed, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_tune_prints_the_choice_and_queries_use_it(indexed, capsys):
+    """`rag-augment tune` with no labels prints the chosen weights and the held-out evidence and saves the
+    index's own profile, which a plain `query` then uses; --dry-run saves nothing."""
+    from rag_augment import AugmentIndex
+    _, home = indexed
+    profile_file = home / "profile-rag_augment.json"
+    capsys.readouterr()
+    assert main(["tune", "--home", str(home), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "chosen profile" in out and "synthetic held-out evidence" in out and not profile_file.exists()
+    assert main(["tune", "--home", str(home), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["source"] == "synthetic" and rep["synthetic"]["scores"] and profile_file.exists()
+    assert AugmentIndex(home).profile.to_json() == AugmentIndex(home, profile=None).profile.to_json()
+    assert AugmentIndex(home).profile.name == rep["profile"]["name"]
+    profile_file.unlink()

@@ -17,7 +17,7 @@ from rag_augment.cli.options import (
 )
 from rag_augment.generators.factory import GENERATORS
 
-COMMANDS = ("export", "review", "feedback", "real", "report")
+COMMANDS = ("export", "review", "feedback", "real", "report", "tune")
 
 
 def add_parsers(sub) -> None:
@@ -70,6 +70,13 @@ def add_parsers(sub) -> None:
     p.add_argument("--holdout", default=None, help="JSONL or text file of eval test queries never to attach")
     add_index_options(p)
 
+    p = sub.add_parser("tune", help="choose this index's fusion weights without labels (held-out probes, then "
+                                    "real and feedback queries); query uses them from then on")
+    p.add_argument("--min-real", type=int, default=None, help="judged real/feedback queries needed before they decide")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dry-run", action="store_true", help="print the choice and its evidence; save nothing")
+    add_index_options(p)
+
     p = sub.add_parser("report", help="reports over an index")
     ssub = p.add_subparsers(dest="report_command", required=True)
     p = ssub.add_parser("diversity", help="distinct-n, dispersion, coverage, query types, personas")
@@ -85,7 +92,8 @@ def run(args) -> int:
         serve(index, host=args.host, port=args.port, token=args.token)
         return 0
     result = _dispatch(args, index)
-    print(json.dumps(result, indent=2, ensure_ascii=False))
+    if result is not None:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0
 
 
@@ -97,6 +105,13 @@ def _dispatch(args, index) -> Any:
         return index.apply_review(args.file)
     if args.command == "real":
         return index.add_real_queries(args.file, holdout=_holdout(args.holdout))
+    if args.command == "tune":
+        options = {"seed": args.seed, **({"min_real": args.min_real} if args.min_real is not None else {})}
+        rep = index.tune(save=not args.dry_run, **options)
+        if not args.json:
+            print("\n".join(rep.lines()))
+            return None
+        return rep.to_dict()
     if args.command == "report":
         from rag_augment.types import GENERATED_KINDS
         return index.diversity(m=args.min_queries, kinds=None if args.all_kinds else GENERATED_KINDS)

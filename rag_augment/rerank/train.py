@@ -43,7 +43,9 @@ CALIBRATION_STEPS = 2
 @dataclass(frozen=True)
 class TrainConfig:
     base_model: str | None = None     # a local model folder; None: the packaged MiniLM
-    layers: int | None = 2            # keep the first N transformer layers (None: all)
+    # keep the first N transformer layers (None: all). 2 is cheap, but from the packaged bi-encoder it did not learn
+    # in one epoch (loss flat at ln 4; benchmarks/studies/reranker/RESULT.md); all 6 began to learn in a probe
+    layers: int | None = 2
     max_length: int = 192             # tokens of query + passage (the passage is cut)
     negatives: int = 3                # mined negatives per query
     mine_depth: int = 20              # negatives are drawn from this many best chunks of other documents

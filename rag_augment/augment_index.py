@@ -344,22 +344,32 @@ class AugmentIndex:
             r = self._retriever = AugmentedRetriever(self.store, self.embedder, self.lexical, self.profile)
         return r
 
-    def query(self, text: str, k: int = 10, profile: FusionProfile | None = None, rerank: bool = False) -> list[Hit]:
+    def query(self, text: str, k: int = 10, profile: FusionProfile | None = None, rerank: bool = False,
+              adapted: bool = False) -> list[Hit]:
         """The k best chunks. `rerank`: rescore the fused top hits with the reranker trained on this index's own
-        queries (`train_reranker`, `rag-augment train`); an error names the missing or stale model."""
+        queries (`train_reranker`, `rag-augment train`); `adapted`: fuse the leg of the embedder fine-tuned on
+        them (`train_adapted_embedder`, `train --adapt`). An error names a missing or stale model."""
         if not isinstance(k, int) or k < 1:
             raise ConfigError(f"k must be a whole number >= 1, not {k!r}")
-        reranker = None
+        reranker = leg = None
         if rerank:
             from rag_augment.rerank.stage import cached_reranker
             reranker = cached_reranker(self)
-        return self.retriever.search(text, k=k, profile=profile, reranker=reranker)
+        if adapted:
+            from rag_augment.rerank.adapted import cached_adapted
+            leg = cached_adapted(self)
+        return self.retriever.search(text, k=k, profile=profile, reranker=reranker, adapted=leg)
 
     def train_reranker(self, config=None, progress=None) -> dict[str, Any]:
         """Fine-tune a cross-encoder on this index's synthetic, real and feedback queries with hard negatives
         mined by its legs; stored in the home with its provenance (see rag_augment.rerank)."""
         from rag_augment.rerank import train_reranker
         return train_reranker(self, config, progress=progress)
+
+    def train_adapted_embedder(self, config=None, progress=None) -> dict[str, Any]:
+        """Fine-tune the bi-encoder on the same pairs, kept as one more dense leg (query(..., adapted=True))."""
+        from rag_augment.rerank.adapted import train_adapted_embedder
+        return train_adapted_embedder(self, config, progress=progress)
 
     def stats(self) -> dict[str, Any]:
         counts = self.store.counts()

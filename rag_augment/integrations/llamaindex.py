@@ -28,9 +28,10 @@ import asyncio
 import importlib.util
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -40,8 +41,15 @@ from llama_index.core.callbacks import CallbackManager
 from llama_index.core.llms import CompletionResponse, CompletionResponseGen, CustomLLM, LLMMetadata
 from llama_index.core.llms.callbacks import llm_completion_callback
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
-from llama_index.core.schema import (BaseNode, MetadataMode, NodeRelationship, NodeWithScore, QueryBundle,
-                                     RelatedNodeInfo, TextNode)
+from llama_index.core.schema import (
+    BaseNode,
+    MetadataMode,
+    NodeRelationship,
+    NodeWithScore,
+    QueryBundle,
+    RelatedNodeInfo,
+    TextNode,
+)
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
 from rag_augment.augment_index import AugmentIndex
@@ -82,7 +90,7 @@ def nodes_to_chunks(nodes: Sequence[BaseNode], clean: bool = True) -> list[Chunk
         if re.search(r"\w", text):
             prepared.append((node, node.ref_doc_id or node.node_id, raw, text, found_title))
     doc_titles: dict[str, str] = {}  # front matter or H1 sits in a document's first node only: share it
-    for node, doc, _, _, found in sorted(prepared, key=lambda p: getattr(p[0], "start_char_idx", None) or 0):
+    for _node, doc, _, _, found in sorted(prepared, key=lambda p: getattr(p[0], "start_char_idx", None) or 0):
         if found:
             doc_titles.setdefault(doc, found)
     chunks, positions = [], {}
@@ -200,7 +208,7 @@ def augment_vector_store_index(vector_store_index, index: AugmentIndex, generato
 @dataclass
 class _Request:
     query: str
-    embedding: Optional[np.ndarray]
+    embedding: np.ndarray | None
     base_nodes: dict[str, NodeWithScore]  # the base retriever's nodes by id (first occurrence)
     base: Ranked                          # their ranking, as one more fusion leg
     base_weight: float
@@ -375,7 +383,7 @@ class QueryAugmentPostprocessor(BaseNodePostprocessor):
                                    "the app embeds with the rag_augment index's model (e.g. RagAugmentEmbedding).")
     explain_key: str = Field(default=EXPLAIN_KEY, description="Node metadata key of the explanation (legs, matched "
                                                               "synthetic queries); excluded from embed/LLM text.")
-    profile_name: Optional[str] = Field(default=None, description="rag_augment fusion profile (shipped name or JSON "
+    profile_name: str | None = Field(default=None, description="rag_augment fusion profile (shipped name or JSON "
                                                                   "path); None uses the index's profile.")
     rerank: bool = Field(default=False, description="Rerank the fused top-N with the index's trained reranker "
                                                     "(`rag-augment train`) before keeping top_n.")
@@ -394,7 +402,7 @@ class QueryAugmentPostprocessor(BaseNodePostprocessor):
     def class_name(cls) -> str:
         return "QueryAugmentPostprocessor"
 
-    def _request(self, nodes: list[NodeWithScore], query_bundle: Optional[QueryBundle]) -> _Request | None:
+    def _request(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None) -> _Request | None:
         if query_bundle is None:
             raise ValueError("QueryAugmentPostprocessor needs the query: pass query_bundle or query_str")
         if not query_bundle.query_str.strip():
@@ -411,12 +419,12 @@ class QueryAugmentPostprocessor(BaseNodePostprocessor):
                         self.add_missing, self.explain_key)
 
     def _postprocess_nodes(self, nodes: list[NodeWithScore],
-                           query_bundle: Optional[QueryBundle] = None) -> list[NodeWithScore]:
+                           query_bundle: QueryBundle | None = None) -> list[NodeWithScore]:
         req = self._request(nodes, query_bundle)
         return nodes[:self.top_n] if req is None else self._search.run(req)
 
     async def _apostprocess_nodes(self, nodes: list[NodeWithScore],
-                                  query_bundle: Optional[QueryBundle] = None) -> list[NodeWithScore]:
+                                  query_bundle: QueryBundle | None = None) -> list[NodeWithScore]:
         req = self._request(nodes, query_bundle)
         return nodes[:self.top_n] if req is None else await self._search.arun(req)
 
@@ -426,7 +434,7 @@ class RagAugmentRetriever(BaseRetriever):
     fused; `similarity_top_k` counts distinct parent chunks. Async runs the blocking searches in worker threads."""
 
     def __init__(self, index: AugmentIndex, similarity_top_k: int = 10, profile: FusionProfile | str | None = None,
-                 explain_key: str = EXPLAIN_KEY, callback_manager: Optional[CallbackManager] = None,
+                 explain_key: str = EXPLAIN_KEY, callback_manager: CallbackManager | None = None,
                  verbose: bool = False, rerank: bool | RerankStage = False) -> None:
         """`rerank`: True reranks with the index's trained reranker; a RerankStage is used as given."""
         self._search = _Search(index, _resolve_profile(profile), rerank)

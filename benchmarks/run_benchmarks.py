@@ -254,6 +254,7 @@ def _replace_block(text: str, block: str) -> str:
 NOTES_MD = RESULTS / "notes.md"
 README_MD = REPO_ROOT / "README.md"
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
+_IF_MADE = re.compile(r"\[\[if ([^\[\]]+)\]\](.*?)\[\[endif\]\]", re.S)  # kept only when those runs exist
 _PLACEHOLDER = re.compile(r"\[\[([a-z0-9]+) ([^\[\]]+)\]\]")
 
 
@@ -279,7 +280,9 @@ def render_note(text: str, by_name: dict[str, dict]) -> str:
     interval (+5.6 [+2.8, +8.4]); [[dv ...]] the lift alone (+5.6); [[wl RUN SYSTEM REF]] nDCG@10 wins/losses;
     [[p50 RUN SYSTEM]] latency ms; [[x RUN dotted.path]] a recorded value (index.chunks; a float to 3 decimals);
     [[dx RUN_A SYS_A RUN_B
-    SYS_B METRIC]] the lift across two runs over the same queries; [[n RUN]] the run's eval queries."""
+    SYS_B METRIC]] the lift across two runs over the same queries; [[n RUN]] the run's eval queries;
+    [[if RUN ...]]text[[endif]] keeps the text only when every run named was made."""
+    text = _IF_MADE.sub(lambda m: m.group(2) if all(n in by_name for n in m.group(1).split()) else "", text)
     return _PLACEHOLDER.sub(lambda m: _fill(m.group(1), m.group(2).split(), by_name), text)
 
 

@@ -151,3 +151,9 @@ def test_headline_table_names_the_best_rival_and_its_interval(tmp_path):
     row = table.splitlines()[2]
     assert row.startswith("| h | 9 / 4 | 0.438 | 0.500 | 0.562 | 0.688 | +12.5 [")
     assert "vs hybrid | 11.5 / 11.5 |" in row
+
+
+def test_conditional_text_only_when_its_runs_were_made(tmp_path):
+    result = result_from_per_query(read_per_query(write_per_query(fake_result("a"), tmp_path / "a.json.gz")))
+    note = "x [[if a]]A [[m a dense nDCG@10]] [[endif]][[if a zzz]]Z [[m zzz dense nDCG@10]][[endif]]y"
+    assert rb.render_note(note, {"a": result}) == "x A 0.438 y"

@@ -17,7 +17,7 @@ if [ -z "${RAG_AUGMENT_NO_SEED:-}" ] && [ ! -s .rag_augment/generations.jsonl ];
 fi
 COMMUTE="does the government pay for my commute"
 TRANSIT="general-information-and-resources/employee-resources-policies/transit-benefit.md"
-rag-augment index sample_kb/docs --profile-prompt hr_policy
+rag-augment index sample_kb/docs --prompt-profile hr_policy
 rag-augment stats
 for q in "can I carry over vacation days to next year" "lost my badge, what do I do" "$COMMUTE"; do
   echo; echo "Q: $q"

@@ -9,12 +9,14 @@ itself:
    some of its content words; no template, so they share no wording pattern with any generator's queries); with
    one, the index's own model writes them in other personas and with another seed. Each probe is labelled with
    its chunk's document and every leg is retrieved once. Probes find their chunk too easily through its exact
-   words and through the queries generated from the same sentence, so each is searched twice: "plain" (only the
-   chunk's queries that near-duplicate the probe are left out) and "masked" (the inverse cloze task: the probe's
-   sentence is also cut from its chunk, text and vector, with the queries made mostly of its words). The two
-   favour opposite legs, so the correction shipped ("worst", CORRECTIONS) tunes on the worst gain over the start
-   profile across both, and keeps the start profile unless the gain is beyond the bootstrap interval on each.
-   Measured against the alternatives in benchmarks/studies/label_free_tuning/RESULT.md.
+   words and through the queries generated from the same sentence. So by default they are "masked" (the inverse
+   cloze task of Lee et al. 2019): the probe's sentence is cut from its chunk (text and vector) and so is every
+   query of the chunk made mostly of its words, and the chunk must be found by what else it says, as a user's
+   question in other words must find it ("plain" probes leave only near-duplicate queries out, and favour BM25
+   heavily). The existing coordinate ascent (rag_augment.eval.tune) then tunes the profile on them, and the
+   synthetic legs' weights are halved ("shrink"), since probes and indexed queries still come from the same
+   chunk. Chosen among the CORRECTIONS and probe modes on the train splits of five labelled sets, then checked on
+   eight test splits: benchmarks/studies/label_free_tuning/RESULT.md.
 2. Real evidence. Real and feedback queries stored in the index (with their chunk) decide once there are
    `min_real` of them: k-fold by query group (a complaint and its paraphrases leave together), each fold's legs
    retrieved with the fold's own query vectors and their words left out of every leg, so each query is searched
@@ -111,6 +113,8 @@ class TuneReport:
                                   for k, iv in gains.items())
                 out.append(f"  correction {self.correction}: tuned vs start {shown} (points x100) -> "
                            + ("tuned profile adopted" if detail["passed"] else "start profile kept"))
+            if "factor" in detail:
+                out.append(f"  correction {self.correction}: the tuned profile's synthetic legs weigh x{detail['factor']:g}")
             if ev.get("picked"):
                 out.append(f"  picked by cross-validation: {ev['picked']}")
         return out
@@ -423,7 +427,7 @@ CORRECTIONS: dict[str, Callable[..., Choice]] = {
     "none": correct_none, "shrink": correct_shrink, "gate": correct_gate, "nosynth": correct_nosynth,
     "worst": correct_worst,
 }
-DEFAULT_CORRECTION = "worst"  # see benchmarks/studies/label_free_tuning/RESULT.md
+DEFAULT_CORRECTION = "shrink"  # chosen on train splits: benchmarks/studies/label_free_tuning/RESULT.md
 
 
 def _evidence(ts: TuneSet, choice: Choice, start: FusionProfile, seed: int) -> dict[str, Any]:
@@ -444,7 +448,7 @@ def chunk_docs(index) -> dict[str, str]:
 
 
 PROBE_MODES = ("plain", "masked")
-DEFAULT_PROBE_MODE = "both"  # tune on the mean of the two (see benchmarks/studies/label_free_tuning/RESULT.md)
+DEFAULT_PROBE_MODE = "masked"  # chosen on train splits: benchmarks/studies/label_free_tuning/RESULT.md
 
 
 def probe_tune_set(index, probes: Sequence[Probe], mode: str = "masked", depths: Mapping[str, int] = EVAL_DEPTH,

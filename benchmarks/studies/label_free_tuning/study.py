@@ -514,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
                                  description=__doc__.split("\n")[0])
     ap.add_argument("step", choices=("legs", "analyse", "real", "qpp", "table"))
     ap.add_argument("sets", nargs="*", help=f"default: all of {list(SETS)}")
-    ap.add_argument("--shipped", default="lf-both-default:worst", help="the label-free variant the table reports")
+    ap.add_argument("--shipped", default="lf-masked-default:shrink", help="the label-free variant the table reports")
     args = ap.parse_args(argv)
     names = args.sets or list(SETS)
     unknown = [n for n in names if n not in SETS]

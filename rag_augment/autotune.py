@@ -114,7 +114,8 @@ class TuneReport:
                 out.append(f"  correction {self.correction}: tuned vs start {shown} (points x100) -> "
                            + ("tuned profile adopted" if detail["passed"] else "start profile kept"))
             if "factor" in detail:
-                out.append(f"  correction {self.correction}: the tuned profile's synthetic legs weigh x{detail['factor']:g}")
+                out.append(f"  correction {self.correction}: the tuned profile's synthetic legs weigh "
+                           f"x{detail['factor']:g}")
             if ev.get("picked"):
                 out.append(f"  picked by cross-validation: {ev['picked']}")
         return out

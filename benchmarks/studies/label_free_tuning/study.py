@@ -242,6 +242,8 @@ def load_legs(name: str) -> dict[str, Any] | None:
 
 def cmd_analyse(names: Sequence[str]) -> None:
     """Part 3 on the train splits of every set whose legs exist, then part 2 on `names`."""
+    from rag_augment import autotune as A
+
     loaded = {n: d for n in SETS if (d := load_legs(n)) is not None}
     missing = [n for n in names if n not in loaded]
     if missing:
@@ -257,7 +259,8 @@ def cmd_analyse(names: Sequence[str]) -> None:
     for name, d in loaded.items():
         t0 = time.time()
         spec = SETS[name]
-        profiles: dict[str, FusionProfile] = {"default": default, "hybrid": hybrid_profile(), "robust": robust}
+        profiles: dict[str, FusionProfile] = {"default": default, "hybrid": hybrid_profile(), "robust": robust,
+                                              "default-shrunk": A.scale_synthetic(default, 0.5)}
         profiles.update({f"leg:{leg}": single_leg(leg) for leg in LEG_NAMES})
         detail = {}
         for mode in ("plain", "masked", "both"):
@@ -276,6 +279,27 @@ def cmd_analyse(names: Sequence[str]) -> None:
                   "profiles": {k: asdict(p) for k, p in profiles.items()}, "probe_nDCG@10": probe_means,
                   "corrections": detail, "index": d["info"], "robust_default": robust_info})
         print(f"{name}: analysed in {time.time() - t0:.0f} s", flush=True)
+
+
+def cmd_controls(names: Sequence[str]) -> None:
+    """Fixed profiles added to the analysed results as controls (scoring only, no tuning): the shipped default
+    with its synthetic legs halved, i.e. the shrink correction without any tuning. Is the per-index tuning doing
+    anything beyond that?"""
+    from rag_augment import autotune as A
+
+    controls = {"default-shrunk": A.scale_synthetic(load_profile(None), 0.5)}
+    for name in names:
+        d = load_legs(name)
+        for split in filter(None, (SETS[name].test, SETS[name].train)):
+            path = RESULTS / f"{name}-{split}.json.gz"
+            if d is None or not path.exists():
+                continue
+            record = read(path)
+            for key, prof in controls.items():
+                record["systems"][key] = {m: v.round(6).tolist() for m, v in scores(prof, d[split]).items()}
+                record["profiles"][key] = asdict(prof)
+            dump(path, record)
+        print(f"{name}: controls added", flush=True)
 
 
 REAL_COUNTS = (25, 50, 0)  # train queries stored as real ones (0: all of them)
@@ -470,7 +494,7 @@ def table(split: str, shipped: str) -> str:
 def corrections_table(split: str) -> str:
     """Each label-free variant's nDCG@10 margin over the set's best rival (best single leg or plain hybrid)."""
     keys = [f"lf-{m}-{s}:{c}" for m in ("plain", "masked", "both") for s in ("default", "robust")
-            for c in CORRECTIONS] + ["default", "robust", "hybrid"]
+            for c in CORRECTIONS] + ["default", "default-shrunk", "robust", "hybrid"]
     data = {n: read(RESULTS / f"{n}-{split}.json.gz")["systems"] for n in SETS
             if (RESULTS / f"{n}-{split}.json.gz").exists()}
     if not data:
@@ -480,8 +504,8 @@ def corrections_table(split: str) -> str:
         margins = []
         for s in data.values():
             rival = max(np.mean(s[leg]["nDCG@10"]) for leg in list(s) if leg.startswith("leg:") or leg == "hybrid")
-            margins.append(100 * (np.mean(s[k]["nDCG@10"]) - rival))
-        rows.append(f"| {k} | " + " | ".join(f"{x:+.1f}" for x in margins) + f" | {min(margins):+.1f} | "
+            margins.append(100 * (np.mean(s[k]["nDCG@10"]) - rival) if k in s else np.nan)
+        rows.append(f"| {k} | " + " | ".join(f"{x:+.1f}" for x in margins) + f" | {np.min(margins):+.1f} | "
                     f"{np.mean(margins):+.1f} |")
     return "\n".join(rows)
 
@@ -512,7 +536,7 @@ def cmd_table(shipped: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.studies.label_free_tuning.study",
                                  description=__doc__.split("\n")[0])
-    ap.add_argument("step", choices=("legs", "analyse", "real", "qpp", "table"))
+    ap.add_argument("step", choices=("legs", "analyse", "controls", "real", "qpp", "table"))
     ap.add_argument("sets", nargs="*", help=f"default: all of {list(SETS)}")
     ap.add_argument("--shipped", default="lf-masked-default:shrink", help="the label-free variant the table reports")
     args = ap.parse_args(argv)
@@ -525,6 +549,8 @@ def main(argv: list[str] | None = None) -> int:
         cmd_legs(names)
     elif args.step == "analyse":
         cmd_analyse(names)
+    elif args.step == "controls":
+        cmd_controls(names)
     elif args.step == "real":
         cmd_real(names, args.shipped)
     elif args.step == "qpp":

@@ -120,6 +120,8 @@ def test_enough_real_queries_take_over(index):
     assert report.source == "real"
     assert report.real["queries"] == 12 and report.real["folds"] == 3
     assert report.real["picked"] in ("tuned", "synthetic", "start")
+    assert report.real["picked"] == "synthetic" or report.real[
+        "cv_tuned_vs_synthetic" if report.real["picked"] == "tuned" else "start_vs_synthetic"]["lo"] > 0
     assert {"cv_tuned", "synthetic_choice", "start", "hybrid"} <= set(report.real["scores"])
     assert "decided by real" in "\n".join(report.lines())
     assert report.synthetic["queries"] > 0  # the synthetic evidence is still reported beside

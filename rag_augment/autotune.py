@@ -232,8 +232,8 @@ def sample_probes(index, generator: Any = None, n_chunks: int = DEFAULT_CHUNKS, 
         stop = _stopwords()
         texts = index.store.get_chunks(picked)
         for cid in picked:
-            written[cid] = write_probes(texts.get(cid, {}).get("text") or "", random.Random(f"{seed}:{cid}"),
-                                        per_chunk, stop)
+            written[cid] = list(write_probes(texts.get(cid, {}).get("text") or "",
+                                             random.Random(f"{seed}:{cid}"), per_chunk, stop))
         how = {"writer": PROBE_VERSION}
     probes = [Probe(f"probe-{i}", text, cid, states[cid].get("doc_id", cid), span)
               for i, (cid, text, span) in enumerate((c, t, s) for c in picked for t, s in written.get(c, []))]
@@ -277,8 +277,9 @@ def retrieve_legs(index, texts: Mapping[str, str], depths: Mapping[str, int] = E
         index.retriever  # noqa: B018  (loads, or repairs, the live lexical index)
         lexical = index.lexical
     parent = lexical.query_parent
-    over_ids = list(chunk_vectors or {})
-    over_mat = np.stack([chunk_vectors[c] for c in over_ids]) if over_ids else None
+    overrides = dict(chunk_vectors or {})
+    over_ids = list(overrides)
+    over_mat = np.stack([overrides[c] for c in over_ids]) if over_ids else None
     qids = list(texts)
     bar = progress(len(qids), "retrieving legs") if progress else None
     out: dict[str, QueryLegs] = {}
@@ -432,7 +433,7 @@ CORRECTIONS: dict[str, Callable[..., Choice]] = {
 DEFAULT_CORRECTION = "shrink"  # chosen on train splits: benchmarks/studies/label_free_tuning/RESULT.md
 
 
-def _evidence(ts: TuneSet, choice: Choice, start: FusionProfile, seed: int) -> dict[str, Any]:
+def _evidence(ts: TuneSet | Sequence[TuneSet], choice: Choice, start: FusionProfile, seed: int) -> dict[str, Any]:
     chosen, start_q = per_query(choice.profile, ts), per_query(start, ts)
     hybrid_q = per_query(hybrid_profile(), ts)
     legs = {leg: float(per_query(single_leg(leg), ts).mean()) for leg in LEG_NAMES}
@@ -565,7 +566,8 @@ def fold_tune_sets(index, humans: Sequence[HumanQuery], folds: int, seed: int,
 
 
 def _merge(sets: Sequence[TuneSet], name: str) -> TuneSet:
-    legs, qrels = {}, {}
+    legs: dict[str, QueryLegs] = {}
+    qrels: dict[str, Mapping[str, int]] = {}
     for ts in sets:
         legs.update(ts.legs)
         qrels.update(ts.qrels)

@@ -92,8 +92,8 @@ def test_end_to_end_with_tuning(tiny, tmp_path):
 
 
 def test_offline_fusion_matches_the_product_path(tiny, tmp_path):
-    from rag_augment.eval.harness import build_index, collect_legs
     from rag_augment.chunking import chunk_documents
+    from rag_augment.eval.harness import build_index, collect_legs
     from rag_augment.profiles import load_profile
 
     s = spec(tmp_path)

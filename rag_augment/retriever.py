@@ -61,10 +61,10 @@ class AugmentedRetriever:
                  (("chunk_dense", 50), ("query_dense", 200), ("chunk_lexical", 50), ("doc2query_lexical", 50),
                   ("query_lexical", 200))}
         tasks: dict[str, Callable[[], Any]] = {}
-        if want("chunk_dense"):
+        if embedding is not None and want("chunk_dense"):
             tasks["chunk_dense"] = lambda: self.store.search("chunks", embedding, depth["chunk_dense"],
                                                              include_meta=False)
-        if want("query_dense"):
+        if embedding is not None and want("query_dense"):
             tasks["query_dense"] = lambda: self._query_dense(embedding, prof, depth["query_dense"])
         if self.lexical is not None and any(want(leg) for leg in LEXICAL_LEGS):
             tokens = self.lexical.tokenize(query)  # once for the three lexical legs
@@ -82,7 +82,7 @@ class AugmentedRetriever:
         for leg in ("chunk_lexical", "doc2query_lexical"):
             if leg in raw:
                 out.legs[leg] = raw[leg]
-        if "query_lexical" in raw:
+        if "query_lexical" in raw and self.lexical is not None:
             parent = self.lexical.query_parent
             children = [(qid, parent[qid], s) for qid, s in raw["query_lexical"] if qid in parent]
             out.legs["query_lexical"], matched = collapse_to_parents(children)

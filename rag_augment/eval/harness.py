@@ -9,10 +9,11 @@ import os
 import platform
 import re
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,8 +23,20 @@ from rag_augment.chunking import ChunkingConfig, chunk_documents
 from rag_augment.errors import ConfigError
 from rag_augment.eval import metrics as M
 from rag_augment.eval.datasets import EvalDataset, Qrels
-from rag_augment.eval.systems import (AS_RETRIEVED, EVAL_DEPTH, MAX_K, QueryLegs, System, hybrid_profile,
-                                      latency, legs_used, rank, single_leg, standard_systems)
+from rag_augment.eval.memory import Searcher
+from rag_augment.eval.systems import (
+    AS_RETRIEVED,
+    EVAL_DEPTH,
+    MAX_K,
+    QueryLegs,
+    System,
+    hybrid_profile,
+    latency,
+    legs_used,
+    rank,
+    single_leg,
+    standard_systems,
+)
 from rag_augment.eval.tune import TuneSet, save_tune_set, tune_profile, write_profile
 from rag_augment.filters import FilterConfig
 from rag_augment.fusion import LEG_NAMES, FusionProfile, fuse
@@ -231,7 +244,7 @@ def child_ranks(index: AugmentIndex, embedding: np.ndarray, depth: int) -> dict[
 
 def collect_legs(index: AugmentIndex, queries: Mapping[str, str], depths: Mapping[str, int],
                  products: Mapping[str, FusionProfile] | None = None,
-                 memory: Mapping[str, Callable[[str, np.ndarray], list[str]]] | None = None,
+                 memory: Mapping[str, Searcher] | None = None,
                  progress: Progress | None = None, desc: str = "retrieving") -> dict[str, QueryLegs]:
     """Every raw leg for every query, timed leg by leg (the library runs legs in sequence, so a system's latency
     is the sum of its legs). Profiles in `products` run through the product path: legs_for(profile) + fuse."""
@@ -241,17 +254,17 @@ def collect_legs(index: AugmentIndex, queries: Mapping[str, str], depths: Mappin
     bar = progress(len(queries), desc) if progress else None
     for qid, text in queries.items():
         q = QueryLegs()
-        emb = _timed(q.seconds, "embed", lambda: index.embedder.embed([text])[0])
+        emb = _timed(q.seconds, "embed", lambda t: index.embedder.embed([t])[0], text)
         for leg, prof in singles.items():
-            res = _timed(q.seconds, leg, lambda: retriever.legs_for(text, embedding=emb, profile=prof))
+            res = _timed(q.seconds, leg, retriever.legs_for, text, embedding=emb, profile=prof)
             q.legs[leg] = res.legs.get(leg, [])
-        q.child_rank = _timed(q.seconds, "children", lambda: child_ranks(index, emb, depths["query_dense"]))
+        q.child_rank = _timed(q.seconds, "children", child_ranks, index, emb, depths["query_dense"])
         for key, prof in (products or {}).items():
             t0 = time.perf_counter()
             ranked, _ = fuse(retriever.legs_for(text, embedding=emb, profile=prof).legs, prof, MAX_K)
             q.product[key] = ([p for p, _ in ranked], time.perf_counter() - t0)
         for key, search in (memory or {}).items():
-            q.memory[key] = _timed(q.seconds, key, lambda: search(text, emb))
+            q.memory[key] = _timed(q.seconds, key, search, text, emb)
         out[qid] = q
         if bar is not None:
             bar.update(1)
@@ -260,9 +273,9 @@ def collect_legs(index: AugmentIndex, queries: Mapping[str, str], depths: Mappin
     return out
 
 
-def _timed(seconds: dict[str, float], key: str, fn: Callable[[], Any]) -> Any:
+def _timed(seconds: dict[str, float], key: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
     t0 = time.perf_counter()
-    value = fn()
+    value = fn(*args, **kw)
     seconds[key] = time.perf_counter() - t0
     return value
 
@@ -288,7 +301,7 @@ def natural_profile(system: System, k: int) -> FusionProfile | None:
     return prof if depth == prof.depth else replace(prof, depth=depth)
 
 
-def system_call(index: AugmentIndex, system: System, searchers: Mapping[str, Callable[[str, np.ndarray], list[str]]],
+def system_call(index: AugmentIndex, system: System, searchers: Mapping[str, Searcher],
                 k: int) -> Callable[[str], Any] | None:
     """A function (query text) -> hits that does what the system does for a user, end to end: embed the query (if
     it reads vectors), search at its natural depth, fuse, read the k hits' texts. The product is AugmentIndex.query
@@ -314,13 +327,12 @@ def system_call(index: AugmentIndex, system: System, searchers: Mapping[str, Cal
 
 
 def measure_latency(index: AugmentIndex, systems: Sequence[System], queries: Mapping[str, str],
-                    searchers: Mapping[str, Callable[[str, np.ndarray], list[str]]], n: int, k: int = 10
+                    searchers: Mapping[str, Searcher], n: int, k: int = 10
                     ) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
     """Seconds per query of each system's own end-to-end call (system_call), for the first n queries by id. Systems
     take turns on each query, in an order that rotates, so that a load change on the shared machine falls on all
     of them alike. Returns (system key -> query id -> seconds, how it was measured)."""
-    calls = {s.key: system_call(index, s, searchers, k) for s in systems}
-    calls = {key: fn for key, fn in calls.items() if fn is not None}
+    calls = {s.key: fn for s in systems if (fn := system_call(index, s, searchers, k)) is not None}
     qids = sorted(queries)[:max(0, n)]
     for qid in qids[:LATENCY_WARMUP]:  # load models, open collections, fill caches
         for fn in calls.values():
@@ -416,15 +428,15 @@ def run_eval(ds: EvalDataset, generator: Any, out_dir: str | Path, spec: EvalSpe
         profiles["rag_augment_tuned"] = tuning.pop("profile_obj")
         tuning["path"] = _shown(write_profile(profiles["rag_augment_tuned"], spec.profile_dir or out_dir))
     rival = tuning.pop("hybrid_obj") if tuning else None
-    if spec.real_from_train:  # after tuning: the train legs must not contain the train queries themselves
+    if spec.real_from_train and spec.train_split:  # after tuning: the train legs must not hold the train queries
         info["real_from_train"] = attach_train_queries(ds, index, spec.train_split, queries.values())
         # eval queries with a relevant document that now holds a real query: where the blend can help directly
         with_real = set(info["real_from_train"].pop("documents"))
         info["real_from_train"]["covered_queries"] = sorted(
             q for q, rels in qrels.items() if any(g > 0 and d in with_real for d, g in rels.items()))
     systems = list(systems or standard_systems(profiles, rival))
-    memory = {s.key: s.build(index, out_dir / "vectors") for s in systems if s.kind == "memory"}
-    products = {s.key: s.profile for s in systems if s.kind == "product"}
+    memory = {s.key: s.build(index, out_dir / "vectors") for s in systems if s.kind == "memory" and s.build}
+    products = {s.key: s.profile for s in systems if s.kind == "product" and s.profile}
     legs = collect_legs(index, queries, spec.depths, products, memory, progress, f"eval {spec.split}")
     per_query, summed = {}, {}
     for s in systems:
@@ -463,6 +475,8 @@ def _shown(path: Path) -> str:
 
 def _tune(ds: EvalDataset, index: AugmentIndex, chunk_doc: Mapping[str, str], spec: EvalSpec,
           start: FusionProfile, progress: Progress | None, out_dir: Path | None = None) -> dict[str, Any]:
+    if not spec.train_split:
+        raise ConfigError("tuning needs a --train-split")
     train = ds.split(spec.train_split)
     legs = collect_legs(index, {q: ds.queries[q] for q in sorted(train)}, spec.depths, progress=progress,
                         desc=f"legs {spec.train_split}")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 MAX_K = 100
-Searcher = Callable[[str, np.ndarray], list[str]]
+Searcher = Callable[[str, np.ndarray | None], list[str]]
 Builder = Callable[[object, Path], Searcher]
 
 
@@ -94,7 +94,7 @@ def okapi_reference(with_queries: bool = False, k1: float = 1.5, b: float = 0.75
         idf = {w: (v if v >= 0 else floor) for w, v in idf.items()}
         norm = k1 * (1 - b + b * lengths / (lengths.mean() if len(lengths) else 1.0))
 
-        def search(text: str, emb: np.ndarray) -> list[str]:
+        def search(text: str, emb: np.ndarray | None) -> list[str]:
             scores = np.zeros(len(docs))
             for w in _ALNUM.findall(text.lower()):
                 if w in idf:

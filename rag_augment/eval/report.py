@@ -3,8 +3,9 @@ histogram of per-query nDCG@10 deltas against the dense baseline)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -102,7 +103,7 @@ def latency_percentiles(ms: Sequence[float]) -> dict[str, float]:
     return {"p50": round(float(p50), 2), "p95": round(float(p95), 2)}
 
 
-def lifts(per_query: dict[str, dict[str, np.ndarray]], pairs: Sequence[tuple[str, str]],
+def lifts(per_query: Mapping[str, Mapping[str, np.ndarray]], pairs: Sequence[tuple[str, str]],
           metrics: Sequence[str] = ("nDCG@10", "R@10"), n: int = 5000, seed: int = 0) -> list[dict]:
     """Paired-bootstrap lift of each (system, reference) pair on each metric, with per-query wins and losses."""
     from rag_augment.eval.metrics import paired_bootstrap, wins_losses

@@ -93,7 +93,8 @@ def nodes_to_chunks(nodes: Sequence[BaseNode], clean: bool = True) -> list[Chunk
     for _node, doc, _, _, found in sorted(prepared, key=lambda p: getattr(p[0], "start_char_idx", None) or 0):
         if found:
             doc_titles.setdefault(doc, found)
-    chunks, positions = [], {}
+    chunks: list[Chunk] = []
+    positions: dict[str, int] = {}
     for node, doc, raw, text, _ in prepared:
         title = str(node.metadata.get("title") or doc_titles.get(doc)
                     or Path(str(node.metadata.get("file_name", ""))).stem)
@@ -247,7 +248,8 @@ def _base_ranking(nodes: Sequence[NodeWithScore]) -> tuple[dict[str, NodeWithSco
         first.setdefault(n.node.node_id, n)  # a repeated id counts once, so metrics stay within [0, 1]
     scored = all(n.score is not None for n in first.values())
     # The order given is the ranking; scores matter only to the "weighted" method.
-    return first, [(nid, float(n.score) if scored else 1.0 / (i + 1)) for i, (nid, n) in enumerate(first.items())]
+    return first, [(nid, float(n.score) if scored and n.score is not None else 1.0 / (i + 1))
+                   for i, (nid, n) in enumerate(first.items())]
 
 
 class _Search:
@@ -271,15 +273,16 @@ class _Search:
     def retriever(self) -> AugmentedRetriever:
         # index.retriever loads (or rebuilds) the lexical index on first use: once, even under concurrency
         with self._lock:
-            if self._retriever is None:
-                self._retriever = self.index.retriever
-            return self._retriever
+            retriever = self._retriever
+            if retriever is None:
+                retriever = self._retriever = self.index.retriever
+            return retriever
 
     def legs(self, req: _Request) -> LegResults:
         return self.retriever().legs_for(req.query, embedding=req.embedding, profile=self.profile)
 
     async def alegs(self, req: _Request) -> LegResults:
-        retriever = self._retriever or await asyncio.to_thread(self.retriever)
+        retriever = self._retriever if self._retriever is not None else await asyncio.to_thread(self.retriever)
         groups = [p for p in (_only(self.profile, _DENSE), _only(self.profile, _LEXICAL)) if p is not None]
         parts = await asyncio.gather(*(asyncio.to_thread(retriever.legs_for, req.query, req.embedding, p)
                                        for p in groups))
@@ -395,7 +398,7 @@ class QueryAugmentPostprocessor(BaseNodePostprocessor):
         name = profile.name if isinstance(profile, FusionProfile) else profile
         if reranker is not None:
             kwargs["rerank"] = True
-        super().__init__(profile_name=name, **kwargs)
+        super().__init__(profile_name=name, **kwargs)  # type: ignore[call-arg]  # pydantic fields of this class
         self._search = _Search(index, _resolve_profile(profile), reranker or self.rerank)
 
     @classmethod

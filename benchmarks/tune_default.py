@@ -1,4 +1,5 @@
-"""Tune the shipped default fusion profile jointly on several train splits, from runs already made.
+"""Tune a fusion profile jointly on several train splits, from runs already made (issue 8's tuner: its profile
+ships as `tune-start`, where the label-free tuner starts).
 
 Each `rag-augment eval ... --tune` run keeps its train split's legs in `<run>/train_legs.json.gz`; this script
 loads them, runs the same coordinate ascent as `--tune` on the mean of the sets' mean nDCG@10 (each set weighs
@@ -7,7 +8,7 @@ every other shipped profile and from the hybrid without synthetic queries tuned 
 score wins. No eval split is read.
 
     python -m benchmarks.tune_default benchmarks/runs/scifact1k-qwen15b benchmarks/runs/sample_kb-qwen15b \\
-        --name default --out rag_augment/profiles
+        --name tune-start --out rag_augment/profiles
 
 (the run folders come from `python -m benchmarks.run_benchmarks scifact1k-qwen15b sample_kb-qwen15b`).
 """
@@ -30,9 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.tune_default",
                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", type=Path, help="run folders of `rag-augment eval --tune`")
-    ap.add_argument("--name", default="default")
+    ap.add_argument("--name", default="tune-start")
     ap.add_argument("--out", type=Path, default=None, help="profile folder (default: the package's profiles/)")
-    ap.add_argument("--start", default=None, help="start profile (default: the shipped default)")
+    ap.add_argument("--start", default=None, help="start profile (default: the shipped tune-start)")
     args = ap.parse_args(argv)
 
     sets = []
@@ -43,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         sets.append(load_tune_set(path))
     note = "tuned jointly on " + ", ".join(f"{ts.name} ({len(ts.qrels)} queries)" for ts in sets)
     hybrid = tune_profile(sets, hybrid_profile(), "hybrid-tuned", EVAL_DEPTH, synthetic=False).profile
-    others = [load_profile(n) for n in available() if n not in (args.name, args.start or "default")]
-    result = tune_profile(sets, load_profile(args.start), args.name, EVAL_DEPTH, notes=note,
+    start = args.start or "tune-start"
+    others = [load_profile(n) for n in available() if n not in (args.name, start)]
+    result = tune_profile(sets, load_profile(start), args.name, EVAL_DEPTH, notes=note,
                           also_from=[*others, hybrid])
     path = write_profile(result.profile, args.out)
 

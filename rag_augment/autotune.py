@@ -430,6 +430,7 @@ CORRECTIONS: dict[str, Callable[..., Choice]] = {
     "none": correct_none, "shrink": correct_shrink, "gate": correct_gate, "nosynth": correct_nosynth,
     "worst": correct_worst,
 }
+TUNE_START = "tune-start"  # the shipped default before the robust one: the variant chosen starts here
 DEFAULT_CORRECTION = "shrink"  # chosen on train splits: benchmarks/studies/label_free_tuning/RESULT.md
 
 
@@ -617,14 +618,15 @@ def tune_index(index, generator: Any = None, *, min_real: int = DEFAULT_MIN_REAL
     """Choose this index's fusion profile without labels (see the module docstring). `generator`: the index's
     own generator; an LLM one writes the probes in other personas, otherwise they are cut from the chunks.
     `min_real`: judged real/feedback queries needed before they decide. `start`: the profile tuning starts from
-    and falls back to (default: the shipped default). Nothing is written; see save_index_profile."""
+    (default: the shipped `tune-start`, the start the study chose on train splits). With no probe to tune on, the
+    shipped default (robust across corpora) stays. Nothing is written; see save_index_profile."""
     if correction not in CORRECTIONS:
         raise ConfigError(f"tune: correction {correction!r} is not one of {sorted(CORRECTIONS)}")
     if probe_mode not in (*PROBE_MODES, "both"):
         raise ConfigError(f"tune: probe mode {probe_mode!r} is not one of {(*PROBE_MODES, 'both')}")
     if min_real < 1 or folds < 2:
         raise ConfigError("tune: min_real must be >= 1 and folds >= 2")
-    start = start or load_profile(None)
+    start = start or load_profile(TUNE_START)
     name = f"index-{index.store.name}"
     counts = index.store.counts()
     if counts["chunks"] == 0:
@@ -640,8 +642,8 @@ def tune_index(index, generator: Any = None, *, min_real: int = DEFAULT_MIN_REAL
         synthetic = {**how, "mode": probe_mode, **_evidence(ts, choice, start, seed)}
         chosen, source = replace(choice.profile, name=name), "synthetic"
     else:
-        synthetic = {**how, "skipped": "no chunk gave a probe query; the start profile stays"}
-        chosen, source = replace(start, name=name), "synthetic"
+        synthetic = {**how, "skipped": "no chunk gave a probe query; the shipped default stays"}
+        chosen, source = replace(load_profile(None), name=name), "synthetic"
     humans = human_queries(index)
     judged = sum(h.judged for h in humans)
     real: dict[str, Any] | None = None

@@ -139,3 +139,19 @@ def test_tune_prints_the_choice_and_queries_use_it(indexed, capsys):
     assert AugmentIndex(home).profile.to_json() == AugmentIndex(home, profile=None).profile.to_json()
     assert AugmentIndex(home).profile.name == rep["profile"]["name"]
     profile_file.unlink()
+
+
+def test_index_tune_writes_the_index_profile_at_the_end(tmp_path, capsys):
+    """`index --tune` indexes, then chooses and saves the index's own profile, reported in the same JSON."""
+    import shutil
+
+    from conftest import SAMPLE_DOCS
+    kb, home = tmp_path / "kb", tmp_path / "home"
+    kb.mkdir()
+    shutil.copy(SAMPLE_DOCS / "travel-and-leave/leave.md", kb / "leave.md")
+    capsys.readouterr()
+    assert main(["index", str(kb), "--home", str(home), "--generator", "rules", "--tune", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["chunks_total"] > 0 and rep["tune"]["source"] == "synthetic"
+    saved = json.loads((home / "profile-rag_augment.json").read_text())
+    assert saved["profile"]["name"] == rep["tune"]["profile"]["name"]

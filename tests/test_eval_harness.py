@@ -67,8 +67,12 @@ def test_end_to_end_with_tuning(tiny, tmp_path):
     out = tmp_path / "run"
     result = run_eval(tiny, RulesGenerator(), out, spec(tmp_path, train_split="train"), embedder=HashEmbedder(64))
     keys = [s["key"] for s in result["systems"]]
-    assert keys == ["dense", "rag_augment", "rag_augment_tuned", "synthetic", "qa_extractor", "multivector",
-                    "bm25", "bm25_doc2query", "hybrid", "hybrid_tuned", "rag_augment_all"]
+    assert keys == ["dense", "rag_augment", "rag_augment_label_free", "rag_augment_tuned", "synthetic",
+                    "qa_extractor", "multivector", "bm25", "bm25_doc2query", "hybrid", "hybrid_tuned",
+                    "rag_augment_all"]
+    # the profile `rag-augment tune` picks without labels, with its held-out evidence (probes, never indexed)
+    free = result["index"]["label_free"]
+    assert free["source"] == "synthetic" and free["synthetic"]["queries"] > 0
     for s in result["systems"]:
         assert all(0.0 <= v <= 1.0 for v in s["metrics"].values()), s["key"]
         assert s["latency_ms"]["p95"] >= s["latency_ms"]["p50"] >= 0

@@ -115,9 +115,11 @@ def test_reader_searches_while_another_process_writes(make_index, kb):
 
 
 def test_long_lived_index_sees_documents_another_process_indexed(make_index, kb, tmp_path):
+    from rag_augment.eval.systems import single_leg
+    lexical = single_leg("chunk_lexical", 10)  # the leg a stale in-memory index would miss (Chroma reads fresh)
     index = make_index()
     index.index_path(kb, RulesGenerator())
-    assert index.query("cafeteria opening hours breakfast", k=1)[0].doc_id != "cafeteria.md"
+    assert index.query("cafeteria opening hours breakfast", k=1, profile=lexical)[0].doc_id != "cafeteria.md"
     (kb / "cafeteria.md").write_text("# Cafeteria\n\nThe cafeteria serves breakfast from seven; opening hours "
                                      "are posted at the entrance.\n")
     script = textwrap.dedent(f"""
@@ -127,7 +129,7 @@ def test_long_lived_index_sees_documents_another_process_indexed(make_index, kb,
         AugmentIndex({str(index.home)!r}, embedder=HashEmbedder(128)).index_path({str(kb)!r}, RulesGenerator())
     """)
     subprocess.run([sys.executable, "-c", script], check=True, timeout=300)
-    assert index.query("cafeteria opening hours breakfast", k=1)[0].doc_id == "cafeteria.md"
+    assert index.query("cafeteria opening hours breakfast", k=1, profile=lexical)[0].doc_id == "cafeteria.md"
 
 
 def test_corrupt_settings_is_one_line_error(make_index, tmp_path):

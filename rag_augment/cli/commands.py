@@ -37,6 +37,8 @@ def add_parsers(sub) -> None:
                    help="--estimate: do not time the local model on one chunk (time then only from earlier runs)")
     p.add_argument("--price-in", type=float, default=None, help="--estimate: USD per million prompt tokens")
     p.add_argument("--price-out", type=float, default=None, help="--estimate: USD per million output tokens")
+    p.add_argument("--tune", action="store_true",
+                   help="then choose this index's fusion weights without labels, as `rag-augment tune` does")
     add_filter_arguments(p)
     add_index_options(p)
     add_backend_options(p, GENERATORS, "local")
@@ -82,7 +84,14 @@ def run(args) -> int:
         return 0
     if args.command == "index":
         rep = _index(args)
-        print(json.dumps(rep, indent=2)) if args.json else _print_report(rep)
+        # tune on a complete index only: chunks still missing their queries would bias the choice
+        tuned = open_index(args).tune() if args.tune and not rep["generation_errors"] else None
+        if args.json:
+            print(json.dumps({**rep, **({"tune": tuned.to_dict()} if tuned else {})}, indent=2))
+        else:
+            _print_report(rep)
+            if tuned:
+                print("\n".join(tuned.lines()))
         if rep["generation_errors"]:
             print(f"rag-augment: {len(rep['generation_errors'])} chunks have no queries yet (generation failed); "
                   "run the same command again to retry them", file=sys.stderr)

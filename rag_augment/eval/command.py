@@ -32,6 +32,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--real-from-train", action="store_true",
                    help="after tuning, add the --train-split queries to their relevant documents as real queries "
                         "(blended with the synthetic ones); measures what a query log adds")
+    p.add_argument("--no-label-free", action="store_true",
+                   help="do not report the profile `rag-augment tune` chooses for this index without labels")
+    p.add_argument("--latency-queries", type=int, default=300,
+                   help="eval queries timed end to end, system by system (the first ones by id); 0: none")
     p.add_argument("--out", default=None, help="run folder (default runs/<name>)")
     p.add_argument("--name", default=None, help="run name (default <dataset>-<split>-<generator>)")
     p.add_argument("--docs", default=None, help="search this folder of documents instead (ids = relative "
@@ -111,6 +115,7 @@ def _spec(args, name: str):
                     chunking=ChunkingConfig(args.chunk_size, args.chunk_overlap), filters=filters,
                     bootstrap=args.bootstrap, seed=args.seed, batch_size=args.batch_size,
                     profiles=tuple(args.profile), real_from_train=args.real_from_train,
+                    label_free=not args.no_label_free, latency_queries=args.latency_queries,
                     command="rag-augment eval " + " ".join(shlex.quote(a) for a in args.argv))
 
 

@@ -72,6 +72,7 @@ class EvalSpec:
     batch_size: int = 8
     profiles: tuple[str, ...] = ()       # more fusion profiles to report (shipped names or JSON files)
     real_from_train: bool = False        # after tuning, store the train queries as real queries (blending)
+    label_free: bool = True              # also report the profile `rag-augment tune` chooses for this index
     latency_queries: int = 300           # eval queries timed end to end (the first ones by id); 0: none
     latency_k: int = 10                  # hits each system returns while it is timed
     command: str = ""
@@ -421,6 +422,11 @@ def run_eval(ds: EvalDataset, generator: Any, out_dir: str | Path, spec: EvalSpe
     if spec.real_from_train and not spec.train_split:
         raise ConfigError("--real-from-train needs --tune and a --train-split: the train queries are what it adds")
     profiles = {"rag_augment": load_profile(None)}
+    if spec.label_free:  # before any real query is blended in: what a user gets from `index --tune`, no labels
+        from rag_augment.autotune import tune_index
+        report = tune_index(index, seed=spec.seed)
+        profiles["rag_augment_label_free"] = report.profile
+        info["label_free"] = {k: v for k, v in report.to_dict().items() if k != "profile"}
     profiles.update({f"profile:{Path(p).stem}": load_profile(p) for p in spec.profiles})
     tuning = None
     if spec.train_split:

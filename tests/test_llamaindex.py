@@ -89,6 +89,11 @@ def app(tmp_path):
     return index, augment, embedder
 
 
+# The fixture's hash embedder makes the dense legs noise; a profile that weighs them less than the shipped
+# default keeps these tests' premise (the scripted queries decide the first stage).
+LEXICAL_LED = "tune-start"
+
+
 def explain(n: NodeWithScore) -> dict:
     return n.node.metadata[EXPLAIN_KEY]
 
@@ -409,15 +414,16 @@ def test_retriever_rerank_reorders_and_explains(app):
     from rag_augment.rerank import RerankStage
     _, augment, _ = app
     query = QueryBundle("reimbursement for my commute")
-    plain = RagAugmentRetriever(augment, similarity_top_k=4).retrieve(query)
+    plain = RagAugmentRetriever(augment, similarity_top_k=4, profile=LEXICAL_LED).retrieve(query)
     assert plain[0].node.node_id == "n-bike"
     stage = RerankStage(_PreferScorer("laptops"), weight=100.0, top_n=4)
-    out = RagAugmentRetriever(augment, similarity_top_k=2, rerank=stage).retrieve(query)
+    out = RagAugmentRetriever(augment, similarity_top_k=2, rerank=stage, profile=LEXICAL_LED).retrieve(query)
     assert out[0].node.node_id == "n-laptop" and len(out) == 2
     assert explain(out[0])["legs"]["rerank"] == {"rank": 1, "score": 1.0}
-    asyn = asyncio.run(RagAugmentRetriever(augment, similarity_top_k=2, rerank=stage).aretrieve(query))
+    asyn = asyncio.run(RagAugmentRetriever(augment, similarity_top_k=2, rerank=stage,
+                                           profile=LEXICAL_LED).aretrieve(query))
     assert [n.node.node_id for n in asyn] == [n.node.node_id for n in out]
-    kept = RagAugmentRetriever(augment, similarity_top_k=4,
+    kept = RagAugmentRetriever(augment, similarity_top_k=4, profile=LEXICAL_LED,
                                rerank=RerankStage(_PreferScorer("laptops"), weight=0.0)).retrieve(query)
     assert [n.node.node_id for n in kept] == [n.node.node_id for n in plain]
 
@@ -427,10 +433,11 @@ def test_postprocessor_rerank_scores_base_nodes_and_added_ones(app):
     index, augment, _ = app
     query = QueryBundle("reimbursement for my commute")
     base = index.as_retriever(similarity_top_k=1).retrieve(query)
-    fused = QueryAugmentPostprocessor(index=augment, top_n=2).postprocess_nodes(base, query)
+    fused = QueryAugmentPostprocessor(index=augment, top_n=2, profile=LEXICAL_LED).postprocess_nodes(base, query)
     assert fused[0].node.node_id == "n-bike"
     scorer = _PreferScorer("travel system")
-    pp = QueryAugmentPostprocessor(index=augment, top_n=2, reranker=RerankStage(scorer, weight=100.0))
+    pp = QueryAugmentPostprocessor(index=augment, top_n=2, reranker=RerankStage(scorer, weight=100.0),
+                                   profile=LEXICAL_LED)
     assert pp.rerank and pp.to_dict()["rerank"] is True
     out = pp.postprocess_nodes(base, query)
     assert out[0].node.node_id == "n-travel" and scorer.calls == 1

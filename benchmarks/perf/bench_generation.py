@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
 
@@ -109,6 +110,10 @@ def main() -> None:
     ap.add_argument("--n-ctx", type=int, default=2048)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--profile", default="scientific")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=V,...",
+                    help="one more mode, timed in the same alternating loop: keys model (GGUF path), parallel, "
+                         "questions (n_questions), words (max_chunk_words), streams (1: one KV stream per "
+                         "sequence); e.g. 'lean:parallel=16,questions=3,words=150'")
     args = ap.parse_args()
 
     from rag_augment.generators.llama_cpp import local_generator
@@ -127,6 +132,17 @@ def main() -> None:
             ", spread prefill" if spread else "") + (", one KV stream per sequence" if streams else "")
         gens[name] = local_generator(model, prompt=prompt, params=params, n_ctx=args.n_ctx, n_threads=args.threads,
                                      parallel=p, spread_prefill=spread, kv_unified=not streams)
+    for spec in args.variant:
+        name, _, opts = spec.partition(":")
+        kv = dict(item.split("=", 1) for item in opts.split(",") if item)
+        unknown = set(kv) - {"model", "parallel", "questions", "words", "streams"}
+        if unknown:
+            ap.error(f"--variant {spec!r}: unknown keys {sorted(unknown)}")
+        vprompt = replace(prompt, n_questions=int(kv.get("questions", prompt.n_questions)),
+                          max_chunk_words=int(kv.get("words", prompt.max_chunk_words)))
+        gens[name] = local_generator(kv.get("model", model), prompt=vprompt, params=params, n_ctx=args.n_ctx,
+                                     n_threads=args.threads, parallel=int(kv.get("parallel", 16)),
+                                     kv_unified=kv.get("streams", "0") != "1")
     runs: dict[str, list[dict]] = {name: [] for name in gens}
     for rep in range(args.repeat):  # modes alternate, so a busy neighbour slows all of them alike
         for name, gen in gens.items():

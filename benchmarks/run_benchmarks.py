@@ -346,6 +346,8 @@ def headline_table(results: list[dict]) -> str:
     rows = ["| run | documents / queries | dense | BM25 | hybrid | rag_augment default | tuned without labels | "
             "default - best of the three [95% CI] | tuned without labels - best of the three [95% CI] | "
             "p50 ms: default / hybrid |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    columns: dict[str, list[float]] = {k: [] for k in ("dense", "bm25", "hybrid", "best", "rag_augment",
+                                                      "rag_augment_label_free")}
     for r in results:
         pq, boot = r["per_query"], r["run"]["bootstrap"]
         hybrid = "hybrid" if "hybrid" in pq else "rrf_dense_bm25"
@@ -353,6 +355,9 @@ def headline_table(results: list[dict]) -> str:
         means = {k: float(np.mean(pq[v]["nDCG@10"])) for k, v in keys.items()}
         best = max(means, key=means.get)
         ref = np.asarray(pq[keys[best]]["nDCG@10"])
+        for k in ("dense", "bm25", "hybrid"):
+            columns[k].append(means[k])
+        columns["best"].append(means[best])
         score, lift = [], []
         for system in ("rag_augment", "rag_augment_label_free"):
             if system not in pq:
@@ -360,6 +365,7 @@ def headline_table(results: list[dict]) -> str:
                 lift.append("-")
                 continue
             x = np.asarray(pq[system]["nDCG@10"])
+            columns[system].append(float(x.mean()))
             d, lo, hi = M.paired_bootstrap(x, ref, n=boot["resamples"], seed=boot["seed"])
             score.append(f"{x.mean():.3f}")
             lift.append(f"{100 * d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] vs {dict(HEADLINE_RIVALS)[best]}")
@@ -368,6 +374,11 @@ def headline_table(results: list[dict]) -> str:
                     + " | ".join(f"{means[k]:.3f}" for k, _ in HEADLINE_RIVALS)
                     + f" | {' | '.join(score)} | {' | '.join(lift)} | {lat['rag_augment']:.1f} / "
                     f"{lat[keys['hybrid']]:.1f} |")
+    if len(results) > 1:
+        mean = {k: f"{np.mean(v):.3f}" if len(v) == len(results) else "-" for k, v in columns.items()}
+        rows.append(f"| mean of the rows above | | {mean['dense']} | {mean['bm25']} | {mean['hybrid']} | "
+                    f"{mean['rag_augment']} | {mean['rag_augment_label_free']} | best of the three, per row: "
+                    f"{mean['best']} | | |")
     return "\n".join(rows)
 
 

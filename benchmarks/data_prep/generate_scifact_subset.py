@@ -70,14 +70,26 @@ def main(argv: list[str] | None = None) -> int:
                     help="where scifact_test_<size>.json is written (default: benchmarks/data_prep/subsets)")
     ap.add_argument("--cache-dir", type=Path, default=CACHE,
                     help="where scifact_test<size>_qwen15b.jsonl is written (default: benchmarks/cache)")
+    ap.add_argument("--model", type=Path, default=None,
+                    help="another GGUF, same prompt and parameters: every document is generated (no pool entry "
+                         "is copied) into scifact_test<size>_<--tag>.jsonl")
+    ap.add_argument("--tag", default="", help="--model: the cache file's model tag (e.g. qwen05b)")
     args = ap.parse_args(argv)
+    if args.model and not args.tag:
+        ap.error("--model needs --tag (names the cache file)")
     shared = args.shared
     subset = build_subset(shared, args.size, args.seed)
     sub_path = args.subset_dir / f"scifact_test_{args.size}.json"
     sub_path.parent.mkdir(parents=True, exist_ok=True)
     sub_path.write_text(json.dumps(subset, indent=1))
-    out = args.cache_dir / f"scifact_test{args.size}_qwen15b.jsonl"
-    if not out.exists():
+    identity = IDENTITY
+    out = args.cache_dir / f"scifact_test{args.size}_{args.tag or 'qwen15b'}.jsonl"
+    if args.model:
+        from rag_augment.models import file_hash
+        identity = {**IDENTITY, "model": args.model.name, "model_hash": file_hash(args.model),
+                    "source": "benchmarks/data_prep/generate_scifact_subset.py --model (the pool's prompt and "
+                              "parameters, another model)"}
+    elif not out.exists():
         out.write_text(args.pool_cache.read_text())
     cache = GenerationCache(out)
 
@@ -85,11 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     raw = {d.doc_id: d for d in load_dataset(shared / "datasets/scifact", title_in_text=False).documents}
     wanted = set(subset["docs"])
     chunks = list(chunk_documents([d for d in folded.documents if d.doc_id in wanted], CHUNKING))
-    todo = [c for c in chunks if cache.get(IDENTITY, c) is None]
+    todo = [c for c in chunks if cache.get(identity, c) is None]
     print(f"subset {len(wanted)} docs, {len(chunks)} chunks, {len(todo)} to generate -> {out}", flush=True)
     from rag_augment.generators.llama_cpp import LlamaCppBackend
-    backend = LlamaCppBackend(n_ctx=1024 * args.parallel, parallel=args.parallel)
-    generate_into(cache, IDENTITY, todo, lambda c: messages(raw[c.doc_id].title, raw[c.doc_id].text), backend,
+    backend = LlamaCppBackend(str(args.model) if args.model else None, n_ctx=1024 * args.parallel,
+                              parallel=args.parallel)
+    generate_into(cache, identity, todo, lambda c: messages(raw[c.doc_id].title, raw[c.doc_id].text), backend,
                   args.batch)
     return 0
 

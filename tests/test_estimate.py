@@ -100,3 +100,36 @@ def test_index_report_holds_estimate_and_actual_tokens(make_index, kb):
     report = index.index_path(kb, gen)
     assert report.estimate["chunks_to_generate"] == report.chunks_generated == len(backend.prompts)
     assert report.estimate["prompt_tokens"] > 0 and report.chunks_done == report.chunks_generated
+
+
+def test_local_calibration_generates_a_spread_sample_and_scales_it(kb, tmp_path, monkeypatch):
+    """The local model is timed on a few chunks generated as the run would (prompt, sampling, one batch), after a
+    one-token warm-up; time and output scale from that sample. Nothing is parsed into the cache."""
+    import rag_augment.estimate as E
+    from rag_augment.generators.base import Completion
+
+    docs, chunks = chunks_of(kb)
+    clock = [100.0]
+    monkeypatch.setattr(E.time, "perf_counter", lambda: clock[0])
+
+    def reply(conv):
+        clock[0] += 1.5  # each generated chunk costs 1.5 s of the fake clock
+        return Completion(text="Q: a?\nQ: b?", completion_tokens=30)
+
+    backend = FakeChatBackend(reply, model_id="tiny.gguf")
+    gen = LLMQueryGenerator(backend, prompt=PromptConfig(n_questions=5, n_paraphrases=0), generator_name="local")
+    cache = GenerationCache(tmp_path / "gen.jsonl")
+    est = estimate_run(chunks, {}, {d.doc_id for d in docs}, gen, cache)
+    warm, sample = backend.calls
+    assert warm[1].max_tokens == 1 and len(warm[0]) == 1
+    assert sample[1] == gen.params and len(sample[0]) == E.CALIBRATION_CHUNKS < len(chunks)
+    asked = [conv[-1]["content"] for conv in sample[0]]
+    assert asked[0] == build_messages(chunks[0], gen.prompt)[-1]["content"]      # first and last chunk: spread
+    assert asked[-1] == build_messages(chunks[-1], gen.prompt)[-1]["content"]
+    assert est.seconds == pytest.approx(1.5 * len(chunks))
+    assert est.output_tokens == 30 * len(chunks) and est.cost_usd is None
+    assert not (tmp_path / "gen.jsonl").exists()
+    assert len(backend.calls) == 2
+    est = estimate_run(chunks, {}, {d.doc_id for d in docs}, gen, cache, calibrate=False)
+    assert est.seconds is None and est.output_tokens == len(chunks) * 5 * TOKENS_PER_QUERY
+    assert len(backend.calls) == 2

@@ -34,7 +34,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--estimate", action="store_true",
                    help="only say what the run would do and cost (chunks, tokens, time or money); write nothing")
     p.add_argument("--no-calibrate", action="store_true",
-                   help="--estimate: do not time the local model on one chunk (time then only from earlier runs)")
+                   help="--estimate: do not time the local model on a few chunks (time then only from earlier runs)")
     p.add_argument("--price-in", type=float, default=None, help="--estimate: USD per million prompt tokens")
     p.add_argument("--price-out", type=float, default=None, help="--estimate: USD per million output tokens")
     p.add_argument("--tune", action="store_true",

@@ -31,7 +31,7 @@ from rag_augment.chunking import chunk_documents
 from rag_augment.eval.datasets import load_dataset
 
 SOURCE_CACHES = (CACHE / "scifact_test1000_qwen15b.jsonl", CACHE / "scifact_pool_qwen15b.jsonl")
-SECONDS_PER_CHUNK = 6.0  # the local model here, 16 sequences at once (about 10 chunks a minute)
+SECONDS_PER_CHUNK = 6.0  # the 1.5B model here, 16 sequences at once (about 10 chunks a minute); the 0.5B: ~3 s
 
 
 def build_subset(shared: Path, size: int, seed: int) -> dict:
@@ -51,7 +51,8 @@ def build_subset(shared: Path, size: int, seed: int) -> dict:
                           "relevant documents are all in the subset"}
 
 
-def missing_chunks(shared: Path, doc_ids: list[str], caches=SOURCE_CACHES) -> tuple[list, list, list]:
+def missing_chunks(shared: Path, doc_ids: list[str], caches=SOURCE_CACHES, identity: dict = IDENTITY
+                   ) -> tuple[list, list, list]:
     """(chunks of the subset as the harness makes them, the cached (chunk, result) pairs, the chunks no cache
     holds) under the local model's identity."""
     folded = load_dataset(shared / "datasets/scifact")  # what the harness chunks (title folded in)
@@ -60,7 +61,7 @@ def missing_chunks(shared: Path, doc_ids: list[str], caches=SOURCE_CACHES) -> tu
     opened = [GenerationCache(c) for c in caches if Path(c).exists()]
     found, todo = [], []
     for c in chunks:
-        hit = next((h for h in (cache.get(IDENTITY, c) for cache in opened) if h is not None), None)
+        hit = next((h for h in (cache.get(identity, c) for cache in opened) if h is not None), None)
         (found.append((c, hit)) if hit is not None else todo.append(c))
     return chunks, found, todo
 
@@ -76,16 +77,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--generate", action="store_true",
                     help="generate the missing chunks with the local model into --cache (hours on 2 cores)")
     ap.add_argument("--cache", type=Path, default=None,
-                    help="cache the run replays (default: benchmarks/cache/scifact_random<size>_qwen15b.jsonl)")
+                    help="cache the run replays (default: benchmarks/cache/scifact_random<size>_<tag>.jsonl)")
+    ap.add_argument("--model", default=None,
+                    help="another model than the pool experiment's 1.5B (a packaged name or a GGUF path), same "
+                         "prompt and parameters; its entries are reused from scifact_test1000_<tag>.jsonl")
+    ap.add_argument("--tag", default="", help="--model: the cache files' model tag (e.g. qwen05b)")
     ap.add_argument("--parallel", type=int, default=16)
     ap.add_argument("--batch", type=int, default=16)
     args = ap.parse_args(argv)
+    if args.model and not args.tag:
+        ap.error("--model needs --tag (names the cache file)")
+    tag = args.tag or "qwen15b"
     subset = build_subset(args.shared, args.size, args.seed)
     path = args.subset_dir / f"scifact_test_random_{args.size}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(subset, indent=1) + "\n")
-    out = args.cache or CACHE / f"scifact_random{args.size}_qwen15b.jsonl"
-    chunks, found, todo = missing_chunks(args.shared, subset["docs"], (out, *SOURCE_CACHES))
+    out = args.cache or CACHE / f"scifact_random{args.size}_{tag}.jsonl"
+    from benchmarks.data_prep.generate_scifact_subset import identity_for, model_for
+    model_path = model_for(args.model) if args.generate or args.model else ""
+    identity = identity_for(model_path, args.model) if args.model else IDENTITY
+    sources = SOURCE_CACHES if not args.model else (CACHE / f"scifact_test1000_{tag}.jsonl",)
+    chunks, found, todo = missing_chunks(args.shared, subset["docs"], (out, *sources), identity)
     hours = len(todo) * SECONDS_PER_CHUNK / 3600
     print(f"{shown(path)}: {len(subset['docs'])} docs ({subset['relevant_docs']} test-relevant, "
           f"{subset['random_docs']} random), {subset['test_queries']} test + {subset['train_queries']} train claims; "
@@ -97,11 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     from rag_augment.generators.llama_cpp import LlamaCppBackend
 
     cache = GenerationCache(out)
-    have = {c.chunk_id for c, _ in found if cache.get(IDENTITY, c) is not None}
-    cache.put_many(IDENTITY, [(c, hit) for c, hit in found if c.chunk_id not in have])
+    have = {c.chunk_id for c, _ in found if cache.get(identity, c) is not None}
+    cache.put_many(identity, [(c, hit) for c, hit in found if c.chunk_id not in have])
     raw = {d.doc_id: d for d in load_dataset(args.shared / "datasets/scifact", title_in_text=False).documents}
-    backend = LlamaCppBackend(n_ctx=1024 * args.parallel, parallel=args.parallel)
-    generate_into(cache, IDENTITY, todo, lambda c: messages(raw[c.doc_id].title, raw[c.doc_id].text), backend,
+    backend = LlamaCppBackend(model_path, n_ctx=1024 * args.parallel, parallel=args.parallel)
+    generate_into(cache, identity, todo, lambda c: messages(raw[c.doc_id].title, raw[c.doc_id].text), backend,
                   args.batch)
     return 0
 

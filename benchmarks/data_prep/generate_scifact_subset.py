@@ -55,6 +55,23 @@ def build_subset(shared: Path, size: int, seed: int) -> dict:
                           "claim + the train claims whose relevant documents are all in the subset"}
 
 
+def model_for(name_or_path: str | None) -> str:
+    """The GGUF to load: the pool experiment's 1.5B model unless another is named (the product default changed
+    to the 0.5B model on 2026-11-30; these caches keep the experiment's)."""
+    from rag_augment.models import LARGE, resolve_model
+    return resolve_model(name_or_path or LARGE.name)
+
+
+def identity_for(model_path: str, named: str | None) -> dict:
+    """The pool's identity, or for another model the same prompt and parameters under that model's file and hash."""
+    if not named:
+        return IDENTITY
+    from rag_augment.models import file_hash
+    return {**IDENTITY, "model": Path(model_path).name, "model_hash": file_hash(model_path),
+            "source": "benchmarks/data_prep/generate_scifact_subset.py --model (the pool's prompt and "
+                      "parameters, another model)"}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.data_prep.generate_scifact_subset",
                                  description=__doc__.split("\n")[0])
@@ -70,9 +87,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="where scifact_test_<size>.json is written (default: benchmarks/data_prep/subsets)")
     ap.add_argument("--cache-dir", type=Path, default=CACHE,
                     help="where scifact_test<size>_qwen15b.jsonl is written (default: benchmarks/cache)")
-    ap.add_argument("--model", type=Path, default=None,
-                    help="another GGUF, same prompt and parameters: every document is generated (no pool entry "
-                         "is copied) into scifact_test<size>_<--tag>.jsonl")
+    ap.add_argument("--model", default=None,
+                    help="another model (a packaged name such as qwen2.5-coder-0.5b, or a GGUF path), same prompt "
+                         "and parameters: every document is generated (no pool entry is copied) into "
+                         "scifact_test<size>_<--tag>.jsonl")
     ap.add_argument("--tag", default="", help="--model: the cache file's model tag (e.g. qwen05b)")
     args = ap.parse_args(argv)
     if args.model and not args.tag:
@@ -82,14 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     sub_path = args.subset_dir / f"scifact_test_{args.size}.json"
     sub_path.parent.mkdir(parents=True, exist_ok=True)
     sub_path.write_text(json.dumps(subset, indent=1))
-    identity = IDENTITY
+    model_path = model_for(args.model)
+    identity = identity_for(model_path, args.model)
     out = args.cache_dir / f"scifact_test{args.size}_{args.tag or 'qwen15b'}.jsonl"
-    if args.model:
-        from rag_augment.models import file_hash
-        identity = {**IDENTITY, "model": args.model.name, "model_hash": file_hash(args.model),
-                    "source": "benchmarks/data_prep/generate_scifact_subset.py --model (the pool's prompt and "
-                              "parameters, another model)"}
-    elif not out.exists():
+    if not args.model and not out.exists():
         out.write_text(args.pool_cache.read_text())
     cache = GenerationCache(out)
 
@@ -100,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     todo = [c for c in chunks if cache.get(identity, c) is None]
     print(f"subset {len(wanted)} docs, {len(chunks)} chunks, {len(todo)} to generate -> {out}", flush=True)
     from rag_augment.generators.llama_cpp import LlamaCppBackend
-    backend = LlamaCppBackend(str(args.model) if args.model else None, n_ctx=1024 * args.parallel,
-                              parallel=args.parallel)
+    backend = LlamaCppBackend(model_path, n_ctx=1024 * args.parallel, parallel=args.parallel)
     generate_into(cache, identity, todo, lambda c: messages(raw[c.doc_id].title, raw[c.doc_id].text), backend,
                   args.batch)
     return 0

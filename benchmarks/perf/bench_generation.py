@@ -1,7 +1,9 @@
-"""Throughput of query generation, in chunks per minute, on SciFact abstracts.
+"""Throughput of query generation, in chunks per minute, on SciFact abstracts or a folder's chunks.
 
-    python -m benchmarks.perf.bench_generation --n 20           # naive loop vs multi-sequence, default model
+    python -m benchmarks.perf.bench_generation --n 20           # naive loop vs multi-sequence, the 1.5B model
     python -m benchmarks.perf.bench_generation --n 20 --parallel 4,8 --server 4
+    python -m benchmarks.perf.bench_generation --docs ../shared/kb/handbook_18f/pages --profile hr_policy \
+        --variant "0.5B, parallel=16:model=qwen2.5-coder-0.5b,parallel=16"     # chunks as `rag-augment index` cuts them
 
 Modes: `naive` calls create_chat_completion once per chunk (parallel=1); `parallel=P` decodes P chunks together
 in one llama.cpp context with the shared prompt prefix evaluated once; `server` sends the same chunks to a
@@ -47,6 +49,18 @@ def load_chunks(path: Path, n: int) -> list[Chunk]:
             if len(chunks) == n:
                 break
     return chunks
+
+
+def load_folder_chunks(path: Path, n: int, seed: int = 0) -> list[Chunk]:
+    """n chunks of a folder, cut as `rag-augment index` cuts them (headings become paraphrase seeds), drawn at
+    random with a fixed seed so every mode and every run reads the same ones."""
+    import random
+
+    from rag_augment.chunking import chunk_documents, load_documents
+    docs, _ = load_documents(path)
+    chunks = chunk_documents(docs)
+    random.Random(seed).shuffle(chunks)
+    return chunks[:n]
 
 
 def run(gen, chunks: list[Chunk], warmup: Chunk) -> dict:
@@ -98,7 +112,11 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS,
                     help="SciFact corpus.jsonl (default: ../shared/datasets/scifact/corpus.jsonl beside the "
                          "repository)")
-    ap.add_argument("--model", default="", help="GGUF path (default: the assembled Qwen2.5-Coder-1.5B)")
+    ap.add_argument("--docs", type=Path, default=None,
+                    help="a folder of documents: time --n of its chunks (seeded draw) instead of SciFact abstracts")
+    ap.add_argument("--model", default=models.LARGE.name,
+                    help="the naive baseline's model, a packaged name or a GGUF path (default: the 1.5B model, the "
+                         "default generator until 2026-11-30)")
     ap.add_argument("--parallel", default="16", help="comma-separated sequence counts for the multi-sequence "
                                                     "mode; N-spread spreads prompt tokens over decode steps; "
                                                     "N-streams gives each sequence its own KV stream")
@@ -111,7 +129,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--profile", default="scientific")
     ap.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=V,...",
-                    help="one more mode, timed in the same alternating loop: keys model (GGUF path), parallel, "
+                    help="one more mode, timed in the same alternating loop: keys model (packaged name or GGUF "
+                         "path), parallel, "
                          "questions (n_questions), words (max_chunk_words), streams (1: one KV stream per "
                          "sequence); e.g. 'lean:parallel=16,questions=3,words=150'")
     args = ap.parse_args()
@@ -119,8 +138,9 @@ def main() -> None:
     from rag_augment.generators.llama_cpp import local_generator
     from rag_augment.generators.openai_compat import openai_generator
 
-    model = args.model or models.default_model_path()
-    chunks = load_chunks(args.corpus, args.n + 1)
+    model = models.resolve_model(args.model)
+    chunks = load_folder_chunks(args.docs, args.n + 1) if args.docs else load_chunks(args.corpus, args.n + 1)
+    source = f"{args.docs.name} chunks" if args.docs else "SciFact abstracts"
     warmup, chunks = chunks[0], chunks[1:]
     prompt = PromptConfig(profile=args.profile)
     params = SamplingParams(max_tokens=args.max_tokens)
@@ -140,8 +160,8 @@ def main() -> None:
             ap.error(f"--variant {spec!r}: unknown keys {sorted(unknown)}")
         vprompt = replace(prompt, n_questions=int(kv.get("questions", prompt.n_questions)),
                           max_chunk_words=int(kv.get("words", prompt.max_chunk_words)))
-        gens[name] = local_generator(kv.get("model", model), prompt=vprompt, params=params, n_ctx=args.n_ctx,
-                                     n_threads=args.threads, parallel=int(kv.get("parallel", 16)),
+        gens[name] = local_generator(models.resolve_model(kv.get("model", model)), prompt=vprompt, params=params,
+                                     n_ctx=args.n_ctx, n_threads=args.threads, parallel=int(kv.get("parallel", 16)),
                                      kv_unified=kv.get("streams", "0") != "1")
     runs: dict[str, list[dict]] = {name: [] for name in gens}
     for rep in range(args.repeat):  # modes alternate, so a busy neighbour slows all of them alike
@@ -167,7 +187,7 @@ def main() -> None:
     base = rows[0][1] if not args.no_naive else None
     print(f"Machine: {platform.machine()}, nproc={os.cpu_count()}, threads={args.threads}; "
           f"date {datetime.date.today()}; model {os.path.basename(model)}; "
-          f"llama-cpp-python {version('llama-cpp-python')}; {len(chunks)} SciFact abstracts; "
+          f"llama-cpp-python {version('llama-cpp-python')}; {len(chunks)} {source}; "
           f"median of {args.repeat} alternating run(s); load average {os.getloadavg()[0]:.1f}; "
           f"prompt {prompt.version}/{prompt.profile}, n_questions={prompt.n_questions}; {params.to_dict()}\n")
     print("| mode | seconds | chunks/min | speed-up | chunks/CPU-min | speed-up (CPU) | prompt tok | gen tok "

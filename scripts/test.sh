@@ -5,7 +5,7 @@
 # fail the run, RAG_AUGMENT_LINT=report prints them and goes on to the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh "local,local-1.5b,llamaindex,eval,web,test"
+bash scripts/setup.sh "local,local-large,llamaindex,eval,web,test"
 . .venv/bin/activate
 # Debian's Chromium and its driver for the review page's browser test (no browser downloads here).
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then

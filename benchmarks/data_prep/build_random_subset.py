@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.cache or CACHE / f"scifact_random{args.size}_{tag}.jsonl"
     from benchmarks.data_prep.generate_scifact_subset import identity_for, model_for
     model_path = model_for(args.model) if args.generate or args.model else ""
-    identity = identity_for(model_path, args.model) if args.model else IDENTITY
+    identity = identity_for(model_path, args.model)
     sources = SOURCE_CACHES if not args.model else (CACHE / f"scifact_test1000_{tag}.jsonl",)
     chunks, found, todo = missing_chunks(args.shared, subset["docs"], (out, *sources), identity)
     hours = len(todo) * SECONDS_PER_CHUNK / 3600

@@ -203,9 +203,36 @@ class _Quiet:
         pass
 
 
+def test_a_bi_encoder_base_gets_an_identity_pooler_and_a_faster_head(tiny_model, tmp_path):
+    """A bi-encoder folder (no sequence-classifier architecture) starts a fresh head: the pooler passes [CLS]
+    through and the head learns at head_lr; a ready cross-encoder keeps its head and one learning rate."""
+    import torch
+    from transformers import AutoModel
+
+    from rag_augment.rerank.train import has_fresh_head, identity_pooler, load_cross_encoder, param_groups
+    assert not has_fresh_head(tiny_model)
+    bi = tmp_path / "bi"
+    AutoModel.from_pretrained(tiny_model).save_pretrained(bi)   # BertModel: what a bi-encoder folder holds
+    assert has_fresh_head(bi)
+    assert has_fresh_head(tmp_path / "no-config-here")
+    ce = load_cross_encoder(tiny_model)
+    identity_pooler(ce)
+    assert torch.equal(ce.model.bert.pooler.dense.weight, torch.eye(32))
+    assert not ce.model.bert.pooler.dense.bias.any()
+    groups = param_groups(ce.model, 5e-5, 1e-3)
+    head = {id(p) for n, p in ce.model.named_parameters() if "classifier" in n or "pooler" in n}
+    for g in groups:
+        assert g["lr"] == (1e-3 if {id(p) for p in g["params"]} <= head else 5e-5)
+        assert not ({id(p) for p in g["params"]} & head) or {id(p) for p in g["params"]} <= head
+    assert {g["lr"] for g in param_groups(ce.model, 5e-5, None)} == {5e-5}
+    assert sum(len(g["params"]) for g in groups) == len(list(ce.model.parameters()))
+
+
 def test_bad_settings_are_one_line_errors(index, tmp_path):
     with pytest.raises(ConfigError, match="negatives"):
         train_reranker(index, TrainConfig(negatives=0))
+    with pytest.raises(ConfigError, match="head_lr"):
+        train_reranker(index, TrainConfig(head_lr=0))
     with pytest.raises(ConfigError, match="not a folder"):
         train_reranker(index, TrainConfig(base_model=str(tmp_path / "nope")))
     with pytest.raises(ConfigError, match="rag-augment train"):

@@ -35,6 +35,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=8, help="queries per step")
     p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--head-lr", type=float, default=None,
+                   help="learning rate of a fresh scoring head on a bi-encoder base (default 1e-3); a ready "
+                        "cross-encoder's head trains at --lr")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--top-n", type=int, default=20, help="fused hits the reranker rescores at query time")
     p.add_argument("--weight", type=float, default=1.0,
@@ -57,7 +60,8 @@ def run(args) -> int:
     config = TrainConfig(base_model=args.base_model, layers=args.layers or None, max_length=args.max_length,
                          negatives=args.negatives, mine_depth=args.mine_depth, round_trip=args.round_trip,
                          kinds=tuple(args.kind), epochs=args.epochs, batch_groups=args.batch_size, lr=args.lr,
-                         seed=args.seed, max_minutes=args.max_minutes, top_n=args.top_n, weight=args.weight)
+                         head_lr=TrainConfig.head_lr if args.head_lr is None else args.head_lr, seed=args.seed,
+                         max_minutes=args.max_minutes, top_n=args.top_n, weight=args.weight)
     labelled = _read_labelled(args.tune_on) if args.tune_on else None
     if args.adapt:
         if labelled:

@@ -49,6 +49,9 @@ RUN_SPECS = {
                   "pool": None},
     "scifact1k": {"dataset": SCIFACT, "cache": CACHE / "scifact_test1000_qwen15b.jsonl", "chunk_size": 2048,
                   "pool": SUBSETS / "scifact_test_1000.json"},
+    # the issue's bar: the unpooled subset (random distractors) with the default local model's queries
+    "scifact1k-random": {"dataset": SCIFACT, "cache": CACHE / "scifact_random1000_qwen05b.jsonl", "chunk_size": 2048,
+                         "pool": SUBSETS / "scifact_test_random_1000.json"},
 }
 TOP_N = 20
 
@@ -64,6 +67,17 @@ def load(run: str):
         pool = json.loads(Path(spec["pool"]).read_text())
         ds = D.restrict(ds, pool["docs"], pool["queries"], {"pool": str(spec["pool"])})
     return ds, spec
+
+
+def open_index(run: str, ds, spec, work: Path, embedder=None):
+    """The run's index built from its committed cache (reused when already built), without human queries."""
+    chunking = ChunkingConfig(spec["chunk_size"], 32)
+    chunks = chunk_documents(ds.documents, chunking)
+    index, info = build_index(ds, chunks, ReplayGenerator(spec["cache"]), work / "index",
+                              EvalSpec(name=run, chunking=chunking), embedder=embedder,
+                              cache_path=Path(spec["cache"]))
+    clear_human_queries(index)
+    return index, info
 
 
 def ndcgs(rankings: dict[str, list[str]], qrels, chunk_doc) -> dict[str, float]:
@@ -127,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--retrain", action="store_true", help="train again even when a model is stored")
     ap.add_argument("--lr", type=float, default=TrainConfig.lr, help="the rerankers' learning rate")
+    ap.add_argument("--head-lr", type=float, default=TrainConfig.head_lr,
+                    help="the fresh head's learning rate (the first runs of this study: the encoder's)")
     ap.add_argument("--tag", default="", help="suffix of the model folders and result files (another setting)")
     ap.add_argument("--smoke", action="store_true",
                     help="check the script in a minute: hash embedder, 12 queries per split, nothing written here")
@@ -139,12 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         from rag_augment.testing import HashEmbedder
         embedder = HashEmbedder(128)
         ds.qrels = {s: dict(sorted(ds.split(s).items())[:12]) for s in ("train", "test")}
-    chunking = ChunkingConfig(spec["chunk_size"], 32)
-    chunks = chunk_documents(ds.documents, chunking)
-    index, info = build_index(ds, chunks, ReplayGenerator(spec["cache"]), work / "index",
-                              EvalSpec(name=args.run, chunking=chunking), embedder=embedder,
-                              cache_path=Path(spec["cache"]))
-    clear_human_queries(index)
+    index, info = open_index(args.run, ds, spec, work, embedder)
     chunk_doc = chunk_docs(index)
     splits = {"train": ds.split("train"), "test": ds.split("test")}
     qrels = {**splits["train"], **splits["test"]}
@@ -171,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         kind = f"reranker-{variant}{args.tag}"
         cfg = TrainConfig(layers=args.layers or None, max_length=args.max_length, epochs=args.epochs,
-                          max_minutes=args.max_minutes, seed=0, lr=args.lr)
+                          max_minutes=args.max_minutes, seed=0, lr=args.lr,
+                          head_lr=args.head_lr)
         folder = index.home / f"{kind}-{index.store.name}"
         if args.retrain or not (folder / "reranker.json").exists():
             qs = pseudo_queries(index) if variant == "pseudo" else None

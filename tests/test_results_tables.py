@@ -168,3 +168,13 @@ def test_conditional_text_only_when_its_runs_were_made(tmp_path):
     result = result_from_per_query(read_per_query(write_per_query(fake_result("a"), tmp_path / "a.json.gz")))
     note = "x [[if a]]A [[m a dense nDCG@10]] [[endif]][[if a zzz]]Z [[m zzz dense nDCG@10]][[endif]]y"
     assert rb.render_note(note, {"a": result}) == "x A 0.438 y"
+
+
+def test_reranker_study_table_is_what_its_per_query_files_give():
+    """RESULTS.md's issue-19 table is rendered from the reranker study's committed per-query files alone."""
+    from benchmarks.studies.reranker import report
+    results = report.load_results()
+    assert results, "benchmarks/studies/reranker/results/ holds no study result"
+    assert report.committed_block() == report.block(results), (
+        "benchmarks/RESULTS.md's reranker table differs from the study's per-query files: run "
+        "`python -m benchmarks.studies.reranker.report` and commit")

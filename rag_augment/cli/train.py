@@ -23,9 +23,9 @@ def add_parsers(sub) -> None:
                    help="CPU budget for the whole run; the training schedule is planned to end inside it")
     p.add_argument("--base-model", default=None,
                    help="a local model folder to start from (default: the packaged MiniLM, with a fresh head)")
-    p.add_argument("--layers", type=int, default=2,
+    p.add_argument("--layers", type=int, default=0,
                    help="keep the base model's first N layers (reranking cost grows with depth; 0: all)")
-    p.add_argument("--max-length", type=int, default=192, help="tokens of query + passage")
+    p.add_argument("--max-length", type=int, default=128, help="tokens of query + passage")
     p.add_argument("--negatives", type=int, default=3, help="hard negatives per query, mined by the index's legs")
     p.add_argument("--mine-depth", type=int, default=20, help="negatives are drawn from this many best chunks")
     p.add_argument("--round-trip", type=int, default=0,
@@ -132,7 +132,7 @@ def _summary(meta: dict[str, Any]) -> str:
     else:
         rr = meta["rerank"]
         tuned = f" (tuned on {rr['tuned_on']['queries']} labelled queries)" if rr.get("tuned_on") else ""
-        head = (f"reranker: {meta['base_model']} cut to {meta['layers']} layers, {meta['steps']} steps "
+        head = (f"reranker: {meta['base_model']}, {meta['layers']} layers, {meta['steps']} steps "
                 f"({meta['epochs_done']:g} epochs){budget}")
         last = f"query time: reranks the top {rr['top_n']} at weight {rr['weight']:g}{tuned}"
     return "\n".join([

@@ -3,8 +3,10 @@
 The model is a sentence-transformers CrossEncoder initialised from a local folder: by default the packaged
 all-MiniLM-L6-v2 (a bi-encoder, so the one-logit classification head starts fresh), or any sentence-transformers /
 transformers folder the caller gives (a ready cross-encoder keeps its head). `layers` keeps only the first N
-transformer layers: reranking cost is linear in depth, and on a 2-core CPU the full 6 layers over 20 passages cost
-well over a second per query.
+transformer layers (reranking cost is linear in depth) and `max_length` cuts query + passage: from the packaged
+bi-encoder, 2 layers did not learn to rank in a train-only probe, 3 barely, while 4 and 6 did within 80 steps; all 6
+over 128 tokens rerank a top 20 in about 140 ms p50 on 2 cores (benchmarks/studies/reranker/results/probe-*.md and
+latency.md), hence those defaults.
 
 The loop is plain torch over the CrossEncoder's own preprocess and forward, with a listwise loss (softmax cross-
 entropy over the query's positive and its mined negatives, the "localized contrastive estimation" of Gao et al.
@@ -43,10 +45,9 @@ CALIBRATION_STEPS = 2
 @dataclass(frozen=True)
 class TrainConfig:
     base_model: str | None = None     # a local model folder; None: the packaged MiniLM
-    # keep the first N transformer layers (None: all). 2 is cheap, but from the packaged bi-encoder it did not learn
-    # in one epoch (loss flat at ln 4; benchmarks/studies/reranker/RESULT.md); all 6 began to learn in a probe
-    layers: int | None = 2
-    max_length: int = 192             # tokens of query + passage (the passage is cut)
+    # keep the first N transformer layers (None: all); the module's note says why all 6 over 128 tokens
+    layers: int | None = None
+    max_length: int = 128             # tokens of query + passage (the passage is cut)
     negatives: int = 3                # mined negatives per query
     mine_depth: int = 20              # negatives are drawn from this many best chunks of other documents
     round_trip: int = 0               # keep a query only if the chunk legs rank its parent in this top (0: all)
@@ -54,8 +55,8 @@ class TrainConfig:
     epochs: int = 1
     batch_groups: int = 8             # queries per optimiser step (each with 1 + negatives passages)
     lr: float = 5e-5
-    # learning rate of a fresh scoring head (pooler + classifier) on a bi-encoder base: at the encoder's rate the
-    # head barely moves and, from 2 layers, the loss stayed at chance; None: the encoder's rate
+    # learning rate of a fresh scoring head (pooler + classifier) on a bi-encoder base, the usual faster rate for
+    # weights that start from nothing (it did not rescue 2 layers; not ablated on 6); None: the encoder's rate
     head_lr: float | None = 1e-3
     warmup: float = 0.1               # share of the planned steps spent warming up
     seed: int = 0

@@ -47,6 +47,8 @@ HERE = Path(__file__).resolve().parent
 RUN_SPECS = {
     "sample_kb": {"dataset": "sample_kb", "cache": CACHE / "sample_kb_qwen15b_hr_policy.jsonl", "chunk_size": 256,
                   "pool": None},
+    "sample_kb-qwen05b": {"dataset": "sample_kb", "cache": CACHE / "sample_kb_qwen05b_hr_policy.jsonl",
+                          "chunk_size": 256, "pool": None},
     "scifact1k": {"dataset": SCIFACT, "cache": CACHE / "scifact_test1000_qwen15b.jsonl", "chunk_size": 2048,
                   "pool": SUBSETS / "scifact_test_1000.json"},
     # the bar: the unpooled subset (random distractors) with the default local model's queries

@@ -88,10 +88,10 @@ def committed_block(text: str | None = None) -> str:
 
 
 def main() -> int:
+    results = load_results()
     text = RESULTS_MD.read_text()
-    new = text.replace(committed_block(text), block(load_results()))
-    RESULTS_MD.write_text(new)
-    print(render(load_results()))
+    RESULTS_MD.write_text(text.replace(committed_block(text), block(results)))
+    print(render(results))
     return 0
 
 

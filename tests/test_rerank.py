@@ -306,6 +306,24 @@ def test_explain_prints_the_rerankers_score(index, capsys):
     assert "rerank #1 (1.000)" in out and "rerank #2 (0.000)" in out
 
 
+def test_weight_tuning_leaves_out_the_real_queries_the_model_trained_on(index, tiny_model):
+    from rag_augment.errors import InputError
+    from rag_augment.real_queries import add_real_queries
+    from rag_augment.rerank import tune_rerank_weight
+    from rag_augment.rerank.model_home import HUMAN_QUERIES_FILE
+    seen = "How Many Hours of annual leave per pay period"
+    add_real_queries(index, [{"text": seen, "doc_id": "leave.md"}])
+    meta = train_reranker(index, tiny(tiny_model, seed=2))
+    assert meta["training_queries"]["human_distinct"] == 1
+    stored = (model_dir(index) / HUMAN_QUERIES_FILE).read_text()
+    assert "annual" not in stored.lower() and len(stored.split()) == 1  # a hash, never the text
+    tuned = tune_rerank_weight(index, {"how many hours of annual leave  per pay period": {"leave.md": 1},
+                                       "where do I book flights": {"travel.md": 1}})
+    assert tuned["tuned_on"]["queries"] == 1 and tuned["tuned_on"]["left_out_trained_on"] == 1
+    with pytest.raises(InputError, match="all 1 labelled queries trained the reranker"):
+        tune_rerank_weight(index, {seen: {"leave.md": 1}})
+
+
 # ---------------------------------------------------------------- the command
 
 def test_train_command_trains_reports_and_shows_status(index, tiny_model, capsys, tmp_path):

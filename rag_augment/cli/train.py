@@ -131,7 +131,11 @@ def _summary(meta: dict[str, Any]) -> str:
         last = f"query time: leg {meta['leg']['name']} at weight {meta['leg']['weight']:g}"
     else:
         rr = meta["rerank"]
-        tuned = f" (tuned on {rr['tuned_on']['queries']} labelled queries)" if rr.get("tuned_on") else ""
+        tuned = ""
+        if rr.get("tuned_on"):
+            left = rr["tuned_on"].get("left_out_trained_on", 0)
+            tuned = (f" (tuned on {rr['tuned_on']['queries']} labelled queries"
+                     f"{f'; {left} it trained on left out' if left else ''})")
         head = (f"reranker: {meta['base_model']}, {meta['layers']} layers, {meta['steps']} steps "
                 f"({meta['epochs_done']:g} epochs){budget}")
         last = f"query time: reranks the top {rr['top_n']} at weight {rr['weight']:g}{tuned}"

@@ -3,6 +3,9 @@
     <home>/reranker-<collection>/        the model (sentence-transformers CrossEncoder folder) and reranker.json
     <home>/reranker-<collection>.work/   a training run in progress: its training set and last checkpoint
 
+human_queries.txt lists a short hash of every real or feedback query the model trained on, so that tuning its
+weight on labelled queries can leave those out (a model scored on its own training queries earns too much weight).
+
 reranker.json holds the provenance (which queries trained it and who wrote them, counts, seed, the base model's
 sha256, budget and time) and a fingerprint of the index it was trained on. Re-indexing changes the chunks or the
 query vectors, hence the fingerprint: the model still loads but is reported stale until it is trained again.
@@ -23,6 +26,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 META_FILE = "reranker.json"
+HUMAN_QUERIES_FILE = "human_queries.txt"
+HUMAN_SOURCES = ("real", "feedback")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
@@ -60,6 +65,22 @@ def base_model_sha256(folder: str | Path) -> str:
                     h.update(block)
             return h.hexdigest()
     raise ConfigError(f"base model {folder}: no {' or '.join(WEIGHT_FILES)} in the folder")
+
+
+def query_key(text: str) -> str:
+    """A query's key, blind to case and spacing; a hash, so no query text is copied into the model folder."""
+    return hashlib.sha1(" ".join(text.lower().split()).encode("utf-8")).hexdigest()[:16]
+
+
+def write_human_queries(folder: Path, texts: list[str]) -> int:
+    keys = sorted({query_key(t) for t in texts})
+    (folder / HUMAN_QUERIES_FILE).write_text("".join(k + "\n" for k in keys), encoding="utf-8")
+    return len(keys)
+
+
+def read_human_queries(folder: Path) -> set[str]:
+    path = folder / HUMAN_QUERIES_FILE
+    return set(path.read_text(encoding="utf-8").split()) if path.exists() else set()
 
 
 def read_meta(folder: Path) -> dict[str, Any] | None:

@@ -420,6 +420,8 @@ def _finish(index: AugmentIndex, model, cfg: TrainConfig, state: _State, groups:
         "versions": {"torch": torch.__version__, "sentence_transformers": sentence_transformers.__version__},
         "cpu_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
     }
+    human = [g.query for g in groups if g.source.split(":")[0] in model_home.HUMAN_SOURCES]
+    meta["training_queries"]["human_distinct"] = model_home.write_human_queries(built, human)
     model_home.write_meta(built, meta)
     model_home.install(built, target)
     shutil.rmtree(work, ignore_errors=True)

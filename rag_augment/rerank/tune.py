@@ -1,5 +1,6 @@
 """Tune the rerank weight on labelled queries, like the legs' weights: rank each query once (fused top-N and the
-reranker's scores), then pick the weight with the best mean nDCG@10 over a grid that includes 0 (reranker off)."""
+reranker's scores), then pick the weight with the best mean nDCG@10 over a grid that includes 0 (reranker off).
+Labelled queries the model trained on (the index's real and feedback queries) are left out of the choice."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -59,15 +60,21 @@ def score_queries(index: AugmentIndex, labelled: Mapping[str, Mapping[str, int]]
 def tune_rerank_weight(index: AugmentIndex, labelled: Mapping[str, Mapping[str, int]],
                        grid: Sequence[float] = WEIGHT_GRID, kind: str = "reranker") -> dict[str, Any]:
     """Pick the weight on labelled queries and store it with the model (reranker.json)."""
+    from rag_augment.errors import InputError
     from rag_augment.rerank import model_home
     from rag_augment.rerank.stage import load_reranker
     stage = load_reranker(index, kind=kind)
-    chunk_doc = {cid: m.get("doc_id", cid) for cid, m in index.store.chunk_states().items()}
-    weight, table = best_weight(score_queries(index, labelled, stage), chunk_doc, grid)
     folder = model_home.model_dir(index, kind)
+    trained = model_home.read_human_queries(folder)
+    held_out = {t: r for t, r in labelled.items() if model_home.query_key(t) not in trained}
+    if not held_out:
+        raise InputError(f"tune-on: all {len(labelled)} labelled queries trained the reranker (they are real or "
+                         "feedback queries of the index); tune on queries it has not seen")
+    chunk_doc = {cid: m.get("doc_id", cid) for cid, m in index.store.chunk_states().items()}
+    weight, table = best_weight(score_queries(index, held_out, stage), chunk_doc, grid)
     meta = model_home.read_meta(folder) or {}
     meta["rerank"] = {**meta.get("rerank", {}), "weight": weight,
-                      "tuned_on": {"queries": len(labelled), "nDCG@10_by_weight": {str(w): round(s, 4)
-                                                                                   for w, s in table.items()}}}
+                      "tuned_on": {"queries": len(held_out), "left_out_trained_on": len(labelled) - len(held_out),
+                                   "nDCG@10_by_weight": {str(w): round(s, 4) for w, s in table.items()}}}
     model_home.write_meta(folder, meta)
     return meta["rerank"]

@@ -7,7 +7,8 @@ then, on the same index and queries:
   RRF(dense, BM25), hybrid tuned on train (no synthetic legs), rag_augment's shipped default profile;
 - rerankers fine-tuned by `rag_augment.rerank.train_reranker` (the library path `rag-augment train` runs), on
   (a) the index's synthetic queries ("llm") and (b) pseudo-queries without any generator, each chunk's title or
-  first sentence ("pseudo"), so that the synthetic data's own share is visible;
+  first sentence ("pseudo"), so that the synthetic data's own share is visible; and (c) the synthetic queries
+  blended with half of the real train claims ("llm+real", cross-fitted: see real_fold);
 - each reranker reranks the top 20 of a first stage (the default profile, or the tuned hybrid); the first stage and
   the rerank weight (grid incl. 0 = off) are chosen on the train split only, then scored once on the test split.
 
@@ -24,6 +25,7 @@ import argparse
 import gzip
 import json
 import os
+import random
 import sys
 import time
 from pathlib import Path
@@ -34,13 +36,23 @@ from benchmarks.paths import CACHE, RUNS, SCIFACT, SUBSETS, command_line
 from rag_augment.chunking import ChunkingConfig, chunk_documents
 from rag_augment.eval import datasets as D
 from rag_augment.eval import metrics as M
-from rag_augment.eval.harness import EvalSpec, build_index, chunk_docs, clear_human_queries, collect_legs
+from rag_augment.eval.harness import (
+    NEAR_DUPLICATE_JACCARD,
+    EvalSpec,
+    build_index,
+    chunk_docs,
+    clear_human_queries,
+    collect_legs,
+    near_duplicates_of,
+)
 from rag_augment.eval.replay import ReplayGenerator
 from rag_augment.eval.systems import EVAL_DEPTH, MAX_K, hybrid_profile, single_leg, truncate
 from rag_augment.eval.tune import TuneSet, tune_profile
+from rag_augment.filters import FilterConfig
 from rag_augment.fusion import fuse
 from rag_augment.profiles import load_profile
 from rag_augment.rerank import TrainConfig, best_weight, combine_scores, load_reranker, pseudo_queries, train_reranker
+from rag_augment.rerank.pairs import TrainingQuery, index_queries
 from rag_augment.rerank.tune import WEIGHT_GRID, Scored
 
 HERE = Path(__file__).resolve().parent
@@ -54,6 +66,9 @@ RUN_SPECS = {
     # the issue's bar: the unpooled subset (random distractors) with the default local model's queries
     "scifact1k-random": {"dataset": SCIFACT, "cache": CACHE / "scifact_random1000_qwen05b.jsonl", "chunk_size": 2048,
                          "pool": SUBSETS / "scifact_test_random_1000.json"},
+    # the same subset with the larger packaged model's queries (`--model qwen2.5-coder-1.5b`)
+    "scifact1k-random-qwen15b": {"dataset": SCIFACT, "cache": CACHE / "scifact_random1000_qwen15b.jsonl",
+                                 "chunk_size": 2048, "pool": SUBSETS / "scifact_test_random_1000.json"},
 }
 TOP_N = 20
 
@@ -80,6 +95,28 @@ def open_index(run: str, ds, spec, work: Path, embedder=None):
                               cache_path=Path(spec["cache"]))
     clear_human_queries(index)
     return index, info
+
+
+def real_fold(ds, index, splits, repeat: int, seed: int = 0) -> tuple[list[TrainingQuery], list[str], dict]:
+    """Real queries blended into the training data, cross-fitted: a seeded half of the train claims (fold A) joins
+    the synthetic queries, each as a query of its relevant documents' chunks (`repeat` times, so that a few hundred
+    claims are not drowned by thousands of generated questions); the other half (fold B) is all the weight and first
+    stage are chosen on. A train claim that near-duplicates a test claim (harness rule: token Jaccard or embedding
+    cosine) never trains."""
+    train = sorted(splits["train"])
+    fold_a = set(random.Random(seed).sample(train, len(train) // 2))
+    near = near_duplicates_of(index.embedder, {q: ds.queries[q] for q in sorted(fold_a)},
+                              [ds.queries[q] for q in splits["test"]], NEAR_DUPLICATE_JACCARD,
+                              FilterConfig().dedupe_threshold)
+    chunks_of: dict[str, list[str]] = {}
+    for cid, doc in sorted(chunk_docs(index).items()):
+        chunks_of.setdefault(doc, []).append(cid)
+    out = [TrainingQuery(ds.queries[q], cid, "real", "real:train-fold-a")
+           for q in sorted(fold_a - set(near)) for doc, grade in sorted(splits["train"][q].items()) if grade > 0
+           for cid in chunks_of.get(doc, [])[:1]]
+    info = {"fold_a": len(fold_a), "near_duplicates_dropped": len(near), "training_queries": len(out),
+            "repeat": repeat, "fold_b": len(train) - len(fold_a), "seed": seed}
+    return out * repeat, [q for q in train if q not in fold_a], info
 
 
 def ndcgs(rankings: dict[str, list[str]], qrels, chunk_doc) -> dict[str, float]:
@@ -145,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=TrainConfig.lr, help="the rerankers' learning rate")
     ap.add_argument("--head-lr", type=float, default=TrainConfig.head_lr,
                     help="the fresh head's learning rate (the first runs of this study: the encoder's)")
+    ap.add_argument("--real-repeat", type=int, default=4,
+                    help="variant llm+real: how often each fold-A train claim repeats in the training data")
     ap.add_argument("--tag", default="", help="suffix of the model folders and result files (another setting)")
     ap.add_argument("--smoke", action="store_true",
                     help="check the script in a minute: hash embedder, 12 queries per split, nothing written here")
@@ -187,8 +226,13 @@ def main(argv: list[str] | None = None) -> int:
                           max_minutes=args.max_minutes, seed=0, lr=args.lr,
                           head_lr=args.head_lr)
         folder = index.home / f"{kind}-{index.store.name}"
+        choose_on = sorted(splits["train"])
+        qs = pseudo_queries(index) if variant == "pseudo" else None
+        if variant == "llm+real":
+            real, choose_on, record["real_fold"] = real_fold(ds, index, splits, args.real_repeat)
+            qs = index_queries(index) + real
+            record["real_fold"]["choose_on"] = choose_on
         if args.retrain or not (folder / "reranker.json").exists():
-            qs = pseudo_queries(index) if variant == "pseudo" else None
             log(f"training {kind} (budget {args.max_minutes:g} min) ...")
             meta = train_reranker(index, cfg, queries=qs, kind=kind,
                                   on_plan=lambda p: log(f"  plan: {json.dumps(p.to_dict())}"))
@@ -211,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
                 scored[f][q] = Scored(heads[f], np.array([got[p] for p, _ in heads[f]]), qrels[q])
         choice = {}
         for first in firsts:
-            w, table = best_weight([scored[first][q] for q in splits["train"]], chunk_doc, WEIGHT_GRID)
+            w, table = best_weight([scored[first][q] for q in choose_on], chunk_doc, WEIGHT_GRID)
             choice[first] = {"weight": w, "train_nDCG@10_by_weight": {str(k): round(v, 4) for k, v in table.items()}}
             for label, weight in ((f"{variant}:{first}+rerank", w), (f"{variant}:{first}>rerank-only", 100.0)):
                 per_query[label] = {q: M.score_query(M.to_documents(
@@ -221,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         best_first = max(firsts, key=lambda f: (choice[f]["train_nDCG@10_by_weight"][str(choice[f]["weight"])],
                                                 f == "default"))
         per_query[f"{variant}:chosen-on-train"] = per_query[f"{variant}:{best_first}+rerank"]
-        record["choices"][variant] = {"first_stage": best_first, **choice}
+        record["choices"][variant] = {"first_stage": best_first, "chosen_on": len(choose_on), **choice}
         ms = np.array(seconds) * 1000
         record["rerankers"][variant] = {
             "meta": meta, "latency_ms_top20": {"p50": round(float(np.percentile(ms, 50)), 1),
@@ -261,6 +305,12 @@ def main(argv: list[str] | None = None) -> int:
                      f"(load {r['load_after_timing'][0]:.1f}); chosen on train: first stage "
                      f"{record['choices'][variant]['first_stage']}, weights "
                      f"{ {f: record['choices'][variant][f]['weight'] for f in firsts} }")
+    if "real_fold" in record:
+        rf = record["real_fold"]
+        lines.append(f"- llm+real: {rf['fold_a']} train claims in fold A ({rf['near_duplicates_dropped']} dropped as "
+                     f"near-duplicates of test claims), {rf['training_queries']} real training queries x "
+                     f"{rf['repeat']}; weight and first stage chosen on the {rf['fold_b']} fold-B claims only (the "
+                     "train column of its rows includes fold A, which it trained on)")
     lines.append(f"- `{record['command']}`: {record['seconds'] / 60:.1f} min, load "
                  f"{record['machine']['load_start'][0]:.1f} -> {record['machine']['load_end'][0]:.1f} on "
                  f"{os.cpu_count()} cores; per query: {out.name}")

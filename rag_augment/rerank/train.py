@@ -404,12 +404,15 @@ def _finish(index: AugmentIndex, model, cfg: TrainConfig, state: _State, groups:
     sources: dict[str, int] = {}
     for g in groups:
         sources[g.source] = sources.get(g.source, 0) + 1
+    human = [g.query for g in groups if g.source.split(":")[0] in model_home.HUMAN_SOURCES]
+    human_distinct = model_home.write_human_queries(built, human)
     meta = {
         "kind": "cross-encoder", "created_at": now_iso(),
         "base_model": _shown_base(base), "base_model_sha256": base_sha, "layers": layers,
         "max_length": cfg.max_length, "seed": cfg.seed,
         "config": {**asdict(cfg), "base_model": _shown_base(base), "kinds": list(cfg.kinds)},
-        "training_queries": {"groups": len(groups), "by_source": sources, "mining": mining},
+        "training_queries": {"groups": len(groups), "by_source": sources, "human_distinct": human_distinct,
+                             "mining": mining},
         "steps": state.step, "steps_total": steps_total, "steps_planned": state.steps_planned,
         "epochs_done": round(state.step * cfg.batch_groups / max(1, len(groups)), 3),
         "stopped_by_budget": stopped_by_budget, "loss_every_50_steps": state.losses,
@@ -420,8 +423,6 @@ def _finish(index: AugmentIndex, model, cfg: TrainConfig, state: _State, groups:
         "versions": {"torch": torch.__version__, "sentence_transformers": sentence_transformers.__version__},
         "cpu_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
     }
-    human = [g.query for g in groups if g.source.split(":")[0] in model_home.HUMAN_SOURCES]
-    meta["training_queries"]["human_distinct"] = model_home.write_human_queries(built, human)
     model_home.write_meta(built, meta)
     model_home.install(built, target)
     shutil.rmtree(work, ignore_errors=True)

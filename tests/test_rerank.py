@@ -172,6 +172,12 @@ def test_the_budget_cuts_the_schedule(index, tiny_model):
     assert 0 < meta["steps"] < meta["steps_total"]
 
 
+def test_the_plan_leaves_the_warm_up_step_out_of_the_estimate():
+    from rag_augment.rerank.train import calibrated_step
+    assert calibrated_step([5.0, 1.5, 1.7]) == pytest.approx(1.6)
+    assert calibrated_step([2.0]) == 2.0
+
+
 def test_an_interrupted_run_resumes_from_its_checkpoint(index, tiny_model):
     class StopAfter:
         def __init__(self, total, desc):

@@ -28,7 +28,15 @@ from rag_augment.fusion import FusionProfile, Ranked, combine, fuse
 from rag_augment.provenance import now_iso
 from rag_augment.rerank import model_home
 from rag_augment.rerank.pairs import TrainingGroup, TrainingQuery, index_queries, mine_groups
-from rag_augment.rerank.train import CALIBRATION_STEPS, Plan, TrainConfig, _batch, _fit_budget, _shown_base
+from rag_augment.rerank.train import (
+    CALIBRATION_STEPS,
+    Plan,
+    TrainConfig,
+    _batch,
+    _fit_budget,
+    _shown_base,
+    calibrated_step,
+)
 
 if TYPE_CHECKING:
     from rag_augment.augment_index import AugmentIndex
@@ -89,7 +97,7 @@ def train_adapted_embedder(index: AugmentIndex, config: TrainConfig | None = Non
             step += 1
             if not announced and (len(times) == CALIBRATION_STEPS or step >= planned[0]):
                 announced = True
-                per_step = sum(times) / len(times)
+                per_step = calibrated_step(times)
                 planned[0] = _fit_budget(steps_total, step, per_step, budget_end, clock())
                 if on_plan:
                     on_plan(Plan(len(groups), cfg.batch_groups * (2 + cfg.negatives), steps_per_epoch, steps_total,

@@ -22,7 +22,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 RESULTS_MD = REPO_ROOT / "benchmarks" / "RESULTS.md"
 START, END = "<!-- reranker-study:start -->", "<!-- reranker-study:end -->"
 WHAT = {"llm": "cross-encoder on the generator's queries", "pseudo": "cross-encoder on pseudo-queries (no LLM)",
-        "adapted": "bi-encoder fine-tuned, one more dense leg"}
+        "adapted": "bi-encoder fine-tuned, one more dense leg",
+        "llm+real": "cross-encoder on the generator's queries and half the train claims (first stage and weight "
+                    "chosen on the other half)"}
 
 
 def load_results(folder: Path = RESULTS) -> list[tuple[str, dict]]:

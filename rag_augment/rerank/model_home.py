@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag_augment.errors import ConfigError
+from rag_augment.hashing import sha1_hex
 
 if TYPE_CHECKING:
     from rag_augment.augment_index import AugmentIndex
@@ -69,7 +70,8 @@ def base_model_sha256(folder: str | Path) -> str:
 
 def query_key(text: str) -> str:
     """A query's key, blind to case and spacing; a hash, so no query text is copied into the model folder."""
-    return hashlib.sha1(" ".join(text.lower().split()).encode("utf-8")).hexdigest()[:16]
+    from rag_augment.real_queries import norm_text
+    return sha1_hex(norm_text(text), 16)
 
 
 def write_human_queries(folder: Path, texts: list[str]) -> int:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rag_augment.errors import InputError
 from rag_augment.eval import metrics as M
 from rag_augment.rerank.stage import Ranked, RerankStage, combine_scores
 
@@ -60,7 +61,6 @@ def score_queries(index: AugmentIndex, labelled: Mapping[str, Mapping[str, int]]
 def tune_rerank_weight(index: AugmentIndex, labelled: Mapping[str, Mapping[str, int]],
                        grid: Sequence[float] = WEIGHT_GRID, kind: str = "reranker") -> dict[str, Any]:
     """Pick the weight on labelled queries and store it with the model (reranker.json)."""
-    from rag_augment.errors import InputError
     from rag_augment.rerank import model_home
     from rag_augment.rerank.stage import load_reranker
     stage = load_reranker(index, kind=kind)

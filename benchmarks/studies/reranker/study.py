@@ -101,8 +101,8 @@ def real_fold(ds, index, splits, repeat: int, seed: int = 0) -> tuple[list[Train
     """Real queries blended into the training data, cross-fitted: a seeded half of the train claims (fold A) joins
     the synthetic queries, each as a query of the first chunk of each relevant document (`repeat` times, so that a
     few hundred claims are not drowned by thousands of generated questions); the other half (fold B) is all the
-    weight and first stage are chosen on. A train claim that near-duplicates a test claim (harness rule: token Jaccard or embedding
-    cosine) never trains."""
+    weight and first stage are chosen on. A train claim that near-duplicates a test claim (harness rule: token
+    Jaccard or embedding cosine) never trains."""
     train = sorted(splits["train"])
     fold_a = set(random.Random(seed).sample(train, len(train) // 2))
     near = near_duplicates_of(index.embedder, {q: ds.queries[q] for q in sorted(fold_a)},

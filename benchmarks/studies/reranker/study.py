@@ -8,7 +8,8 @@ then, on the same index and queries:
 - rerankers fine-tuned by `rag_augment.rerank.train_reranker` (the library path `rag-augment train` runs), on
   (a) the index's synthetic queries ("llm") and (b) pseudo-queries without any generator, each chunk's title or
   first sentence ("pseudo"), so that the synthetic data's own share is visible; and (c) the synthetic queries
-  blended with half of the real train claims ("llm+real", cross-fitted: see real_fold);
+  blended with half of the real train claims ("llm+real", cross-fitted: see real_fold); with `--extra-queries RUN`,
+  "llm" also trains on a second generator's queries for the same chunks (another run's index);
 - each reranker reranks the top 20 of a first stage (the default profile, or the tuned hybrid); the first stage and
   the rerank weight (grid incl. 0 = off) are chosen on the train split only, then scored once on the test split.
 
@@ -18,6 +19,8 @@ test queries, with the load average. Every per-query figure is written to result
 
     python -m benchmarks.studies.reranker.study sample_kb --max-minutes 10
     python -m benchmarks.studies.reranker.study scifact1k --max-minutes 60 --variants llm
+    python -m benchmarks.studies.reranker.study scifact1k-random-qwen15b --variants llm --layers 0 --max-length 128 \
+        --extra-queries scifact1k-random --max-minutes 40 --tag=-6L128-both
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.paths import CACHE, RUNS, SCIFACT, SUBSETS, command_line
+from benchmarks.paths import CACHE, RUNS, SCIFACT, SHARED, SUBSETS, command_line
 from rag_augment.chunking import ChunkingConfig, chunk_documents
 from rag_augment.eval import datasets as D
 from rag_augment.eval import metrics as M
@@ -69,6 +72,9 @@ RUN_SPECS = {
     # the same subset with the larger packaged model's queries (`--model qwen2.5-coder-1.5b`)
     "scifact1k-random-qwen15b": {"dataset": SCIFACT, "cache": CACHE / "scifact_random1000_qwen15b.jsonl",
                                  "chunk_size": 2048, "pool": SUBSETS / "scifact_test_random_1000.json"},
+    # sample_kb's labelled queries over the whole 18F handbook (226 unlabelled pages), the default model's queries
+    "handbook-qwen05b": {"dataset": "sample_kb", "docs": SHARED / "kb" / "handbook_18f" / "pages",
+                         "cache": CACHE / "handbook_qwen05b_hr_policy.jsonl", "chunk_size": 256, "pool": None},
 }
 TOP_N = 20
 
@@ -79,7 +85,7 @@ def log(msg: str) -> None:
 
 def load(run: str):
     spec = RUN_SPECS[run]
-    ds = D.load_dataset(spec["dataset"])
+    ds = D.load_dataset(spec["dataset"], docs_folder=spec.get("docs"))
     if spec["pool"]:
         pool = json.loads(Path(spec["pool"]).read_text())
         ds = D.restrict(ds, pool["docs"], pool["queries"], {"pool": str(spec["pool"])})
@@ -117,6 +123,19 @@ def real_fold(ds, index, splits, repeat: int, seed: int = 0) -> tuple[list[Train
     info = {"fold_a": len(fold_a), "near_duplicates_dropped": len(near), "training_queries": len(out),
             "repeat": repeat, "fold_b": len(train) - len(fold_a), "seed": seed}
     return out * repeat, [q for q in train if q not in fold_a], info
+
+
+def extra_queries(run: str, chunk_doc: dict[str, str]) -> tuple[list[TrainingQuery], dict]:
+    """The synthetic queries of another run's index over the same documents and chunking (a second generator's
+    queries: more, and differently worded, per chunk). Its filters applied as they were when it was indexed."""
+    ds, spec = load(run)
+    other, _ = open_index(run, ds, spec, RUNS / f"study-reranker-{run}")
+    qs = index_queries(other)
+    kept = [q for q in qs if q.parent_id in chunk_doc]
+    if len(kept) < len(qs):
+        raise SystemExit(f"--extra-queries {run}: {len(qs) - len(kept)} of its {len(qs)} queries point at chunks "
+                         "this index does not hold (other documents or chunking)")
+    return kept, {"run": run, "cache": Path(spec["cache"]).name, "queries": len(kept)}
 
 
 def ndcgs(rankings: dict[str, list[str]], qrels, chunk_doc) -> dict[str, float]:
@@ -184,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="the fresh head's learning rate (the first runs of this study: the encoder's)")
     ap.add_argument("--real-repeat", type=int, default=4,
                     help="variant llm+real: how often each fold-A train claim repeats in the training data")
+    ap.add_argument("--extra-queries", metavar="RUN", choices=sorted(RUN_SPECS),
+                    help="variant llm also trains on this run's index's synthetic queries (same documents)")
     ap.add_argument("--tag", default="", help="suffix of the model folders and result files (another setting)")
     ap.add_argument("--smoke", action="store_true",
                     help="check the script in a minute: hash embedder, 12 queries per split, nothing written here")
@@ -228,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         folder = index.home / f"{kind}-{index.store.name}"
         choose_on = sorted(splits["train"])
         qs = pseudo_queries(index) if variant == "pseudo" else None
+        if variant == "llm" and args.extra_queries:
+            more, record["extra_queries"] = extra_queries(args.extra_queries, chunk_doc)
+            qs = index_queries(index) + more
         if variant == "llm+real":
             real, choose_on, record["real_fold"] = real_fold(ds, index, splits, args.real_repeat)
             qs = index_queries(index) + real
@@ -305,6 +329,10 @@ def main(argv: list[str] | None = None) -> int:
                      f"(load {r['load_after_timing'][0]:.1f}); chosen on train: first stage "
                      f"{record['choices'][variant]['first_stage']}, weights "
                      f"{ {f: record['choices'][variant][f]['weight'] for f in firsts} }")
+    if "extra_queries" in record:
+        ex = record["extra_queries"]
+        lines.append(f"- llm also trained on the {ex['queries']} synthetic queries of run {ex['run']}'s index "
+                     f"({ex['cache']}, same documents and chunking)")
     if "real_fold" in record:
         rf = record["real_fold"]
         lines.append(f"- llm+real: {rf['fold_a']} train claims in fold A ({rf['near_duplicates_dropped']} dropped as "

@@ -48,6 +48,7 @@ from rag_augment.eval import metrics as M
 from rag_augment.eval.systems import EVAL_DEPTH, QueryLegs, hybrid_profile, single_leg, truncate
 from rag_augment.eval.tune import SYNTHETIC_LEGS, TuneSet, _key, _moves, tune_profile
 from rag_augment.fusion import LEG_NAMES, FusionProfile, collapse_to_parents, fuse
+from rag_augment.hashing import norm_text
 from rag_augment.lexical import LexicalIndex
 from rag_augment.profiles import load_profile
 from rag_augment.types import FEEDBACK, REAL
@@ -519,7 +520,7 @@ def human_queries(index) -> list[HumanQuery]:
     originals = _feedback_originals(index) if any(m.get("kind") == FEEDBACK for _, _, m in stored) else {}
     out = []
     for qid, text, meta in stored:
-        key = " ".join(text.lower().split())
+        key = norm_text(text)
         if meta.get("kind") == FEEDBACK and meta.get("feedback_id") is not None:
             fid = int(meta["feedback_id"])
             judged = fid not in originals or originals[fid] == key

@@ -30,10 +30,10 @@ from rag_augment.generators import prompts
 from rag_augment.generators.base import SamplingParams
 from rag_augment.generators.prompts import JUDGE_SYSTEM, judge_messages  # noqa: F401  (re-exported)
 from rag_augment.generators.quality import line_reason
-from rag_augment.hashing import sha1_hex
+from rag_augment.hashing import norm_text, sha1_hex
 from rag_augment.indexer import query_id
 from rag_augment.provenance import Provenance
-from rag_augment.real_queries import ChunkPicker, norm_text, now_iso, stored_chunk
+from rag_augment.real_queries import ChunkPicker, now_iso, stored_chunk
 from rag_augment.types import FEEDBACK, Chunk, SyntheticQuery
 
 VERDICTS = ("thumbs_down", "flagged_wrong", "rephrased")

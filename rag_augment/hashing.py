@@ -1,7 +1,12 @@
-"""Stable short hashes used for ids and cache keys."""
+"""Stable short hashes and text keys used for ids, cache keys and matching the same query twice."""
 import hashlib
 import json
 from typing import Any
+
+
+def norm_text(text: str) -> str:
+    """The key two queries share when they differ only in case and spacing."""
+    return " ".join(text.lower().split())
 
 
 def sha1_hex(text: str, n: int = 40) -> str:

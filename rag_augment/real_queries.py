@@ -13,14 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from rag_augment.errors import InputError
+from rag_augment.hashing import norm_text
 from rag_augment.indexer import query_id
 from rag_augment.provenance import Provenance, now_iso  # noqa: F401  (now_iso re-exported)
 from rag_augment.types import REAL, Chunk, SyntheticQuery
-
-
-def norm_text(text: str) -> str:
-    """The key two queries share when they differ only in case and spacing."""
-    return " ".join(text.lower().split())
 
 
 # ---- shared helpers over a live index --------------------------------------------------------------------

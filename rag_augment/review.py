@@ -12,13 +12,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from rag_augment.errors import InputError
+from rag_augment.hashing import norm_text
 from rag_augment.types import IndexReport, SyntheticQuery
 
 DECISIONS = ("approve", "reject", "edit")
 
 
 def review_key(parent_id: str, text: str) -> str:
-    return parent_id + "\x00" + " ".join(text.lower().split())
+    return parent_id + "\x00" + norm_text(text)
 
 
 class ReviewBook:

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from rag_augment.errors import InputError
+from rag_augment.hashing import norm_text
 from rag_augment.indexer import query_id
-from rag_augment.real_queries import norm_text, now_iso, read_jsonl
+from rag_augment.real_queries import now_iso, read_jsonl
 from rag_augment.review import check_record
 from rag_augment.types import SyntheticQuery
 

@@ -172,6 +172,26 @@ def test_the_budget_cuts_the_schedule(index, tiny_model):
     assert 0 < meta["steps"] < meta["steps_total"]
 
 
+def test_a_budgeted_plan_is_revised_once_on_steady_steps(index, tiny_model):
+    """The first plan rests on steps 2-3, which ran slower than later ones: it is revised once on the median of the
+    first REPLAN_STEPS, so the budget is not left a third unused."""
+    class SlowStart:
+        def __init__(self):
+            self.t, self.calls = 0.0, 0
+
+        def __call__(self) -> float:
+            self.calls += 1
+            self.t += 3.0 if self.calls < 30 else 1.0
+            return self.t
+
+    plans = []
+    meta = train_reranker(index, tiny(tiny_model, batch_groups=1, epochs=50, max_minutes=4.0), on_plan=plans.append,
+                          clock=SlowStart())
+    assert [p.revised for p in plans] == [False, True]
+    assert plans[1].step_seconds == 1.0 < plans[0].step_seconds
+    assert plans[0].steps_planned < plans[1].steps_planned == meta["steps_planned"] < meta["steps_total"]
+
+
 def test_the_plan_leaves_the_warm_up_step_out_of_the_estimate():
     from rag_augment.rerank.train import calibrated_step
     assert calibrated_step([5.0, 1.5, 1.7]) == pytest.approx(1.6)

@@ -94,6 +94,10 @@ def _print_plan(plan) -> None:
         f"; the budget fits {plan.steps_planned} of {plan.steps_total} steps "
         f"({plan.steps_planned / plan.steps_per_epoch:.2f} epochs)")
     again = f", resuming at step {plan.resumed_at}" if plan.resumed_at else ""
+    if plan.revised:
+        print(f"rag-augment: steady steps take {plan.step_seconds:.2f} s: {plan.steps_planned} steps in all, about "
+              f"{plan.estimate_minutes:g} min more{budget}", file=sys.stderr, flush=True)
+        return
     print(f"rag-augment: training on {plan.groups:,} queries, {plan.pairs_per_step} passages per step, "
           f"{plan.step_seconds:.2f} s per step: about {plan.estimate_minutes:g} min{budget}{cut}{again}",
           file=sys.stderr, flush=True)

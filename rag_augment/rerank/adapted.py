@@ -30,12 +30,15 @@ from rag_augment.rerank import model_home
 from rag_augment.rerank.pairs import TrainingGroup, TrainingQuery, index_queries, mine_groups
 from rag_augment.rerank.train import (
     CALIBRATION_STEPS,
+    REPLAN_STEPS,
     Plan,
     TrainConfig,
+    _announce_revision,
     _batch,
     _fit_budget,
     _shown_base,
     calibrated_step,
+    revised_plan,
 )
 
 if TYPE_CHECKING:
@@ -106,8 +109,16 @@ def train_adapted_embedder(index: AugmentIndex, config: TrainConfig | None = Non
                 if progress:
                     bar = progress(planned[0], "training embedder")
                     bar.update(step)
-            elif bar is not None:
-                bar.update(1)
+            else:
+                if budget_end is not None and len(times) == REPLAN_STEPS and step < planned[0]:
+                    per_step = revised_plan(times)
+                    planned[0] = _fit_budget(steps_total, step, per_step, budget_end, clock())
+                    _announce_revision(on_plan, bar, Plan(
+                        len(groups), cfg.batch_groups * (2 + cfg.negatives), steps_per_epoch, steps_total, planned[0],
+                        round(per_step, 3), round(per_step * (planned[0] - step) / 60, 1), cfg.max_minutes,
+                        revised=True))
+                if bar is not None:
+                    bar.update(1)
     finally:
         if bar is not None:
             bar.close()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag_augment.errors import ConfigError
-from rag_augment.hashing import sha1_hex
+from rag_augment.hashing import norm_text, sha1_hex
 
 if TYPE_CHECKING:
     from rag_augment.augment_index import AugmentIndex
@@ -70,7 +70,6 @@ def base_model_sha256(folder: str | Path) -> str:
 
 def query_key(text: str) -> str:
     """A query's key, blind to case and spacing; a hash, so no query text is copied into the model folder."""
-    from rag_augment.real_queries import norm_text
     return sha1_hex(norm_text(text), 16)
 
 

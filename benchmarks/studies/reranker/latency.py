@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
                                  description=__doc__.split("\n")[0])
     ap.add_argument("--queries", type=int, default=40)
     ap.add_argument("--top", type=int, default=20)
+    ap.add_argument("--tag", default="", help="suffix of the result files (another machine or day)")
     args = ap.parse_args(argv)
     ds, _ = load("scifact1k-random")
     rng = random.Random(0)
@@ -64,12 +65,23 @@ def main(argv: list[str] | None = None) -> int:
               for r in rows]
     lines += ["", f"- `{command_line('benchmarks.studies.reranker.latency', argv or sys.argv[1:])}`, "
                   f"{time.strftime('%Y-%m-%d')}, load {load_start:.2f} before; {len(claims)} test claims x "
-                  f"{args.top} random abstracts each; torch threads {_threads()}"]
+                  f"{args.top} random abstracts each; torch threads {_threads()}; CPU {_cpu()}"]
     text = "\n".join(lines) + "\n"
     print(text)
-    (HERE / "results" / "latency.md").write_text(text)
-    (HERE / "results" / "latency.json").write_text(json.dumps(rows, indent=1))
+    (HERE / "results" / f"latency{args.tag}.md").write_text(text)
+    (HERE / "results" / f"latency{args.tag}.json").write_text(json.dumps(rows, indent=1))
     return 0
+
+
+def _cpu() -> str:
+    """The processor's model name: the same command on another host of the same size can differ by half."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
 
 
 def _threads() -> int:

@@ -193,9 +193,12 @@ def test_a_budgeted_plan_is_revised_once_on_steady_steps(index, tiny_model):
 
 
 def test_the_plan_leaves_the_warm_up_step_out_of_the_estimate():
-    from rag_augment.rerank.train import calibrated_step
+    from rag_augment.rerank.train import calibrated_step, replan_due, revised_plan
     assert calibrated_step([5.0, 1.5, 1.7]) == pytest.approx(1.6)
     assert calibrated_step([2.0]) == 2.0
+    assert [t for t in range(1, 320) if replan_due(t)] == [25, 100, 200, 300]
+    assert revised_plan([9.0] + [3.0] * 50 + [2.0] * 100) == 2.0  # the latest 100 steps only
+    assert revised_plan([9.0, 3.0, 2.0, 2.5]) == 2.5
 
 
 def test_an_interrupted_run_resumes_from_its_checkpoint(index, tiny_model):

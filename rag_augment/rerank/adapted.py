@@ -38,6 +38,7 @@ from rag_augment.rerank.train import (
     _fit_budget,
     _shown_base,
     calibrated_step,
+    replan_due,
     revised_plan,
 )
 
@@ -110,13 +111,13 @@ def train_adapted_embedder(index: AugmentIndex, config: TrainConfig | None = Non
                     bar = progress(planned[0], "training embedder")
                     bar.update(step)
             else:
-                if budget_end is not None and len(times) == REPLAN_STEPS and step < planned[0]:
-                    per_step = revised_plan(times)
+                if budget_end is not None and replan_due(len(times)) and step < planned[0]:
+                    per_step, before = revised_plan(times), planned[0]
                     planned[0] = _fit_budget(steps_total, step, per_step, budget_end, clock())
-                    _announce_revision(on_plan, bar, Plan(
+                    _announce_revision(on_plan, bar, before, Plan(
                         len(groups), cfg.batch_groups * (2 + cfg.negatives), steps_per_epoch, steps_total, planned[0],
                         round(per_step, 3), round(per_step * (planned[0] - step) / 60, 1), cfg.max_minutes,
-                        revised=True))
+                        revised=True), len(times) == REPLAN_STEPS)
                 if bar is not None:
                     bar.update(1)
     finally:

@@ -30,16 +30,14 @@ from rag_augment.rerank import model_home
 from rag_augment.rerank.pairs import TrainingGroup, TrainingQuery, index_queries, mine_groups
 from rag_augment.rerank.train import (
     CALIBRATION_STEPS,
-    REPLAN_STEPS,
     Plan,
     TrainConfig,
-    _announce_revision,
     _batch,
     _fit_budget,
     _shown_base,
     calibrated_step,
     replan_due,
-    revised_plan,
+    revise,
 )
 
 if TYPE_CHECKING:
@@ -90,6 +88,7 @@ def train_adapted_embedder(index: AugmentIndex, config: TrainConfig | None = Non
                                                                  max(0.0, (planned[0] - s) / max(1, planned[0]))))
     budget_end = None if cfg.max_minutes is None else started + cfg.max_minutes * 60
     step, times, losses, bar, stopped, announced = 0, [], [], None, False, False
+    plan: Plan | None = None
     try:
         while step < planned[0]:
             if budget_end is not None and clock() >= budget_end:
@@ -103,21 +102,18 @@ def train_adapted_embedder(index: AugmentIndex, config: TrainConfig | None = Non
                 announced = True
                 per_step = calibrated_step(times)
                 planned[0] = _fit_budget(steps_total, step, per_step, budget_end, clock())
+                plan = Plan(len(groups), cfg.batch_groups * (2 + cfg.negatives), steps_per_epoch, steps_total,
+                            planned[0], round(per_step, 3), round(per_step * (planned[0] - step) / 60, 1),
+                            cfg.max_minutes)
                 if on_plan:
-                    on_plan(Plan(len(groups), cfg.batch_groups * (2 + cfg.negatives), steps_per_epoch, steps_total,
-                                 planned[0], round(per_step, 3), round(per_step * (planned[0] - step) / 60, 1),
-                                 cfg.max_minutes))
+                    on_plan(plan)
                 if progress:
                     bar = progress(planned[0], "training embedder")
                     bar.update(step)
             else:
-                if budget_end is not None and replan_due(len(times)) and step < planned[0]:
-                    per_step, before = revised_plan(times), planned[0]
-                    planned[0] = _fit_budget(steps_total, step, per_step, budget_end, clock())
-                    _announce_revision(on_plan, bar, before, Plan(
-                        len(groups), cfg.batch_groups * (2 + cfg.negatives), steps_per_epoch, steps_total, planned[0],
-                        round(per_step, 3), round(per_step * (planned[0] - step) / 60, 1), cfg.max_minutes,
-                        revised=True), len(times) == REPLAN_STEPS)
+                if budget_end is not None and plan is not None and replan_due(len(times)) and step < planned[0]:
+                    plan = revise(plan, step, times, budget_end, clock(), on_plan, bar)
+                    planned[0] = plan.steps_planned
                 if bar is not None:
                     bar.update(1)
     finally:

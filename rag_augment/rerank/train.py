@@ -26,7 +26,7 @@ import shutil
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -272,6 +272,7 @@ def train_reranker(index: AugmentIndex, config: TrainConfig | None = None,
     window: list[float] = []
     stopped_by_budget = announced = False
     replan = state.steps_planned == 0 and budget_end is not None
+    plan: Plan | None = None
     try:
         step_times: list[float] = []
         while state.step < planned[0]:
@@ -303,14 +304,9 @@ def train_reranker(index: AugmentIndex, config: TrainConfig | None = None,
                     bar = progress(planned[0], "training reranker")
                     bar.update(state.step)
             else:
-                if replan and replan_due(len(step_times)) and state.step < planned[0]:
-                    per_step, before = revised_plan(step_times), planned[0]
-                    planned[0] = state.steps_planned = _fit_budget(steps_total, state.step, per_step, budget_end,
-                                                                   clock())
-                    _announce_revision(on_plan, bar, before, Plan(
-                        len(groups), cfg.batch_groups * (1 + cfg.negatives), steps_per_epoch, steps_total,
-                        planned[0], round(per_step, 3), round(per_step * (planned[0] - state.step) / 60, 1),
-                        cfg.max_minutes, resumed_at, revised=True), len(step_times) == REPLAN_STEPS)
+                if replan and plan is not None and replan_due(len(step_times)) and state.step < planned[0]:
+                    plan = revise(plan, state.step, step_times, budget_end, clock(), on_plan, bar)
+                    planned[0] = state.steps_planned = plan.steps_planned
                 if bar is not None:
                     bar.update(1)
             if clock() - last_ckpt >= cfg.checkpoint_minutes * 60:
@@ -346,13 +342,19 @@ def revised_plan(step_times: Sequence[float]) -> float:
     return statistics.median(step_times[1:][-REPLAN_EVERY:] or step_times)
 
 
-def _announce_revision(on_plan: Callable[[Plan], None] | None, bar: Any, before: int, plan: Plan,
-                       first: bool) -> None:
-    """The first revision is always announced, later ones when they move the plan by 5% or more."""
-    if on_plan and (first or abs(plan.steps_planned - before) >= 0.05 * max(1, before)):
-        on_plan(plan)
+def revise(plan: Plan, done: int, step_times: Sequence[float], budget_end: float | None, now: float,
+           on_plan: Callable[[Plan], None] | None, bar: Any) -> Plan:
+    """`plan` revised on the latest steps (revised_plan): announced the first time, later only when it moves the
+    planned steps by 5% or more; the progress bar's total follows it."""
+    per_step = revised_plan(step_times)
+    steps = _fit_budget(plan.steps_total, done, per_step, budget_end, now)
+    new = replace(plan, steps_planned=steps, step_seconds=round(per_step, 3),
+                  estimate_minutes=round(per_step * (steps - done) / 60, 1), revised=True)
+    if on_plan and (not plan.revised or abs(steps - plan.steps_planned) >= 0.05 * max(1, plan.steps_planned)):
+        on_plan(new)
     if bar is not None and hasattr(bar, "total"):
-        bar.total = plan.steps_planned
+        bar.total = steps
+    return new
 
 
 def _queries_key(queries: Sequence[TrainingQuery] | None) -> str:

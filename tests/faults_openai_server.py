@@ -7,10 +7,14 @@ from faults must end with the same index.
 """
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import re
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +49,15 @@ def persistent(fault: str) -> Schedule:
 
 def healthy() -> Schedule:
     return lambda i, passage: None
+
+
+def every_fault() -> Schedule:
+    """Each request gets the next fault of the whole catalogue, leaks first."""
+    faults = itertools.cycle(LEAKS + ALL_FAULTS)
+    return lambda i, passage: next(faults)
+
+
+SCHEDULES = {"every_fault": every_fault, "healthy": healthy}  # what a FaultServer in its own process can run
 
 
 def key_fragments(text: str | bytes, key: str, n: int = 8) -> list[str]:
@@ -196,3 +209,32 @@ class FaultServer:
         h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         h.close_connection = True
         h.connection.close()
+
+
+class FaultServerProcess:
+    """A FaultServer in a child process, on a named schedule (SCHEDULES)."""
+
+    def __init__(self, schedule: str, key: str = "", hang_s: float = 3.0):
+        self.args = [sys.executable, __file__, schedule, str(hang_s)]
+        self.env = {**os.environ, "FAULT_SERVER_KEY": key}
+
+    def __enter__(self) -> FaultServerProcess:
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, text=True, env=self.env)
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url:
+            raise RuntimeError(f"the fault server did not start (exit code {self.proc.wait()})")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+if __name__ == "__main__":
+    name, hang = sys.argv[1:3]
+    with FaultServer(SCHEDULES[name](), key=os.environ["FAULT_SERVER_KEY"], hang_s=float(hang)) as server:
+        print(server.url, flush=True)
+        threading.Event().wait()

@@ -8,11 +8,10 @@ import logging
 import os
 import subprocess
 import sys
-from itertools import cycle
 from pathlib import Path
 
 import pytest
-from faults_openai_server import ALL_FAULTS, FaultServer, healthy, key_fragments
+from faults_openai_server import FaultServerProcess, key_fragments
 
 from rag_augment.generators.openai_compat import openai_generator
 
@@ -25,12 +24,6 @@ DOCS = {
     "laptop.md": "# Laptops\n\nSecurity patches install overnight; restart your laptop every Friday afternoon.\n",
     "badge.md": "# Badges\n\nLost badges are replaced at the security office on the ground floor.\n",
 }
-
-
-def every_fault():
-    """Each request gets the next fault of the whole catalogue, leaks first."""
-    faults = cycle(("key_in_error", "key_in_answer") + ALL_FAULTS)
-    return lambda i, passage: next(faults)
 
 
 def write_docs(folder: Path) -> Path:
@@ -59,8 +52,8 @@ def test_no_fragment_of_the_key_anywhere(tmp_path, monkeypatch, caplog, capsys):
     docs = write_docs(tmp_path / "docs")
     index = AugmentIndex(tmp_path / "home", embedder=HashEmbedder())
     reports = []
-    for schedule in (every_fault(), every_fault(), healthy()):
-        with FaultServer(schedule, key=KEY, hang_s=1.0) as srv:
+    for schedule in ("every_fault", "every_fault", "healthy"):
+        with FaultServerProcess(schedule, key=KEY, hang_s=1.0) as srv:
             gen = openai_generator("fault-model", base_url=srv.url, api_key_env=KEY_ENV, timeout=0.4, max_retries=1,
                                    backoff_base=0.001, backoff_max=0.01)
             report = index.index_path(docs, gen)
@@ -82,8 +75,8 @@ def test_no_fragment_of_the_key_in_the_cli_output_or_home(tmp_path):
     docs = write_docs(tmp_path / "docs")
     env = {**os.environ, KEY_ENV: KEY, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
     outputs = []
-    for schedule in (every_fault(), healthy()):
-        with FaultServer(schedule, key=KEY, hang_s=1.0) as srv:
+    for schedule in ("every_fault", "healthy"):
+        with FaultServerProcess(schedule, key=KEY, hang_s=1.0) as srv:
             cmd = [sys.executable, "-c", "import logging, sys; logging.basicConfig(level=logging.DEBUG); "
                    "from rag_augment.cli import main; sys.exit(main())",
                    "index", str(docs), "--home", str(tmp_path / "home"), "--generator", "openai",

@@ -6,7 +6,8 @@ request that still fails into Completion.error so one bad chunk never loses the 
 HTML page, no choices). `timeout` bounds each try and `max_retries` the tries after the first, so a hung server
 costs at most about timeout x (max_retries + 1) per request plus the back-off between tries.
 The API key is read from a named environment variable and lives only inside the client object; every error text
-is masked (the key and any 8+ character fragment of it) before it is cut to length.
+is masked (the key and any 8+ character fragment of it) before it is cut to length. openai_generator runs this back
+end in a child process (openai_worker.py), so the key never enters the indexing process at all.
 """
 from __future__ import annotations
 
@@ -116,7 +117,16 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, (openai.APIResponseValidationError, json.JSONDecodeError))  # a body cut short
 
 
-def _check_options(timeout: float, max_retries: int, concurrency: int) -> None:
+def check_options(model: str, base_url: str | None, api_key_env: str, timeout: float, max_retries: int,
+                  concurrency: int, azure_api_version: str | None) -> None:
+    """A one-line ConfigError for the first bad option; a missing key is one except for a server on 127.0.0.1."""
+    if not model:
+        raise ConfigError("openai.model is required (for Azure: the deployment name)")
+    if azure_api_version and not base_url:
+        raise ConfigError("openai.base_url (the Azure endpoint) is required with azure_api_version")
+    if not os.environ.get(api_key_env) and not _is_local(base_url):
+        raise ConfigError(f"the environment variable {api_key_env} holding the API key is not set "
+                          f"(only a server on 127.0.0.1/localhost may run without a key)")
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise ConfigError(f"openai.timeout must be a number of seconds > 0, got {timeout!r}")
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
@@ -131,15 +141,8 @@ class OpenAIBackend:
                  azure_api_version: str | None = None, extra_body: dict[str, Any] | None = None,
                  model_hash: str = "", backoff_base: float = 1.0, backoff_max: float = 60.0,
                  max_retry_after: float = 120.0):
-        if not model:
-            raise ConfigError("openai.model is required (for Azure: the deployment name)")
-        _check_options(timeout, max_retries, concurrency)
-        key = os.environ.get(api_key_env, "")
-        if not key:
-            if not _is_local(base_url):
-                raise ConfigError(f"the environment variable {api_key_env} holding the API key is not set "
-                                  f"(only a server on 127.0.0.1/localhost may run without a key)")
-            key = "not-needed"  # local servers ignore the key, but the client insists on one
+        check_options(model, base_url, api_key_env, timeout, max_retries, concurrency, azure_api_version)
+        key = os.environ.get(api_key_env) or "not-needed"  # local servers ignore the key; the client insists
         self.model_id = model
         self.model_hash = model_hash
         self.base_url = base_url
@@ -150,9 +153,7 @@ class OpenAIBackend:
         self.extra_body = dict(extra_body or {})
         self.backoff_base, self.backoff_max, self.max_retry_after = backoff_base, backoff_max, max_retry_after
         self._client: openai.OpenAI  # AzureOpenAI is one
-        if azure_api_version:
-            if not base_url:
-                raise ConfigError("openai.base_url (the Azure endpoint) is required with azure_api_version")
+        if azure_api_version and base_url:  # check_options: Azure always has its endpoint
             self._client = openai.AzureOpenAI(api_key=key, api_version=azure_api_version, azure_endpoint=base_url,
                                               timeout=timeout, max_retries=0, http_client=_deadline_client(timeout))
         else:
@@ -223,6 +224,10 @@ class OpenAIBackend:
 
 
 def openai_generator(model: str, base_url: str | None = None, prompt: PromptConfig | None = None,
-                     params: SamplingParams | None = None, **kw: Any) -> LLMQueryGenerator:
-    return LLMQueryGenerator(OpenAIBackend(model, base_url=base_url, **kw), prompt=prompt, params=params,
-                             generator_name="openai")
+                     params: SamplingParams | None = None, isolate: bool = True, **kw: Any) -> LLMQueryGenerator:
+    """A query generator on an OpenAI-compatible endpoint. isolate (the default) makes every request in a child
+    process, so the key stays out of the memory Chroma's index files are written from (openai_worker.py)."""
+    from rag_augment.generators.openai_worker import IsolatedOpenAIBackend
+
+    backend = (IsolatedOpenAIBackend if isolate else OpenAIBackend)(model, base_url=base_url, **kw)
+    return LLMQueryGenerator(backend, prompt=prompt, params=params, generator_name="openai")

@@ -30,8 +30,8 @@ class Secret:
         n = self._n
         return bool(self._pieces) and any(text[i:i + n] in self._pieces for i in range(len(text) - n + 1))
 
-    def mask(self, text: str) -> str:
-        """text with every run covered by a fragment of the secret replaced by ***."""
+    def mask(self, text: str, mark: str = MASK) -> str:
+        """text with every run covered by a fragment of the secret replaced by mark (*** by default)."""
         if not self.found_in(text):
             return text
         n, covered = self._n, [False] * len(text)
@@ -43,7 +43,7 @@ class Secret:
             if covered[i]:
                 while i < len(text) and covered[i]:
                     i += 1
-                out.append(MASK)
+                out.append(mark)
             else:
                 out.append(text[i])
                 i += 1

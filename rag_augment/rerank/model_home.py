@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag_augment.errors import ConfigError
-from rag_augment.hashing import norm_text, sha1_hex
+from rag_augment.hashing import file_sha256, norm_text, sha1_hex
 
 if TYPE_CHECKING:
     from rag_augment.augment_index import AugmentIndex
@@ -60,11 +60,7 @@ def base_model_sha256(folder: str | Path) -> str:
     for name in WEIGHT_FILES + ("config.json",):
         path = folder / name
         if path.is_file():
-            h = hashlib.sha256()
-            with open(path, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    h.update(block)
-            return h.hexdigest()
+            return file_sha256(str(path))
     raise ConfigError(f"base model {folder}: no {' or '.join(WEIGHT_FILES)} in the folder")
 
 

@@ -1,8 +1,9 @@
 """The OpenAI back end run in a child process, so that the API key never enters the indexing process's memory.
 
-Why a process: Chroma's HNSW index writes its whole preallocated buffer to disk, unwritten bytes included. In a
-long-lived process those bytes are recycled heap, and the heap holds whatever the HTTP client freed: request headers
-carrying the key, an error body that echoes it. Masking text cannot reach freed memory; a process boundary can.
+Why a process: a new Chroma HNSW segment writes its whole preallocated buffer to disk (hnswlib's
+initPersistentIndex), unwritten bytes included, and those bytes can be recycled memory holding whatever the HTTP
+client freed: request headers carrying the key, an error body that echoes it (a CI run found key fragments in
+data_level0.bin). Masking text cannot reach freed memory; a process boundary can.
 The child reads the key from the environment it inherits, talks to the endpoint, and masks every fragment of the key
 in what it sends back, so the parent only ever holds masked text.
 

@@ -75,6 +75,9 @@ RUN_SPECS = {
     # sample_kb's labelled queries over the whole 18F handbook (226 unlabelled pages), the default model's queries
     "handbook-qwen05b": {"dataset": "sample_kb", "docs": SHARED / "kb" / "handbook_18f" / "pages",
                          "cache": CACHE / "handbook_qwen05b_hr_policy.jsonl", "chunk_size": 256, "pool": None},
+    # XQuAD-en's 240 Wikipedia paragraphs, the default model's queries; a seeded third of the articles is train
+    "xquad-qwen05b": {"dataset": SHARED / "datasets" / "xquad_en", "cache": CACHE / "xquad_qwen05b.jsonl",
+                      "chunk_size": 2048, "pool": None, "article_split": {"train_fraction": 1 / 3, "seed": 0}},
 }
 TOP_N = 20
 
@@ -89,7 +92,19 @@ def load(run: str):
     if spec["pool"]:
         pool = json.loads(Path(spec["pool"]).read_text())
         ds = D.restrict(ds, pool["docs"], pool["queries"], {"pool": str(spec["pool"])})
+    if spec.get("article_split"):
+        ds.qrels = article_split(ds.qrels["test"], **spec["article_split"])
     return ds, spec
+
+
+def article_split(qrels, train_fraction: float, seed: int) -> dict[str, dict]:
+    """A set with only a test split (XQuAD) split by article (document ids "<Article>__p<i>"), seeded: no article's
+    paragraphs are relevant to both train and test questions, so the weight chosen on train has not seen them."""
+    article = {q: next(iter(rels)).split("__p")[0] for q, rels in qrels.items()}
+    names = sorted(set(article.values()))
+    train = set(random.Random(seed).sample(names, round(len(names) * train_fraction)))
+    return {"train": {q: r for q, r in qrels.items() if article[q] in train},
+            "test": {q: r for q, r in qrels.items() if article[q] not in train}}
 
 
 def open_index(run: str, ds, spec, work: Path, embedder=None):

@@ -154,6 +154,26 @@ def test_the_same_seed_trains_the_same_model(make_index, tiny_model):
     assert np.allclose(train("a"), train("b"), atol=1e-5)
 
 
+def test_training_leaves_the_host_rng_alone_and_seeds_a_fresh_head(make_index, tiny_model, tmp_path):
+    """The host's torch generator is where it was before training; a bi-encoder base (fresh head) trained twice
+    with one seed gives one model, whatever the host drew in between."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+    bi = tmp_path / "bi"
+    AutoModel.from_pretrained(tiny_model).save_pretrained(bi)  # a bi-encoder folder: the head starts fresh
+    AutoTokenizer.from_pretrained(tiny_model).save_pretrained(bi)
+
+    def train(home):
+        idx = make_index(home)
+        idx.index_documents(docs(), FakeGenerator(questions), CHUNKING)
+        torch.rand(int(torch.randint(1, 100, (1,))))  # the host draws a varying amount
+        before = torch.random.get_rng_state()
+        train_reranker(idx, tiny(bi, seed=5))
+        assert torch.equal(torch.random.get_rng_state(), before)
+        return load_reranker(idx).scorer.score("sick leave", ["Sick leave accrues at four hours too."])
+    assert np.allclose(train("a"), train("b"), atol=1e-5)
+
+
 def test_reindexing_marks_the_model_stale(index, tiny_model, caplog):
     train_reranker(index, tiny(tiny_model))
     index.index_documents(docs(extra=" Updated policy."), FakeGenerator(questions), CHUNKING)

@@ -36,6 +36,7 @@ from rag_augment.rerank.train import (
     _fit_budget,
     _shown_base,
     calibrated_step,
+    keeps_host_rng,
     replan_due,
     revise,
 )
@@ -48,6 +49,7 @@ LEG = "adapted_dense"
 SCALE = 20.0
 
 
+@keeps_host_rng
 def train_adapted_embedder(index: AugmentIndex, config: TrainConfig | None = None,
                            queries: Sequence[TrainingQuery] | None = None, progress: Callable | None = None,
                            on_plan: Callable[[Plan], None] | None = None, kind: str = KIND,

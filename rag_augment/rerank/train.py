@@ -17,6 +17,7 @@ checkpoints that a second run resumes from, and a seed.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -202,6 +203,18 @@ def _keep_layers(ce, layers: int) -> None:
         ce.model.config.num_hidden_layers = layers
 
 
+def keeps_host_rng(train: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """A training run seeds torch's generator (a fresh head's weights, dropout) so that a seed gives one model; the
+    host's generator state is put back afterwards, so training never changes what the host's own code draws."""
+    @functools.wraps(train)
+    def run(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        import torch
+        with torch.random.fork_rng(devices=[]):
+            return train(*args, **kwargs)
+    return run
+
+
+@keeps_host_rng
 def train_reranker(index: AugmentIndex, config: TrainConfig | None = None,
                    queries: Sequence[TrainingQuery] | None = None, progress: Callable | None = None,
                    on_plan: Callable[[Plan], None] | None = None, kind: str = "reranker",
@@ -244,6 +257,7 @@ def train_reranker(index: AugmentIndex, config: TrainConfig | None = None,
     ckpt = work / "checkpoint"
     resuming = (ckpt / "config.json").exists()
     fresh = has_fresh_head(base)
+    torch.manual_seed(cfg.seed)  # a fresh head's initial weights
     ce = load_cross_encoder(ckpt if resuming else base, None if resuming else cfg.layers, cfg.max_length)
     if fresh and not resuming:
         identity_pooler(ce)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ from rag_augment.generators.openai_compat import ERROR_CHARS, OpenAIBackend, che
 
 LEAK_MARK = "[api key masked]"  # what the child puts where a completion carried the key; the quality gate drops it
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+_CHILD = "import sys; sys.path.insert(0, sys.argv[1]); from rag_augment.generators.openai_worker import main; main()"
 
 
 class WorkerError(RuntimeError):
@@ -88,11 +88,10 @@ class IsolatedOpenAIBackend:
         return _receive(proc)
 
     def _start(self) -> subprocess.Popen[bytes]:
-        # The child imports this very package, wherever the host found it; the host's own environment is untouched.
-        path = os.pathsep.join(p for p in (_PACKAGE_ROOT, os.environ.get("PYTHONPATH", "")) if p)
-        proc = subprocess.Popen([sys.executable, "-m", "rag_augment.generators.openai_worker"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                env={**os.environ, "PYTHONPATH": path})
+        # The child imports this very package, wherever the host found it. It inherits the environment as is: a
+        # copy made here would put the key's value in this process's memory.
+        proc = subprocess.Popen([sys.executable, "-c", _CHILD, _PACKAGE_ROOT], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         weakref.finalize(self, _stop, proc)
         _send(proc.stdin, self._options)
         ready = _receive(proc)

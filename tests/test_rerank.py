@@ -253,6 +253,47 @@ class _Quiet:
         pass
 
 
+def test_fit_depth_takes_the_deepest_cut_within_the_budget():
+    from rag_augment.rerank.depth import fit_depth
+    cost = {6: 190.0, 5: 160.0, 4: 130.0, 3: 100.0}
+    tried = []
+
+    def measure(n):
+        tried.append(n)
+        return cost[n]
+    got = fit_depth(measure, 6, 150)
+    assert (got.layers, got.fits, tried) == (4, True, [6, 5, 4]) and got.measured_ms == {6: 190.0, 5: 160.0, 4: 130.0}
+    assert fit_depth(cost.get, 6, 200).measured_ms == {6: 190.0}            # the deepest fits: nothing else timed
+    slow = fit_depth(cost.get, 6, 50)
+    assert (slow.layers, slow.fits) == (4, False) and 3 not in slow.measured_ms  # never below MIN_LAYERS
+    assert fit_depth({2: 500.0}.get, 2, 150).layers == 2                     # a shallower base is kept whole
+
+
+def test_training_from_a_bi_encoder_fits_its_depth_to_the_latency_budget(make_index, tmp_path):
+    """Timed here before training: an unreachable budget trains MIN_LAYERS and says so in the provenance; a generous
+    one keeps every layer; a depth given by the caller is not timed at all."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from rag_augment.embedding import packaged_minilm_path
+    bi = tmp_path / "bi6"
+    BertModel(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=6, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=128)).save_pretrained(bi)
+    AutoTokenizer.from_pretrained(packaged_minilm_path(), local_files_only=True).save_pretrained(bi)
+    idx = make_index("fit")
+    idx.index_documents(docs(), FakeGenerator(questions), CHUNKING)
+    meta = train_reranker(idx, TrainConfig(base_model=str(bi), max_length=48, latency_ms=1e-6))
+    fitted = meta["depth_fitted"]
+    assert meta["layers"] == 4 and fitted["layers"] == 4 and not fitted["fits"]
+    assert list(fitted["measured_ms"]) == ["6", "5", "4"] and all(ms > 0 for ms in fitted["measured_ms"].values())
+    assert load_reranker(idx).scorer.score("sick leave", ["Sick leave accrues."]).shape == (1,)
+    meta = train_reranker(idx, TrainConfig(base_model=str(bi), max_length=48, latency_ms=1e9))
+    assert meta["layers"] == 6 and list(meta["depth_fitted"]["measured_ms"]) == ["6"]
+    meta = train_reranker(idx, TrainConfig(base_model=str(bi), max_length=48, layers=5, latency_ms=1e-6))
+    assert meta["layers"] == 5 and meta["depth_fitted"] is None
+    with pytest.raises(ConfigError, match="latency_ms"):
+        train_reranker(idx, TrainConfig(latency_ms=0))
+
+
 def test_a_bi_encoder_base_gets_an_identity_pooler_and_a_faster_head(tiny_model, tmp_path):
     """A bi-encoder folder (no sequence-classifier architecture) starts a fresh head: the pooler passes [CLS]
     through and the head learns at head_lr; a ready cross-encoder keeps its head and one learning rate."""

@@ -178,3 +178,7 @@ def test_reranker_study_table_is_what_its_per_query_files_give():
     assert report.committed_block() == report.block(results), (
         "benchmarks/RESULTS.md's reranker table differs from the study's per-query files: run "
         "`python -m benchmarks.studies.reranker.report` and commit")
+    verdict = report.committed_block(None, report.VERDICT_START, report.VERDICT_END)
+    assert verdict == report.verdict_block(results, report.load_latencies()), (
+        "benchmarks/RESULTS.md's reranker verdict differs from the study's files: run "
+        "`python -m benchmarks.studies.reranker.report` and commit")

@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from rag_augment.cli.options import add_index_options
+from rag_augment.rerank.train import TrainConfig
 
 COMMANDS = ("train",)
 
@@ -24,7 +25,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--base-model", default=None,
                    help="a local model folder to start from (default: the packaged MiniLM, with a fresh head)")
     p.add_argument("--layers", type=int, default=0,
-                   help="keep the base model's first N layers (reranking cost grows with depth; 0: all)")
+                   help="keep the base model's first N layers (0: the deepest that meets --latency-ms here)")
+    p.add_argument("--latency-ms", type=float, default=TrainConfig.latency_ms,
+                   help="what reranking one query's top N may cost on this machine (p50, timed before training "
+                        "to choose the depth of a bi-encoder start; 0: keep every layer)")
     p.add_argument("--max-length", type=int, default=128, help="tokens of query + passage")
     p.add_argument("--negatives", type=int, default=3, help="hard negatives per query, mined by the index's legs")
     p.add_argument("--mine-depth", type=int, default=20, help="negatives are drawn from this many best chunks")
@@ -49,7 +53,7 @@ def add_parsers(sub) -> None:
 
 def run(args) -> int:
     from rag_augment.cli.commands import open_index
-    from rag_augment.rerank import TrainConfig, status, train_reranker, tune_rerank_weight
+    from rag_augment.rerank import status, train_reranker, tune_rerank_weight
     from rag_augment.rerank.adapted import KIND, train_adapted_embedder
 
     index = open_index(args)
@@ -61,7 +65,8 @@ def run(args) -> int:
                          negatives=args.negatives, mine_depth=args.mine_depth, round_trip=args.round_trip,
                          kinds=tuple(args.kind), epochs=args.epochs, batch_groups=args.batch_size, lr=args.lr,
                          head_lr=TrainConfig.head_lr if args.head_lr is None else args.head_lr, seed=args.seed,
-                         max_minutes=args.max_minutes, top_n=args.top_n, weight=args.weight)
+                         max_minutes=args.max_minutes, top_n=args.top_n, weight=args.weight,
+                         latency_ms=args.latency_ms or None)
     labelled = _read_labelled(args.tune_on) if args.tune_on else None
     if args.adapt:
         if labelled:
@@ -140,7 +145,10 @@ def _summary(meta: dict[str, Any]) -> str:
             left = rr["tuned_on"].get("left_out_trained_on", 0)
             tuned = (f" (tuned on {rr['tuned_on']['queries']} labelled queries"
                      f"{f'; {left} it trained on left out' if left else ''})")
-        head = (f"reranker: {meta['base_model']}, {meta['layers']} layers, {meta['steps']} steps "
+        fitted = meta.get("depth_fitted")
+        fit = "" if not fitted else (f" (fitted to {fitted['budget_ms']:g} ms here: " + ", ".join(
+            f"{n} layers {ms:g} ms" for n, ms in fitted["measured_ms"].items()) + ")")
+        head = (f"reranker: {meta['base_model']}, {meta['layers']} layers{fit}, {meta['steps']} steps "
                 f"({meta['epochs_done']:g} epochs){budget}")
         last = f"query time: reranks the top {rr['top_n']} at weight {rr['weight']:g}{tuned}"
     return "\n".join([

@@ -49,7 +49,7 @@ class CrossEncoderScorer:
         self._model = load_cross_encoder(self.folder)
         self._model.eval()
         if quantize:
-            _quantize(self._model.model)
+            quantize_int8(self._model.model)
         self.batch_size = batch_size
         self._lock = threading.Lock()  # one forward at a time: two would only fight for the same cores
 
@@ -62,7 +62,7 @@ class CrossEncoderScorer:
         return np.asarray(out, dtype=np.float32).reshape(-1)
 
 
-def _quantize(model) -> None:
+def quantize_int8(model) -> None:
     import warnings
 
     import torch

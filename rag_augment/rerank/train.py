@@ -49,8 +49,11 @@ REPLAN_EVERY = 100     # ... and again every this many, on the latest ones
 @dataclass(frozen=True)
 class TrainConfig:
     base_model: str | None = None     # a local model folder; None: the packaged MiniLM
-    # keep the first N transformer layers (None: all); the module's note says why all 6 over 128 tokens
+    # keep the first N transformer layers; None: the deepest cut that meets latency_ms here (rerank/depth.py)
     layers: int | None = None
+    # what reranking one query's top_n may cost on this machine (ms p50, int8), timed before training to choose
+    # the depth when `layers` is None; None: keep every layer
+    latency_ms: float | None = 150.0
     max_length: int = 128             # tokens of query + passage (the passage is cut)
     negatives: int = 3                # mined negatives per query
     mine_depth: int = 20              # negatives are drawn from this many best chunks of other documents
@@ -75,6 +78,8 @@ class TrainConfig:
                 raise ConfigError(f"train: {name} must be >= 1, not {getattr(self, name)}")
         if self.layers is not None and self.layers < 1:
             raise ConfigError(f"train: layers must be >= 1, not {self.layers}")
+        if self.latency_ms is not None and self.latency_ms <= 0:
+            raise ConfigError(f"train: latency_ms must be > 0, not {self.latency_ms}")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise ConfigError(f"train: max_minutes must be > 0, not {self.max_minutes}")
         if self.head_lr is not None and self.head_lr <= 0:
@@ -233,7 +238,8 @@ def train_reranker(index: AugmentIndex, config: TrainConfig | None = None,
     base_sha = model_home.base_model_sha256(base)
     key = sha1_hex(json.dumps([cfg.resume_key(), fingerprint["sha256"], base_sha,
                                _queries_key(queries)]), 16)
-    state, groups, mining = _resume(work, key)
+    state, groups, run = _resume(work, key)
+    mining, depth = run.get("mining"), run.get("depth")
     earlier = state.mining_seconds + state.train_seconds if groups is not None else 0.0
     if groups is None:
         shutil.rmtree(work, ignore_errors=True)
@@ -250,7 +256,8 @@ def train_reranker(index: AugmentIndex, config: TrainConfig | None = None,
         save_groups(groups, work / "groups.jsonl")
         mining = report.to_dict()
         state = _State(mining_seconds=clock() - t0)
-        _write_json(work / "run.json", {"key": key, "mining": mining})
+        depth = _depth(base, cfg, groups)
+        _write_json(work / "run.json", {"key": key, "mining": mining, "depth": depth})
     # the budget covers mining and training, across resumed runs
     budget_end = None if cfg.max_minutes is None else started + cfg.max_minutes * 60 - earlier
 
@@ -258,7 +265,8 @@ def train_reranker(index: AugmentIndex, config: TrainConfig | None = None,
     resuming = (ckpt / "config.json").exists()
     fresh = has_fresh_head(base)
     torch.manual_seed(cfg.seed)  # a fresh head's initial weights
-    ce = load_cross_encoder(ckpt if resuming else base, None if resuming else cfg.layers, cfg.max_length)
+    layers = cfg.layers if cfg.layers is not None or depth is None else depth["layers"]
+    ce = load_cross_encoder(ckpt if resuming else base, None if resuming else layers, cfg.max_length)
     if fresh and not resuming:
         identity_pooler(ce)
     model = ce
@@ -334,8 +342,19 @@ def train_reranker(index: AugmentIndex, config: TrainConfig | None = None,
             bar.close()
     if window:
         state.losses.append(round(sum(window) / len(window), 4))
-    return _finish(index, model, cfg, state, groups, mining or {}, fingerprint, base, base_sha, work, target,
-                   stopped_by_budget, steps_total, clock() - started)
+    return _finish(index, model, cfg, state, groups, mining or {}, depth, fingerprint, base, base_sha, work,
+                   target, stopped_by_budget, steps_total, clock() - started)
+
+
+def _depth(base: str, cfg: TrainConfig, groups: Sequence[TrainingGroup]) -> dict[str, Any] | None:
+    """The depth fitted to cfg.latency_ms on this machine (rerank/depth.py), timed on the first mined queries'
+    own passages; None when the depth is set, no budget is given or the base has a ready head."""
+    if cfg.layers is not None or cfg.latency_ms is None or not has_fresh_head(base):
+        return None
+    from rag_augment.rerank.depth import fit_to_budget
+    texts = [g.positive for g in groups[:cfg.top_n]]
+    choice = fit_to_budget(base, cfg.max_length, cfg.latency_ms, groups[0].query, texts)
+    return None if choice is None else choice.to_dict()
 
 
 def calibrated_step(step_times: Sequence[float]) -> float:
@@ -431,26 +450,27 @@ def _save(model, folder: Path) -> None:
         model.save_pretrained(str(folder))
 
 
-def _resume(work: Path, key: str) -> tuple[_State, list[TrainingGroup] | None, dict | None]:
-    """The interrupted run's state, groups and mining report when its settings match; else nothing."""
+def _resume(work: Path, key: str) -> tuple[_State, list[TrainingGroup] | None, dict[str, Any]]:
+    """The interrupted run's state, groups and run record (mining report, depth) when its settings match; else
+    nothing."""
     try:
         run = json.loads((work / "run.json").read_text())
         if run.get("key") != key:
             log.warning("reranker: an interrupted training run with other settings is discarded (%s)", work)
-            return _State(), None, None
+            return _State(), None, {}
         groups = load_groups(work / "groups.jsonl")
         state_file = work / "checkpoint" / "state.json"
         state = _State(**json.loads(state_file.read_text())) if state_file.exists() else _State()
         if state.step:
             log.info("reranker: resuming at step %d from %s", state.step, work)
-        return state, groups, run.get("mining")
+        return state, groups, run
     except (OSError, ValueError, TypeError, KeyError):
-        return _State(), None, None
+        return _State(), None, {}
 
 
 def _finish(index: AugmentIndex, model, cfg: TrainConfig, state: _State, groups: Sequence[TrainingGroup],
-            mining: dict, fingerprint: dict, base: str, base_sha: str, work: Path, target: Path,
-            stopped_by_budget: bool, steps_total: int, seconds: float) -> dict[str, Any]:
+            mining: dict, depth: dict | None, fingerprint: dict, base: str, base_sha: str, work: Path,
+            target: Path, stopped_by_budget: bool, steps_total: int, seconds: float) -> dict[str, Any]:
     import sentence_transformers
     import torch
 
@@ -466,7 +486,7 @@ def _finish(index: AugmentIndex, model, cfg: TrainConfig, state: _State, groups:
     meta = {
         "kind": "cross-encoder", "created_at": now_iso(),
         "base_model": _shown_base(base), "base_model_sha256": base_sha, "layers": layers,
-        "max_length": cfg.max_length, "seed": cfg.seed,
+        "max_length": cfg.max_length, "seed": cfg.seed, "depth_fitted": depth,
         "config": {**asdict(cfg), "base_model": _shown_base(base), "kinds": list(cfg.kinds)},
         "training_queries": {"groups": len(groups), "by_source": sources, "human_distinct": human_distinct,
                              "mining": mining},

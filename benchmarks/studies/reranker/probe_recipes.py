@@ -85,7 +85,8 @@ def run_recipe(recipe: Recipe, train, test, steps: int, max_length: int) -> dict
     ce = load_cross_encoder(base, recipe.layers, max_length)
     if recipe.pooler and has_fresh_head(base):
         identity_pooler(ce)
-    cfg = TrainConfig(layers=recipe.layers, max_length=max_length, lr=recipe.lr, head_lr=recipe.head_lr, seed=0)
+    cfg = TrainConfig(layers=recipe.layers, max_length=max_length, lr=recipe.lr, head_lr=recipe.head_lr, seed=0,
+                      latency_ms=None)
     opt = torch.optim.AdamW(param_groups(ce, recipe.lr, recipe.head_lr), lr=recipe.lr)
     warm = max(1, steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm))

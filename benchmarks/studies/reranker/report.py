@@ -1,10 +1,11 @@
 """The reranker study's table in benchmarks/RESULTS.md, rendered from its committed per-query files alone.
 
-    python -m benchmarks.studies.reranker.report          # rewrite the block between the markers in RESULTS.md
+    python -m benchmarks.studies.reranker.report          # rewrite the blocks between the markers in RESULTS.md
 
 One row per trained variant of each committed study result: the configuration chosen on the train split against
 the hybrid tuned on train (test nDCG@10, paired bootstrap 95% interval, 5,000 resamples, seed 0), the variant's
 own order of the default's top 20 (does it rank at all?), what training cost and what scoring one query cost.
+A second block sets the same files, and the latency probes' (results/latency*.json), against the issue's bar.
 """
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ from rag_augment.eval import metrics as M
 RESULTS = Path(__file__).resolve().parent / "results"
 RESULTS_MD = REPO_ROOT / "benchmarks" / "RESULTS.md"
 START, END = "<!-- reranker-study:start -->", "<!-- reranker-study:end -->"
+VERDICT_START, VERDICT_END = "<!-- reranker-verdict:start -->", "<!-- reranker-verdict:end -->"
+BAR_RUNS = ("scifact1k-random", "scifact1k-random-qwen15b")  # the issue's bar: unpooled SciFact, local queries
+RIVALS = ("dense", "bm25", "hybrid", "hybrid_tuned", "default")
+BAR_LIFT, BAR_MINUTES, BAR_MS = 2.0, 60, 150
+DEFAULT_SHAPE = (6, 128)  # the study's recipe: all 6 layers, 128 tokens
+FITTED_SHAPE = (4, 128)   # the shallowest `rag-augment train` fits to a latency budget (rerank/depth.py)
 WHAT = {"llm": "cross-encoder on the generator's queries", "pseudo": "cross-encoder on pseudo-queries (no LLM)",
         "adapted": "bi-encoder fine-tuned, one more dense leg",
         "llm+real": "cross-encoder on the generator's queries and half the train claims (first stage and weight "
@@ -80,19 +87,93 @@ def render(results: list[tuple[str, dict]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _rows(results: list[tuple[str, dict]]):
+    """(result name, record, variant, meta) of every trained configuration except the pseudo-query controls."""
+    for name, rec in results:
+        for variant in rec["choices"]:
+            if variant != "pseudo":
+                yield name, rec, variant, rec["rerankers"][variant]["meta"]
+
+
+def _bootstrap(pq: dict[str, float], base: dict[str, float], qs: list[str]) -> tuple[float, float, float]:
+    mean, lo, hi = M.paired_bootstrap(np.array([pq[q] for q in qs]), np.array([base[q] for q in qs]))
+    return 100 * mean, 100 * lo, 100 * hi
+
+
+def load_latencies(folder: Path = RESULTS) -> list[tuple[str, str, dict[tuple[int, int], float]]]:
+    """(file, CPU model or "", p50 ms by (layers, tokens)) of every latency probe."""
+    out = []
+    for f in sorted(folder.glob("latency*.json")):
+        p50 = {(r["layers"], r["max_length"]): r["p50_ms"] for r in json.loads(f.read_text())}
+        md = f.with_name(f.name[:-len(".json")] + ".md")
+        cpu = md.read_text().rsplit("CPU ", 1)[1].strip() if md.exists() and "; CPU " in md.read_text() else ""
+        out.append((f.name, cpu, p50))
+    return out
+
+
+def render_verdict(results: list[tuple[str, dict]], latencies: list[tuple[str, str, dict[tuple[int, int], float]]]
+                   ) -> str:
+    bar, other, minutes = [], [], []
+    for name, rec, variant, meta in _rows(results):
+        pq, test = rec["per_query_nDCG@10"], rec["splits"]["test"]
+        chosen = pq[f"{variant}:chosen-on-train"]
+        if rec["run"].startswith("scifact1k") and variant != "adapted" and (
+                meta.get("layers"), meta.get("max_length")) == DEFAULT_SHAPE:
+            minutes.append((meta["seconds"]["mining"] + meta["seconds"]["training"]) / 60)
+        if rec["run"] in BAR_RUNS:
+            bar.append((name, variant, _bootstrap(chosen, pq["hybrid_tuned"], test)))
+        elif variant == "adapted" or (meta.get("layers"), meta.get("max_length")) == DEFAULT_SHAPE:
+            rival = max(RIVALS, key=lambda r: (_mean(pq[r], test), r))
+            other.append((name, variant, rival, _bootstrap(chosen, pq[rival], test)))
+    lifts = sorted(m for _, _, (m, _, _) in bar)
+    best = max(bar, key=lambda b: b[2][0])
+    met = [b for b in bar if b[2][0] >= BAR_LIFT and b[2][1] > 0]
+    fmt = "{:+.1f} [{:+.1f}, {:+.1f}]".format
+    lines = [f"- **Quality, the bar's run** (unpooled SciFact, {', '.join(BAR_RUNS)}): {len(bar)} trained "
+             f"configurations, each chosen on train, lift the tuned hybrid by {lifts[0]:+.1f} to {lifts[-1]:+.1f} "
+             f"nDCG@10 points (median {float(np.median(lifts)):+.1f}); {sum(1 for b in bar if b[2][1] > 0)} of them "
+             f"with the interval above 0. The largest is {best[0]} ({best[1]}): {fmt(*best[2])}. "
+             f"{len(met)} meet the bar (>= {BAR_LIFT:+g} with the interval above 0); the median is "
+             f"{BAR_LIFT - float(np.median(lifts)):.1f} points short of it."]
+    worst = min(other, key=lambda o: o[3][0])
+    lines += [f"- **The other runs** (the default recipe and the adapted leg, chosen on train, against the best rival "
+              f"on test): {len(other)} configurations, from {worst[3][0]:+.1f} ({worst[0]}, {worst[1]} vs "
+              f"{worst[2]}: {fmt(*worst[3])}) to {max(o[3][0] for o in other):+.1f}; "
+              f"{sum(1 for o in other if o[3][2] < 0)} of them significantly below it."]
+    lines += [f"- **Training** (the default recipe on a SciFact-1k index's queries): {min(minutes):.0f} to "
+              f"{max(minutes):.0f} minutes on 2 cores "
+              f"(bar: {BAR_MINUTES})."]
+    shapes = (DEFAULT_SHAPE, FITTED_SHAPE)
+    hosts = "; ".join(f"{f}{' (' + cpu + ')' if cpu else ''}: " + ", ".join(
+        f"{p50[s]} ms at {s[0]} layers" for s in shapes if s in p50) for f, cpu, p50 in latencies)
+    under = ", ".join(f"{s[0]} layers on {sum(1 for *_, p50 in latencies if p50.get(s, BAR_MS + 1) <= BAR_MS)} of "
+                      f"{sum(1 for *_, p50 in latencies if s in p50)} hosts" for s in shapes)
+    lines += [f"- **Latency** (scoring one query's top 20 over {DEFAULT_SHAPE[1]} tokens, int8, p50, quiet 2-core "
+              f"hosts): {hosts}. Within {BAR_MS} ms: {under}."]
+    return "\n".join(lines) + "\n"
+
+
 def block(results: list[tuple[str, dict]]) -> str:
     return f"{START}\n{render(results)}{END}"
 
 
-def committed_block(text: str | None = None) -> str:
+def verdict_block(results: list[tuple[str, dict]], latencies: list[tuple[str, str, dict[tuple[int, int], float]]]
+                  ) -> str:
+    return f"{VERDICT_START}\n{render_verdict(results, latencies)}{VERDICT_END}"
+
+
+def committed_block(text: str | None = None, start: str = START, end: str = END) -> str:
     text = RESULTS_MD.read_text() if text is None else text
-    return text[text.index(START):text.index(END) + len(END)]
+    return text[text.index(start):text.index(end) + len(end)]
 
 
 def main() -> int:
-    results = load_results()
+    results, latencies = load_results(), load_latencies()
     text = RESULTS_MD.read_text()
-    RESULTS_MD.write_text(text.replace(committed_block(text), block(results)))
+    text = text.replace(committed_block(text), block(results))
+    text = text.replace(committed_block(text, VERDICT_START, VERDICT_END), verdict_block(results, latencies))
+    RESULTS_MD.write_text(text)
+    print(render_verdict(results, latencies))
     print(render(results))
     return 0
 

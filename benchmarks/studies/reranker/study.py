@@ -221,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--extra-queries", metavar="RUN", choices=sorted(RUN_SPECS),
                     help="variant llm also trains on this run's index's synthetic queries (same documents)")
     ap.add_argument("--seed", type=int, default=0, help="training seed of the rerankers (order, negatives, head)")
+    ap.add_argument("--latency-ms", type=float, default=None,
+                    help="with --layers 0, fit the depth to this rerank latency here (default: keep every layer)")
     ap.add_argument("--tag", default="", help="suffix of the model folders and result files (another setting)")
     ap.add_argument("--smoke", action="store_true",
                     help="check the script in a minute: hash embedder, 12 queries per split, nothing written here")
@@ -261,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         kind = f"reranker-{variant}{args.tag}"
         cfg = TrainConfig(layers=args.layers or None, max_length=args.max_length, epochs=args.epochs,
                           max_minutes=args.max_minutes, seed=args.seed, lr=args.lr,
-                          head_lr=args.head_lr)
+                          head_lr=args.head_lr, latency_ms=args.latency_ms)
         folder = index.home / f"{kind}-{index.store.name}"
         choose_on = sorted(splits["train"])
         qs = pseudo_queries(index) if variant == "pseudo" else None

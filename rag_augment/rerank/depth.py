@@ -4,7 +4,8 @@ top N stays within a latency budget, timed here before training starts.
 The same model costs very different time on different 2-core hosts (one query's top 20, 6 layers x 128 tokens:
 137, 185 and 194 ms p50 on three of them, benchmarks/studies/reranker/results/latency*.md), so a depth fixed in
 advance meets a budget on one machine and misses it on the next. Only a bi-encoder start is cut, and never below
-MIN_LAYERS; a ready cross-encoder keeps all its layers (cutting would discard what it learned).
+MIN_LAYERS; a ready cross-encoder keeps all its layers (cutting would discard what it learned). Timed on a busy
+machine, the choice comes out shallower: `--layers N` fixes the depth instead.
 """
 from __future__ import annotations
 

@@ -4,9 +4,10 @@ The model is a sentence-transformers CrossEncoder initialised from a local folde
 all-MiniLM-L6-v2 (a bi-encoder, so the one-logit classification head starts fresh), or any sentence-transformers /
 transformers folder the caller gives (a ready cross-encoder keeps its head). `layers` keeps only the first N
 transformer layers (reranking cost is linear in depth) and `max_length` cuts query + passage: from the packaged
-bi-encoder, 2 layers did not learn to rank in a train-only probe, 3 barely, while 4 and 6 did within 80 steps; all 6
-over 128 tokens rerank a top 20 in about 140 ms p50 on 2 cores (benchmarks/studies/reranker/results/probe-*.md and
-latency.md), hence those defaults.
+bi-encoder, 2 layers did not learn to rank in a train-only probe, 3 barely, while 4 and 6 did within 80 steps
+(benchmarks/studies/reranker/results/probe-*.md). A top 20 over 128 tokens costs 6 layers 137 to 194 ms p50 on three
+2-core hosts (results/latency*.md), so by default the depth is the deepest of 6 to 4 that meets `latency_ms` on the
+machine that trains (rag_augment.rerank.depth).
 
 The loop is plain torch over the CrossEncoder's own preprocess and forward, with a listwise loss (softmax cross-
 entropy over the query's positive and its mined negatives, the "localized contrastive estimation" of Gao et al.

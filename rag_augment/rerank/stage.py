@@ -40,16 +40,18 @@ class CrossEncoderScorer:
     """A trained reranker folder (sentence-transformers CrossEncoder); loaded once, thread-safe scoring.
 
     `quantize`: int8 weights for the linear layers (torch dynamic quantization), about twice as fast on a CPU
-    for a small change in the scores; the study in benchmarks/studies/reranker measures with it on."""
+    for a small change in the scores; the study in benchmarks/studies/reranker measures with it on. `layers` and
+    `max_length` cut the model as training would (rerank/depth.py times such cuts of a base model)."""
 
-    def __init__(self, folder: str | Path, batch_size: int = 32, quantize: bool = True):
+    def __init__(self, folder: str | Path, batch_size: int = 32, quantize: bool = True, layers: int | None = None,
+                 max_length: int | None = None):
         from rag_augment.rerank.train import load_cross_encoder
         self.folder = Path(folder)
         self.name = self.folder.name
-        self._model = load_cross_encoder(self.folder)
+        self._model = load_cross_encoder(self.folder, layers, max_length)
         self._model.eval()
         if quantize:
-            quantize_int8(self._model.model)
+            _quantize(self._model.model)
         self.batch_size = batch_size
         self._lock = threading.Lock()  # one forward at a time: two would only fight for the same cores
 
@@ -62,7 +64,7 @@ class CrossEncoderScorer:
         return np.asarray(out, dtype=np.float32).reshape(-1)
 
 
-def quantize_int8(model) -> None:
+def _quantize(model) -> None:
     import warnings
 
     import torch

@@ -107,7 +107,8 @@ def load_latencies(folder: Path = RESULTS) -> list[tuple[str, str, dict[tuple[in
     for f in sorted(folder.glob("latency*.json")):
         p50 = {(r["layers"], r["max_length"]): r["p50_ms"] for r in json.loads(f.read_text())}
         md = f.with_name(f.name[:-len(".json")] + ".md")
-        cpu = md.read_text().rsplit("CPU ", 1)[1].strip() if md.exists() and "; CPU " in md.read_text() else ""
+        text = md.read_text() if md.exists() else ""
+        cpu = text.rsplit("; CPU ", 1)[1].strip() if "; CPU " in text else ""
         out.append((f.name, cpu, p50))
     return out
 

@@ -9,11 +9,12 @@ bash scripts/setup.sh local
 export HF_HUB_OFFLINE=1
 # Seed the generation cache with the queries this model and prompt already wrote for sample_kb (committed with
 # their provenance in benchmarks/cache/PROVENANCE.md): generating all 150 chunks takes about 3 minutes on 2
-# cores. Any chunk not in the cache (an edited page, another prompt) is generated now. RAG_AUGMENT_NO_SEED=1 skips
-# the seed and generates everything.
+# cores. The seed leaves out its first chunk, so the model itself writes at least one chunk's queries on this
+# machine (its canary runs first). Any chunk not in the cache (an edited page, another prompt) is generated now.
+# RAG_AUGMENT_NO_SEED=1 skips the seed and generates everything.
 mkdir -p .rag_augment
 if [ -z "${RAG_AUGMENT_NO_SEED:-}" ] && [ ! -s .rag_augment/generations.jsonl ]; then
-  cp benchmarks/cache/sample_kb_qwen05b_hr_policy.jsonl .rag_augment/generations.jsonl
+  tail -n +2 benchmarks/cache/sample_kb_qwen05b_hr_policy.jsonl > .rag_augment/generations.jsonl
 fi
 COMMUTE="does the government pay for my commute"
 TRANSIT="general-information-and-resources/employee-resources-policies/transit-benefit.md"

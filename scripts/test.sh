@@ -30,4 +30,7 @@ if [ "$lint_failed" = 1 ]; then
 fi
 
 export HF_HUB_OFFLINE=1 ANONYMIZED_TELEMETRY=False
+# First, one real chunk through the packaged default model and its canary: a llama.cpp build that crashes on this CPU
+# fails the run here with the canary's one line, not as a segfault halfway through pytest.
+bash scripts/smoke.sh
 python -m pytest -q "$@"

@@ -17,7 +17,7 @@ EXIT_INCOMPLETE = 3  # the command ran, but left work undone (e.g. chunks whose 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from rag_augment.cli import commands, train, trust
+    from rag_augment.cli import commands, doctor, train, trust
     from rag_augment.eval import command as eval_command
 
     parser = argparse.ArgumentParser(prog="rag-augment", description=__doc__.splitlines()[0])
@@ -27,11 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
     eval_command.add_parser(sub)
     trust.add_parsers(sub)
     train.add_parsers(sub)
+    doctor.add_parsers(sub)
     return parser
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    from rag_augment.cli import commands, train, trust
+    from rag_augment.cli import commands, doctor, train, trust
     from rag_augment.eval import command as eval_command
 
     args = build_parser().parse_args(argv)
@@ -42,6 +43,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return trust.run(args)
     if args.command in train.COMMANDS:
         return train.run(args)
+    if args.command in doctor.COMMANDS:
+        return doctor.run(args)
     return commands.run(args)
 
 

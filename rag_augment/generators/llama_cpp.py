@@ -18,6 +18,7 @@ from typing import Any
 from rag_augment import models
 from rag_augment.errors import ConfigError
 from rag_augment.generators.base import Completion, LLMQueryGenerator, SamplingParams
+from rag_augment.generators.canary import ensure_model_runs
 from rag_augment.generators.prompts import PromptConfig
 
 # Matches create_chat_completion's defaults so both modes sample alike.
@@ -42,6 +43,7 @@ class LlamaCppBackend:
         path = models.resolve_model(model_path)
         if not os.path.isfile(path):
             raise ConfigError(f"local model file not found: {path}")
+        ensure_model_runs(path)  # a build that crashes on this CPU fails here, in a child, as one line
         if not 1 <= parallel < n_batch:
             raise ConfigError(f"local.parallel must be between 1 and n_batch - 1 ({n_batch - 1})")
         self.model_path, self.n_ctx, self.n_batch, self.parallel = path, n_ctx, n_batch, parallel

@@ -64,8 +64,10 @@ def _home(home: Path, chroma_url: str | None, collection: str) -> dict[str, Any]
         return {"path": str(home), "exists": True, "error": str(exc)}
 
 
-def _canary_results() -> list[dict[str, Any]]:
-    return sorted(canary.read_records().values(), key=lambda r: r.get("at", ""), reverse=True)[:5]
+def _canary_results(library: str | None) -> list[dict[str, Any]]:
+    """The latest results for the installed build (another environment's build may share the models cache)."""
+    mine = [r for r in canary.read_records().values() if r.get("library") == library]
+    return sorted(mine, key=lambda r: r.get("at", ""), reverse=True)[:5]
 
 
 def report(home: str | Path | None = None, chroma_url: str | None = None, collection: str = "rag_augment",
@@ -87,7 +89,7 @@ def report(home: str | Path | None = None, chroma_url: str | None = None, collec
             canary.ensure_model_runs(path, force=True)
         except RagAugmentError as exc:
             problems.append(str(exc))
-    out["canary"] = _canary_results()
+    out["canary"] = _canary_results(build.get("library"))
     if home is not None:
         out["home"] = _home(Path(home), chroma_url, collection)
     out["problems"] = problems

@@ -187,6 +187,7 @@ def ensure_model_runs(model_path: str, force: bool = False) -> dict[str, Any]:
         ok, what = run_child(model_path)
         record = {"ok": ok, "result": what, "model": os.path.basename(model_path), "cpu": cpu_model(),
                   "flags": flags, "build": build.get("version"), "build_amx": build.get("amx"),
+                  "library": build.get("library"),
                   "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         _write_record(key, record)
         if not ok:

@@ -424,7 +424,7 @@ def run_eval(ds: EvalDataset, generator: Any, out_dir: str | Path, spec: EvalSpe
         raise ConfigError("--real-from-train needs --tune and a --train-split: the train queries are what it adds")
     profiles = {"rag_augment": load_profile(None)}
     if spec.label_free:  # before any real query is blended in: what a user gets from `index --tune`, no labels
-        from rag_augment.autotune import tune_index
+        from rag_augment.tuning.label_free import tune_index
         report = tune_index(index, seed=spec.seed)
         profiles["rag_augment_label_free"] = report.profile
         info["label_free"] = {k: v for k, v in report.to_dict().items() if k != "profile"}

@@ -1,9 +1,7 @@
 """Tune a fusion profile on a train split, offline on legs retrieved once.
 
-Coordinate ascent from the start profile (the shipped default): one setting at a time (method, normalisation,
-dense pair, child weight, each leg's weight, rrf_k, each leg's depth) takes the value that most raises mean
-nDCG@10 on the train queries; a change must gain at least `min_gain`, so a small train set does not chase noise
-and ties keep the start profile. Stops when a full pass changes nothing. Greedy ascent stops at the first local
+Coordinate ascent (rag_augment.tuning.ascent) from the start profile (the shipped default) on mean nDCG@10 over
+the train queries. Greedy ascent stops at the first local
 optimum, so it can also run from further starts (e.g. the tuned hybrid without synthetic queries) and keep the
 best. The eval split is never seen here.
 
@@ -15,7 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,14 +22,9 @@ import numpy as np
 
 from rag_augment.eval import metrics as M
 from rag_augment.eval.systems import QueryLegs, truncate
-from rag_augment.fusion import NORMALIZERS, FusionProfile, fuse
+from rag_augment.fusion import FusionProfile, fuse
 from rag_augment.profiles import PROFILE_DIR
-
-WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
-CHILD_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.25)
-RRF_KS = (5, 10, 20, 30, 60, 100)
-PARENT_DEPTHS = (20, 50, 100, 200)
-CHILD_DEPTHS = (50, 100, 200, 500, 1000)
+from rag_augment.tuning.ascent import ascend, profile_key
 
 
 @dataclass(frozen=True)
@@ -82,45 +75,6 @@ def evaluate(profile: FusionProfile, legs: Mapping[str, QueryLegs], qrels: Mappi
     return M.mean_metrics(per_query)
 
 
-SYNTHETIC_LEGS = ("query_dense", "query_lexical", "doc2query_lexical")
-
-
-def _moves(p: FusionProfile, depths: Mapping[str, int], synthetic: bool = True
-           ) -> Iterator[tuple[str, FusionProfile]]:
-    """Profiles that differ from p in one setting that matters under p's method and dense pair. Without
-    `synthetic`, only the chunk legs move (a tuned baseline: dense chunks + BM25 chunks, no synthetic queries)."""
-    for method in ("rrf", "weighted"):
-        yield "method", replace(p, method=method)
-    if p.method == "rrf":
-        for k in RRF_KS:
-            yield "rrf_k", replace(p, rrf_k=k)
-    else:
-        for norm in NORMALIZERS:
-            yield "normalize", replace(p, normalize=norm)
-    merged = p.dense_pair != "separate"
-    if synthetic:
-        for pair in ("max", "sum", "separate"):
-            yield "dense_pair", replace(p, dense_pair=pair)
-        if merged:
-            for w in CHILD_WEIGHTS:
-                yield "child_weight", replace(p, child_weight=w)
-    legs: tuple[str, ...] = ("dense",) if merged else ("chunk_dense", "query_dense")
-    legs += ("chunk_lexical", "query_lexical", "doc2query_lexical")
-    legs = tuple(leg for leg in legs if synthetic or leg not in SYNTHETIC_LEGS)
-    for leg in legs:
-        for w in WEIGHTS:
-            yield f"weight:{leg}", replace(p, weights={**p.weights, leg: w})
-    for leg in ("chunk_dense", "chunk_lexical") + (("doc2query_lexical", "query_dense") if synthetic else ()):
-        options = CHILD_DEPTHS if leg == "query_dense" else PARENT_DEPTHS
-        for d in options:
-            if d <= depths[leg]:
-                yield f"depth:{leg}", replace(p, depth={**p.depth, leg: d})
-
-
-def _key(p: FusionProfile) -> str:
-    return replace(p, name="", notes="").to_json()
-
-
 def _mean(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:
     return {m: float(np.mean([r[m] for r in rows])) for m in rows[0]}
 
@@ -138,7 +92,7 @@ def tune_profile(sets: TuneSet | Sequence[TuneSet], start: FusionProfile, name: 
     seen: dict[str, dict[str, dict[str, float]]] = {}  # profile -> set name -> metrics ("" = mean of sets)
 
     def score(p: FusionProfile) -> float:
-        key = _key(p)
+        key = profile_key(p)
         if key not in seen:
             each = {ts.name: evaluate(p, ts.legs, ts.qrels, ts.chunk_doc) for ts in sets}
             seen[key] = {**each, "": _mean(list(each.values()))}
@@ -149,36 +103,16 @@ def tune_profile(sets: TuneSet | Sequence[TuneSet], start: FusionProfile, name: 
     bar = progress(max_passes * len(starts), "tuning passes") if progress else None
     best, best_score, origin = starts[0], score(starts[0]), starts[0].name
     for first in starts:
-        found, found_score = _ascend(first, score, depths, synthetic, min_gain, max_passes, bar)
+        found, found_score = ascend(first, score, depths, synthetic, min_gain, max_passes, bar)
         if found_score > best_score:
             best, best_score, origin = found, found_score, first.name
     if bar is not None:
         bar.close()
     gain = f"ascent from {origin}; train {metric} {score(starts[0]):.4f} -> {best_score:.4f}"
     best = replace(best, name=name, notes=f"{notes}; {gain}".strip("; "))
-    tuned, first_metrics = seen[_key(best)], seen[_key(starts[0])]
+    tuned, first_metrics = seen[profile_key(best)], seen[profile_key(starts[0])]
     per_set = {ts.name: {"start": first_metrics[ts.name], "tuned": tuned[ts.name]} for ts in sets}
     return TuneResult(best, best_score, score(starts[0]), len(seen), tuned[""], first_metrics[""], per_set)
-
-
-def _ascend(best: FusionProfile, score: Callable[[FusionProfile], float], depths: Mapping[str, int],
-            synthetic: bool, min_gain: float, max_passes: int, bar: Any) -> tuple[FusionProfile, float]:
-    best_score = score(best)
-    for _ in range(max_passes):
-        changed = False
-        for setting in dict.fromkeys(s for s, _ in _moves(best, depths, synthetic)):
-            options = [p for s, p in _moves(best, depths, synthetic) if s == setting]
-            if not options:  # the setting stopped mattering after an earlier change in this pass
-                continue
-            scores = [score(p) for p in options]
-            i = int(np.argmax(scores))
-            if scores[i] >= best_score + min_gain:
-                best, best_score, changed = options[i], scores[i], True
-        if bar is not None:
-            bar.update(1)
-        if not changed:
-            break
-    return best, best_score
 
 
 def write_profile(profile: FusionProfile, folder: str | Path | None = None) -> Path:

@@ -8,15 +8,15 @@ per-query results:
     python -m benchmarks.studies.label_free_tuning.study table                                 # RESULT.md table
 
 `legs` indexes each set as `python -m benchmarks.run_benchmarks <set>` does (same data, chunking, generator or
-replayed cache, filters), writes the held-out probe queries of rag_augment.autotune (200 sampled chunks, seed 0,
-never indexed) and retrieves every leg once for the probes and for the set's test and train queries (work folder
+replayed cache, filters), writes the held-out probe queries of rag_augment.tuning.label_free (200 sampled chunks,
+seed 0, never indexed) and retrieves every leg once for the probes and for the set's test and train queries (work folder
 benchmarks/runs/study-label-free/<set>/, gitignored). `analyse` then works offline on those legs:
 
 - part 3: a candidate default chosen on the TRAIN splits of every set that has one, so that its worst margin
   against the best rival there (the best single leg or the plain hybrid, whichever is higher on that set) is as
   high as possible, not its mean;
 - part 2: on each set, the label-free profile: coordinate ascent on the probes only, then each correction of
-  rag_augment.autotune.CORRECTIONS. Which correction to ship is decided on the train splits (worst case, then
+  corrections.py here. Which correction to ship is decided on the train splits (worst case, then
   mean), never on a test split; test queries are only scored;
 - every system's per-query nDCG@10 and Recall@10 on each split go to results/<set>-<split>.json.gz (committed).
 
@@ -40,11 +40,13 @@ from typing import Any
 import numpy as np
 
 from benchmarks.paths import CACHE, REPO_ROOT, RUNS, SCIFACT, SHARED, SUBSETS
+from benchmarks.studies.label_free_tuning import corrections
 from rag_augment.eval import metrics as M
 from rag_augment.eval.systems import EVAL_DEPTH, hybrid_profile, single_leg, truncate
-from rag_augment.eval.tune import TuneSet, _key, _moves, load_tune_set, save_tune_set
+from rag_augment.eval.tune import TuneSet, load_tune_set, save_tune_set
 from rag_augment.fusion import LEG_NAMES, FusionProfile, fuse
 from rag_augment.profiles import available, load_profile
+from rag_augment.tuning.ascent import ascend, profile_key
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -110,9 +112,9 @@ def progress(total: int, desc: str):
 
 
 def cmd_legs(names: Sequence[str]) -> None:
-    from rag_augment import autotune as A
     from rag_augment.chunking import ChunkingConfig, chunk_documents
     from rag_augment.eval.harness import EvalSpec, build_index, check_leakage, clear_human_queries
+    from rag_augment.tuning import label_free as A
 
     for name in names:
         spec, work = SETS[name], WORK / name
@@ -172,13 +174,13 @@ def rival_score(ts: TuneSet) -> tuple[str, float]:
 
 def robust_default(sets: Sequence[TuneSet], starts: Sequence[FusionProfile], min_gain: float = 0.001,
                    max_passes: int = 4) -> tuple[FusionProfile, dict[str, Any]]:
-    """Coordinate ascent (the moves of rag_augment.eval.tune) on the worst margin against each set's best rival
+    """Coordinate ascent (rag_augment.tuning.ascent) on the worst margin against each set's best rival
     (best single leg or plain hybrid), ties broken by the mean margin."""
     rivals = {ts.name: rival_score(ts) for ts in sets}
     seen: dict[str, tuple[float, float, dict[str, float]]] = {}
 
     def objective(p: FusionProfile) -> float:
-        key = _key(p)
+        key = profile_key(p)
         if key not in seen:
             margins = {ts.name: float(scores(p, ts)["nDCG@10"].mean()) - rivals[ts.name][1] for ts in sets}
             seen[key] = (min(margins.values()), float(np.mean(list(margins.values()))), margins)
@@ -188,23 +190,11 @@ def robust_default(sets: Sequence[TuneSet], starts: Sequence[FusionProfile], min
     best, best_score = None, -np.inf
     for first in starts:
         p = replace(first, depth={**first.depth, "query_lexical": EVAL_DEPTH["query_lexical"]})
-        score = objective(p)
-        for _ in range(max_passes):
-            changed = False
-            for setting in dict.fromkeys(s for s, _ in _moves(p, EVAL_DEPTH)):
-                options = [q for s, q in _moves(p, EVAL_DEPTH) if s == setting]
-                if not options:
-                    continue
-                vals = [objective(q) for q in options]
-                i = int(np.argmax(vals))
-                if vals[i] >= score + min_gain:
-                    p, score, changed = options[i], vals[i], True
-            if not changed:
-                break
+        p, score = ascend(p, objective, EVAL_DEPTH, min_gain=min_gain, max_passes=max_passes)
         print(f"  robust ascent from {first.name}: objective {score:+.4f}", flush=True)
         if score > best_score:
             best, best_score = p, score
-    worst, mean, margins = seen[_key(best)]
+    worst, mean, margins = seen[profile_key(best)]
     names = ", ".join(f"{ts.name} ({len(ts.qrels)} queries)" for ts in sets)
     best = replace(best, name="robust-default", notes=f"worst-case margin over the best single leg or the plain "
                    f"hybrid, tuned on {names}: worst {worst:+.4f}, mean {mean:+.4f}")
@@ -215,12 +205,12 @@ def robust_default(sets: Sequence[TuneSet], starts: Sequence[FusionProfile], min
 
 def label_free(probes: Sequence[TuneSet], start: FusionProfile, name: str) -> dict[str, Any]:
     """The profile each correction picks from the probes alone."""
-    from rag_augment import autotune as A
+    from rag_augment.tuning import label_free as A
 
     tuned = functools.cache(lambda: A.ascend(probes, start, EVAL_DEPTH, name))
     out = {}
     for c in CORRECTIONS:
-        choice = A.CORRECTIONS[c](probes, start, tuned, EVAL_DEPTH, SEED)
+        choice = corrections.CORRECTIONS[c](probes, start, tuned, EVAL_DEPTH, SEED)
         out[c] = {"profile": replace(choice.profile, name=f"{name}:{c}"), "detail": choice.detail}
     return out
 
@@ -242,7 +232,7 @@ def load_legs(name: str) -> dict[str, Any] | None:
 
 def cmd_analyse(names: Sequence[str]) -> None:
     """Part 3 on the train splits of every set whose legs exist, then part 2 on `names`."""
-    from rag_augment import autotune as A
+    from rag_augment.tuning import label_free as A
 
     loaded = {n: d for n in SETS if (d := load_legs(n)) is not None}
     missing = [n for n in names if n not in loaded]
@@ -285,7 +275,7 @@ def cmd_controls(names: Sequence[str]) -> None:
     """Fixed profiles added to the analysed results as controls (scoring only, no tuning): the shipped default
     with its synthetic legs halved, i.e. the shrink correction without any tuning. Is the per-index tuning doing
     anything beyond that?"""
-    from rag_augment import autotune as A
+    from rag_augment.tuning import label_free as A
 
     controls = {"default-shrunk": A.scale_synthetic(load_profile(None), 0.5)}
     for name in names:
@@ -308,13 +298,14 @@ REAL_COUNTS = (25, 50, 0)  # train queries stored as real ones (0: all of them)
 def cmd_real(names: Sequence[str], shipped: str) -> None:
     """Real evidence, simulated: a seeded sample of the train queries stored as real queries of their relevant
     documents (as `eval --real-from-train` does, near-duplicates of test queries dropped) in a copy of the index;
-    the real-query path of rag_augment.autotune chooses among the profile tuned on them (cross-validated), the
+    the real-query path of rag_augment.tuning.label_free chooses among the profile tuned on them (cross-validated),
+    the
     label-free choice (`shipped`) and the shipped default; the test split is scored on the blended index."""
     import random
 
-    from rag_augment import autotune as A
     from rag_augment.augment_index import AugmentIndex
     from rag_augment.eval.harness import attach_train_queries
+    from rag_augment.tuning import label_free as A
 
     for name in names:
         spec = SETS[name]

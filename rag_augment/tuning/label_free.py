@@ -46,11 +46,12 @@ import numpy as np
 from rag_augment.errors import ConfigError
 from rag_augment.eval import metrics as M
 from rag_augment.eval.systems import EVAL_DEPTH, QueryLegs, hybrid_profile, single_leg, truncate
-from rag_augment.eval.tune import SYNTHETIC_LEGS, TuneSet, _key, _moves, tune_profile
+from rag_augment.eval.tune import TuneSet, tune_profile
 from rag_augment.fusion import LEG_NAMES, FusionProfile, collapse_to_parents, fuse
 from rag_augment.hashing import norm_text
 from rag_augment.lexical import LexicalIndex
 from rag_augment.profiles import load_profile
+from rag_augment.tuning.ascent import SYNTHETIC_LEGS
 from rag_augment.types import FEEDBACK, REAL
 
 log = logging.getLogger(__name__)
@@ -364,75 +365,12 @@ def ascend(ts: TuneSet | Sequence[TuneSet], start: FusionProfile, depths: Mappin
     return tune_profile(ts, start, name, depths, also_from=[rival.profile]).profile
 
 
-def ascend_worst(sets: Sequence[TuneSet], start: FusionProfile, depths: Mapping[str, int], name: str,
-                 min_gain: float = 0.002, max_passes: int = 4) -> tuple[FusionProfile, dict[str, float]]:
-    """Coordinate ascent (the moves of rag_augment.eval.tune) on the WORST gain over the start profile across
-    the probe sets (plain and masked probes favour different legs: a change that helps under both is one the
-    probes' own bias did not make). Ties broken by the mean gain. Returns the profile and its gain per set."""
-    base = {ts.name: float(per_query(start, ts).mean()) for ts in sets}
-    seen: dict[str, tuple[float, dict[str, float]]] = {}
-
-    def value(p: FusionProfile) -> float:
-        key = _key(p)
-        if key not in seen:
-            gains = {ts.name: float(per_query(p, ts).mean()) - base[ts.name] for ts in sets}
-            seen[key] = (min(gains.values()) + 0.1 * float(np.mean(list(gains.values()))), gains)
-        return seen[key][0]
-
-    best = replace(start, depth={**start.depth, "query_lexical": depths["query_lexical"]})
-    best_value = value(best)
-    for _ in range(max_passes):
-        changed = False
-        for setting in dict.fromkeys(s for s, _ in _moves(best, depths)):
-            options = [p for s, p in _moves(best, depths) if s == setting]
-            if not options:
-                continue
-            values = [value(p) for p in options]
-            i = int(np.argmax(values))
-            if values[i] >= best_value + min_gain:
-                best, best_value, changed = options[i], values[i], True
-        if not changed:
-            break
-    return replace(best, name=name), seen[_key(best)][1]
-
-
-def correct_none(ts, start, tuned, depths, seed) -> Choice:
-    return Choice(tuned(), tuned())
-
-
 def correct_shrink(ts, start, tuned, depths, seed, factor: float = 0.5) -> Choice:
     """The synthetic legs count half: probes and indexed queries were written from the same chunk."""
     return Choice(scale_synthetic(tuned(), factor), tuned(), {"factor": factor})
 
 
-def correct_gate(ts, start, tuned, depths, seed) -> Choice:
-    """Keep the start profile unless the tuned one is better on the probes beyond the bootstrap interval."""
-    iv = _interval(per_query(tuned(), ts), per_query(start, ts), seed)
-    return Choice(tuned() if iv["lo"] > 0 else start, tuned(), {"tuned_vs_start": iv, "passed": iv["lo"] > 0})
-
-
-def correct_nosynth(ts, start, tuned, depths, seed) -> Choice:
-    """Tune only the legs that read no synthetic query (chunk vectors, chunk BM25) and the fusion method; the
-    synthetic legs keep the start profile's weights."""
-    return Choice(tune_profile(ts, start, start.name, depths, synthetic=False).profile, tuned())
-
-
-def correct_worst(ts, start, tuned, depths, seed) -> Choice:
-    """Tune on the worst gain across probe sets (ascend_worst), then keep the start profile unless the result
-    gains beyond the bootstrap interval on every probe set."""
-    sets = [ts] if isinstance(ts, TuneSet) else list(ts)
-    found, gains = ascend_worst(sets, start, depths, start.name)
-    ivs = {s.name: _interval(per_query(found, s), per_query(start, s), seed) for s in sets}
-    passed = all(iv["lo"] > 0 for iv in ivs.values())
-    return Choice(found if passed else start, found, {"gains": gains, "vs_start": ivs, "passed": passed})
-
-
-CORRECTIONS: dict[str, Callable[..., Choice]] = {
-    "none": correct_none, "shrink": correct_shrink, "gate": correct_gate, "nosynth": correct_nosynth,
-    "worst": correct_worst,
-}
 TUNE_START = "tune-start"  # the shipped default before the robust one: the variant chosen starts here
-DEFAULT_CORRECTION = "shrink"  # chosen on train splits: benchmarks/studies/label_free_tuning/RESULT.md
 
 
 def _evidence(ts: TuneSet | Sequence[TuneSet], choice: Choice, start: FusionProfile, seed: int) -> dict[str, Any]:
@@ -452,8 +390,8 @@ def chunk_docs(index) -> dict[str, str]:
     return {cid: meta.get("doc_id", cid) for cid, meta in index.store.chunk_states().items()}
 
 
-PROBE_MODES = ("plain", "masked")
-DEFAULT_PROBE_MODE = "masked"  # chosen on train splits: benchmarks/studies/label_free_tuning/RESULT.md
+PROBE_MODES = ("plain", "masked")  # "plain" for the study that chose "masked"
+DEFAULT_PROBE_MODE = "masked"
 
 
 def probe_tune_set(index, probes: Sequence[Probe], mode: str = "masked", depths: Mapping[str, int] = EVAL_DEPTH,
@@ -613,7 +551,7 @@ def real_choice(sets: Sequence[TuneSet], start: FusionProfile, synthetic: Fusion
 
 def tune_index(index, generator: Any = None, *, min_real: int = DEFAULT_MIN_REAL, seed: int = 0,
                n_chunks: int = DEFAULT_CHUNKS, per_chunk: int = 2, folds: int = DEFAULT_FOLDS,
-               correction: str = DEFAULT_CORRECTION, probe_mode: str = DEFAULT_PROBE_MODE,
+               probe_mode: str = DEFAULT_PROBE_MODE,
                start: FusionProfile | None = None,
                depths: Mapping[str, int] = EVAL_DEPTH, progress: Progress | None = None) -> TuneReport:
     """Choose this index's fusion profile without labels (see the module docstring). `generator`: the index's
@@ -621,8 +559,6 @@ def tune_index(index, generator: Any = None, *, min_real: int = DEFAULT_MIN_REAL
     `min_real`: judged real/feedback queries needed before they decide. `start`: the profile tuning starts from
     (default: the shipped `tune-start`, the start the study chose on train splits). With no probe to tune on, the
     shipped default (robust across corpora) stays. Nothing is written; see save_index_profile."""
-    if correction not in CORRECTIONS:
-        raise ConfigError(f"tune: correction {correction!r} is not one of {sorted(CORRECTIONS)}")
     if probe_mode not in (*PROBE_MODES, "both"):
         raise ConfigError(f"tune: probe mode {probe_mode!r} is not one of {(*PROBE_MODES, 'both')}")
     if min_real < 1 or folds < 2:
@@ -639,7 +575,7 @@ def tune_index(index, generator: Any = None, *, min_real: int = DEFAULT_MIN_REAL
         modes = PROBE_MODES if probe_mode == "both" else (probe_mode,)
         ts = [probe_tune_set(index, probes, m, depths, progress, chunk_doc, corpus) for m in modes]
         tuned = functools.cache(lambda: ascend(ts, start, depths, name))
-        choice = CORRECTIONS[correction](ts, start, tuned, depths, seed)
+        choice = correct_shrink(ts, start, tuned, depths, seed)
         synthetic = {**how, "mode": probe_mode, **_evidence(ts, choice, start, seed)}
         chosen, source = replace(choice.profile, name=name), "synthetic"
     else:
@@ -660,7 +596,7 @@ def tune_index(index, generator: Any = None, *, min_real: int = DEFAULT_MIN_REAL
              f"{METRIC} {ev['scores']['chosen']:.3f} vs start {ev['scores']['start']:.3f}, plain hybrid "
              f"{ev['scores']['hybrid']:.3f})" if ev and "scores" in ev else "the start profile (no evidence)")
     chosen = replace(chosen, name=name, notes=notes)
-    return TuneReport(chosen, source, correction, synthetic, real, min_real, seed,
+    return TuneReport(chosen, source, "shrink", synthetic, real, min_real, seed,
                       {"home": str(index.home), "collection": index.store.name, **counts},
                       datetime.now(timezone.utc).isoformat(timespec="seconds"))
 

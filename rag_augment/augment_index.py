@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag_augment.cache import GenerationCache
-from rag_augment.chunking import ChunkingConfig, chunk_documents, load_documents
+from rag_augment.chunking import ChunkingConfig, chunk_each, load_documents, readable_name
+from rag_augment.doc_ids import DocIds, content, folder_label, others_content
 from rag_augment.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
 from rag_augment.errors import ConfigError, InputError, StoreError
 from rag_augment.estimate import Estimate, estimate_run
@@ -169,7 +170,9 @@ class AugmentIndex:
         it leave the index (documents indexed from other folders stay). An empty folder prunes nothing, and a
         document that is present but unreadable keeps its indexed version, unless `force`. `report` is filled as
         the run goes (what an interrupted run had saved)."""
-        docs, prune, source, keep, skipped = read_source(path, chunking, prune, force)
+        docs, prune, source, keep, skipped = read_source(path, chunking, prune, force, self.store.chunk_states())
+        for s in skipped:
+            log.info("skipped %s: %s", s["source"], s["reason"])
         report = report or IndexReport()
         report.documents_seen, report.documents_skipped = len(docs), skipped
         return self.index_documents(docs, generator, chunking, filters, prune, progress, batch_size, report,
@@ -192,7 +195,7 @@ class AugmentIndex:
         if len(set(ids)) != len(ids):
             dup = next(i for i in ids if ids.count(i) > 1)
             raise InputError(f"document id {dup!r} occurs twice")
-        chunks = chunk_documents(list(docs), chunking or ChunkingConfig())
+        chunks, docs, keep_docs = _chunk(docs, chunking, set(keep_docs), report)
         return self.index_chunks(chunks, generator, filters, prune, progress, batch_size, report,
                                  doc_ids={d.doc_id for d in docs}, source=source, keep_docs=keep_docs)
 
@@ -209,6 +212,8 @@ class AugmentIndex:
                       replace(c, metadata={**c.metadata, "source": source}) for c in chunks]
         with self._writing() as store:
             before = store.chunk_states()
+            if source is not None:
+                _refuse_foreign_ids(chunks, doc_ids, before, source)
             known_docs = {m.get("doc_id") for m in before.values()}
             report.documents_added = len(doc_ids - known_docs)
             report.estimate = estimate_run(chunks, before, doc_ids, generator, self.cache, prune, source,
@@ -399,24 +404,31 @@ class AugmentIndex:
                             for q in sorted(queries, key=lambda q: (q.kind, q.text))]}
 
 
-def read_source(path: str | Path, chunking: ChunkingConfig | None, prune: bool, force: bool):
-    """Documents of a folder tagged with their source, whether pruning may run, the doc ids to keep whatever
-    happens (present but unreadable this time), and the skipped files."""
+def read_source(path: str | Path, chunking: ChunkingConfig | None, prune: bool, force: bool,
+                states: dict[str, dict] | None = None):
+    """Documents of a folder under their ids in the index whose chunks are `states`, tagged with their source;
+    whether pruning may run; the doc ids to keep whatever happens (present but unreadable this time); and the
+    skipped files."""
     docs, skipped = load_documents(path, chunking or ChunkingConfig())
     source = source_key(path)
-    docs = [replace(d, metadata={**d.metadata, "source": source}) for d in docs]
+    ids = DocIds(states or {}, source, folder_label(path), chunking)
+    docs = [replace(d, metadata={**d.metadata, "source": source}) for d in ids.assign(docs)]
     if prune and not docs and not force:
         log.warning("%s holds no readable document: nothing is pruned (use force to empty the index)", path)
         prune = False
-    return docs, prune, source, set() if force else _skipped_doc_ids(path, skipped), skipped
+    if force:
+        return docs, prune, source, set(), skipped
+    # a skipped folder (unlistable, a broken link, a second link to a folder already read) keeps what it held
+    unread = _skipped_doc_ids(path, skipped)
+    return docs, prune, source, {doc_id for key, doc_id in ids.mine.items() if _within(key, unread)}, skipped
 
 
 def estimate_source(path: str | Path, generator: QueryGenerator, chunking: ChunkingConfig | None,
                     states: dict[str, dict], cache: GenerationCache, prune: bool = True, force: bool = False,
                     prices: tuple[float, float] | None = None, calibrate: bool = True) -> Estimate:
     """The estimate of indexing `path` into an index whose chunks are `states` (empty for a new index)."""
-    docs, prune, source, keep, _ = read_source(path, chunking, prune, force)
-    chunks = chunk_documents(docs, chunking or ChunkingConfig())
+    docs, prune, source, keep, _ = read_source(path, chunking, prune, force, states)
+    chunks, docs, keep = _chunk(docs, chunking, keep)
     return estimate_run(chunks, states, {d.doc_id for d in docs}, generator, cache, prune, source, keep, prices,
                         calibrate)
 
@@ -426,17 +438,53 @@ def source_key(path: str | Path) -> str:
     return sha1_hex(str(Path(path).resolve()), 16)
 
 
+def _chunk(docs: Sequence[Document], chunking: ChunkingConfig | None, keep: set[str],
+           report: IndexReport | None = None) -> tuple[list[Chunk], list[Document], set[str]]:
+    """Chunks of the documents that split; one that does not is skipped (reported) and keeps its indexed version."""
+    chunks, bad = chunk_each(list(docs), chunking or ChunkingConfig())
+    failed = {s["doc_id"] for s in bad}
+    for s in bad:
+        log.warning("skipped %s: %s", s["source"], s["reason"])
+    if report is not None:
+        report.documents_skipped = [*report.documents_skipped, *bad]
+    keys = {d.doc_id: d.metadata["doc_key"] for d in docs if "doc_key" in d.metadata}
+    chunks = [replace(c, metadata={**c.metadata, "doc_key": keys[c.doc_id]}) if c.doc_id in keys else c
+              for c in chunks]
+    return chunks, [d for d in docs if d.doc_id not in failed], keep | failed
+
+
+def _refuse_foreign_ids(chunks: Sequence[Chunk], doc_ids: set[str], states: dict[str, dict], source: str) -> None:
+    """A document of another folder is never overwritten under a shared id (nor are its real queries moved); the
+    very same content may change owner. read_source gives ids that are free, so this only stops a caller's own
+    ids or another writer's race."""
+    theirs, ours = others_content(states, source), content(list(chunks))
+    clash = sorted(d for d in doc_ids | set(ours) if d in theirs and theirs[d] != ours.get(d))
+    if clash:
+        raise InputError(f"document id {clash[0]!r} is already indexed from another folder; give this one "
+                         "another id (or index it into another collection)")
+
+
 def _skipped_doc_ids(root: str | Path, skipped: Sequence[dict]) -> set[str]:
-    """Doc ids of files that are there but could not be read this time: their indexed version is kept."""
-    root = Path(root)
+    """Doc keys of files that are there but could not be read this time: their indexed version is kept."""
+    is_dir = Path(root).is_dir()
+    root = Path(readable_name(str(root)))  # skip records name files as readable_name writes them
     out = set()
     for s in skipped:
+        if "doc_id" in s:
+            out.add(s["doc_id"])
+            continue
         src = Path(str(s.get("source", "")))
         try:
-            out.add(src.relative_to(root).as_posix() if root.is_dir() else src.name)
+            out.add(src.relative_to(root).as_posix() if is_dir else src.name)
         except ValueError:
             continue
     return out
+
+
+def _within(key: str, paths: set[str]) -> bool:
+    """Whether `key` is one of `paths` or lies in a folder among them."""
+    parts = key.split("/")
+    return any("/".join(parts[:i]) in paths for i in range(1, len(parts) + 1))
 
 
 def _check_home(home: Path, create: bool) -> None:

@@ -45,6 +45,24 @@ class ChunkingConfig:
             raise ConfigError(f"chunking.max_file_bytes must be >= 1, got {self.max_file_bytes}")
 
 
+# ---------------------------------------------------------------- names and invisible characters
+
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))  # invisible, yet \w stops at them
+_NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def strip_zero_width(text: str) -> str:
+    """Zero-width spaces and joiners removed, so "pass\\u200bword" is one word to the splitter and to BM25."""
+    return text.translate(_ZERO_WIDTH)
+
+
+def readable_name(name: str) -> str:
+    """A file name as text that Chroma can store and a terminal can print: bytes that are not UTF-8 and control
+    characters (a newline in a name) are written as \\xNN, so the name stays recognisable and distinct."""
+    text = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return _NAME_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 # ---------------------------------------------------------------- markup cleaning
 
 _FRONT_MATTER = re.compile(r"\A(?:---|\+\+\+)[ \t]*\n(.*?)\n(?:---|\+\+\+|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
@@ -187,7 +205,7 @@ def _front_matter(text: str) -> tuple[str, str]:
 
 def clean_markup(text: str, fmt: str) -> tuple[str, str]:
     """(clean text, title found in the markup or '') for fmt in {'markdown', 'html', 'text'}."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = strip_zero_width(text).replace("\r\n", "\n").replace("\r", "\n")
     if fmt == "text":
         return _tidy(text), ""
     text, fm_title = _front_matter(text)
@@ -208,8 +226,8 @@ def clean_markup(text: str, fmt: str) -> tuple[str, str]:
 
 # ---------------------------------------------------------------- loading
 
-def _skip(source: object, reason: str) -> dict:
-    return {"source": str(source), "reason": reason}
+def _skip(source: object, reason: str, **extra: str) -> dict:
+    return {"source": readable_name(str(source)), "reason": reason, **extra}
 
 
 def _open_nonblocking(path, flags: int) -> int:
@@ -279,8 +297,8 @@ def _load_markup(path: Path, doc_id: str, cfg: ChunkingConfig) -> tuple[Document
     text, title = clean_markup(raw, fmt)
     if not re.search(r"\w", text):
         return None, _skip(path, "empty after removing front matter, template tags and markup")
-    return Document(doc_id=doc_id, text=text, title=title or path.stem, source=str(path),
-                    metadata={"format": fmt}), None
+    return Document(doc_id=doc_id, text=text, title=title or readable_name(path.stem),
+                    source=readable_name(str(path)), metadata={"format": fmt}), None
 
 
 def _jsonl_record(line: bytes, path: Path, lineno: int) -> dict:
@@ -300,6 +318,24 @@ def _jsonl_record(line: bytes, path: Path, lineno: int) -> dict:
     return rec
 
 
+def _not_text(rec: dict) -> str:
+    """Why a record cannot be stored ('' when it can): JSON's \\ud800 escapes decode to lone surrogates, which
+    are not Unicode text and which nothing downstream (hashing, Chroma) can encode."""
+    for key in ("_id", "title", "text"):
+        value = str(rec.get(key, ""))
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            return f"'{key}' holds a lone surrogate (\\u{ord(value[e.start]):04x} at character {e.start}), not text"
+    return ""
+
+
+def _id_if_text(rec: dict) -> dict:
+    """The record's doc id for a skip, so its indexed version is kept, when the id itself is printable."""
+    doc_id = str(rec["_id"])
+    return {} if _not_text({"_id": doc_id}) else {"doc_id": doc_id}
+
+
 def _load_jsonl(path: Path, cfg: ChunkingConfig) -> tuple[list[Document], list[dict]]:
     """Streamed line by line, so max_file_bytes limits each record, not the corpus."""
     docs, skipped = [], []
@@ -315,22 +351,76 @@ def _load_jsonl(path: Path, cfg: ChunkingConfig) -> tuple[list[Document], list[d
                                                         f"{cfg.max_file_bytes}-byte limit (max_file_bytes)"))
                 continue
             rec = _jsonl_record(line, path, lineno)
-            text, title = rec["text"].strip(), rec.get("title", "").strip()
+            bad = _not_text(rec)
+            if bad:
+                skipped.append(_skip(f"{path}:{lineno}", bad, **_id_if_text(rec)))
+                continue
+            text, title = strip_zero_width(rec["text"]).strip(), strip_zero_width(rec.get("title", "")).strip()
             if not (text or title):
                 skipped.append(_skip(f"{path}:{lineno}", "empty record (no title, no text)"))
                 continue
-            docs.append(Document(doc_id=str(rec["_id"]), text=text or title, title=title, source=str(path),
-                                 metadata={"format": "beir", "line": lineno}))
+            docs.append(Document(doc_id=str(rec["_id"]), text=text or title, title=title,
+                                 source=readable_name(str(path)), metadata={"format": "beir", "line": lineno}))
     return docs, skipped
 
 
 def _walk(root: Path, skipped: list[dict]) -> list[Path]:
-    files = []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: skipped.append(
-            _skip(e.filename, f"cannot list folder: {e.strerror or e}"))):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        files += [Path(dirpath, n) for n in filenames if not n.startswith(".")]
+    """Files under root (hidden entries left out), sorted by their path as seen from root. Links to folders are
+    followed, but only after the real tree, so a real path wins when both reach one folder; each real folder is
+    read once, so a link loop ends. A folder that cannot be read, a second way into one, and a broken link are
+    reported in `skipped`."""
+    seen: set[tuple[int, int]] = set()
+    files: list[Path] = []
+    real: list[Path] = [root]
+    links: list[Path] = []
+    while real or links:
+        folder = real.pop() if real else links.pop(0)
+        if _first_visit(folder, seen, skipped):
+            _list_folder(folder, real, links, files, skipped)
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+def _first_visit(folder: Path, seen: set[tuple[int, int]], skipped: list[dict]) -> bool:
+    try:
+        st = os.stat(folder)
+    except OSError as e:
+        skipped.append(_skip(folder, f"cannot list folder: {e.strerror or e}"))
+        return False
+    if (st.st_dev, st.st_ino) in seen:
+        skipped.append(_skip(folder, "a link to a folder already read (a link loop, or a second link to it)"))
+        return False
+    seen.add((st.st_dev, st.st_ino))
+    return True
+
+
+def _list_folder(folder: Path, subfolders: list[Path], links: list[Path], files: list[Path],
+                 skipped: list[dict]) -> None:
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+    except OSError as e:
+        skipped.append(_skip(folder, f"cannot list folder: {e.strerror or e}"))
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        if not entry.is_symlink():
+            (subfolders if entry.is_dir(follow_symlinks=False) else files).append(path)
+        elif _is_linked_folder(path, skipped):
+            links.append(path)
+        else:
+            files.append(path)
+
+
+def _is_linked_folder(link: Path, skipped: list[dict]) -> bool:
+    """Whether a link leads to a folder. A broken link with a document's extension is left to the reader, which
+    reports it; any other broken link is reported here (it may have been a linked-in folder)."""
+    try:
+        return stat.S_ISDIR(os.stat(link).st_mode)
+    except OSError as e:
+        if link.suffix.lower() not in SUPPORTED_EXTS:
+            why = "its target is missing" if isinstance(e, FileNotFoundError) else e.strerror or str(e)
+            skipped.append(_skip(link, f"broken symlink ({why})"))
+        return False
 
 
 def load_documents(path: str | Path, cfg: ChunkingConfig | None = None) -> tuple[list[Document], list[dict]]:
@@ -342,12 +432,12 @@ def load_documents(path: str | Path, cfg: ChunkingConfig | None = None) -> tuple
         raise InputError(f"no such file or folder: {root}")
     skipped: list[dict] = []
     if root.is_dir():
-        files = [(p, p.relative_to(root).as_posix()) for p in _walk(root, skipped)
+        files = [(p, readable_name(p.relative_to(root).as_posix())) for p in _walk(root, skipped)
                  if p.suffix.lower() in SUPPORTED_EXTS]
     elif root.suffix.lower() not in SUPPORTED_EXTS:
         return [], [_skip(root, f"unsupported extension {root.suffix or '(none)'!r}")]
     else:
-        files = [(root, root.name)]
+        files = [(root, readable_name(root.name))]
     docs: list[Document] = []
     for file, doc_id in files:
         if file.suffix.lower() in JSONL_EXTS:
@@ -451,3 +541,24 @@ def chunk_document(doc: Document, cfg: ChunkingConfig | None = None) -> list[Chu
 
 def chunk_documents(docs: list[Document], cfg: ChunkingConfig | None = None) -> list[Chunk]:
     return [c for d in docs for c in chunk_document(d, cfg)]
+
+
+def chunk_each(docs: list[Document], cfg: ChunkingConfig | None = None) -> tuple[list[Chunk], list[dict]]:
+    """Chunks of every document that splits, and a skip (with its doc_id) for each one that does not: nltk's
+    sentence splitter gives up on some pathological pages with a TimeoutError, and one page must not stop a run."""
+    chunks: list[Chunk] = []
+    skipped: list[dict] = []
+    for d in docs:
+        try:
+            chunks += chunk_document(d, cfg)
+        except (TimeoutError, RecursionError, UnicodeError) as e:
+            where = f"{d.source}:{d.metadata['line']}" if "line" in d.metadata else d.source or d.doc_id
+            skipped.append(_skip(where, _split_failure(e), doc_id=d.doc_id))
+    return chunks, skipped
+
+
+def _split_failure(e: Exception) -> str:
+    if isinstance(e, TimeoutError):  # nltk's message quotes its whole pattern: not worth a user's screen
+        return ("cannot be split into sentences: nltk's sentence splitter ran past its time limit (a very long "
+                "text without paragraph breaks?); split it into smaller files")
+    return f"cannot be split into chunks ({type(e).__name__}: {str(e)[:200]})"

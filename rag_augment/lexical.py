@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag_augment.chunking import strip_zero_width
+
 LEGS = ("chunks", "queries", "doc2query")
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
@@ -36,7 +38,7 @@ class Tokenizer:
         self._stop = set(STOPWORDS_EN)
 
     def __call__(self, text: str) -> list[str]:
-        words = [w for w in _TOKEN.findall(text.lower()) if w not in self._stop]
+        words = [w for w in _TOKEN.findall(strip_zero_width(text).lower()) if w not in self._stop]
         stem = getattr(self._local, "stem", None)
         if stem is None:
             stem = self._local.stem = self._new_stemmer()

@@ -17,7 +17,8 @@ from rag_augment.cli.options import (
 from rag_augment.generators.factory import GENERATORS
 
 COMMANDS = ("index", "query", "stats", "show", "delete")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # terminal escapes in documents never reach the terminal
+# terminal escapes and line breaks in documents (or file names) never reach the terminal, nor do lone surrogates
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def add_parsers(sub) -> None:

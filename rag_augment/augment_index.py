@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -27,6 +26,7 @@ from rag_augment.filters import FilterConfig
 from rag_augment.fusion import FusionProfile
 from rag_augment.generators.base import QueryGenerator
 from rag_augment.hashing import sha1_hex
+from rag_augment.home import atomic_write, load_index_profile, save_index_profile
 from rag_augment.indexer import Indexer
 from rag_augment.lexical import LexicalIndex
 from rag_augment.profiles import load_profile
@@ -69,17 +69,16 @@ class AugmentIndex:
     def _own_or(self, name: str | None) -> FusionProfile:
         """The named profile; without a name, this index's own (written by `tune`) or the shipped default."""
         if name is None:
-            from rag_augment.autotune import load_index_profile
             own = load_index_profile(self.home, self.store.name)
             if own is not None:
                 return own
         return load_profile(name)
 
     def tune(self, generator=None, save: bool = True, **options):
-        """Choose this index's fusion profile without labels (rag_augment.autotune.tune_index): held-out probes
-        never indexed, then real and feedback queries once there are enough. With save, queries use it from now
+        """Choose this index's fusion profile without labels (rag_augment.tuning.label_free.tune_index): held-out
+        probes never indexed, then real and feedback queries once there are enough. With save, queries use it from now
         on (an explicit profile still wins). Returns the TuneReport with its evidence."""
-        from rag_augment.autotune import save_index_profile, tune_index
+        from rag_augment.tuning.label_free import tune_index
         report = tune_index(self, generator, **options)
         if save:
             save_index_profile(self, report.profile, report)
@@ -349,32 +348,23 @@ class AugmentIndex:
             r = self._retriever = AugmentedRetriever(self.store, self.embedder, self.lexical, self.profile)
         return r
 
-    def query(self, text: str, k: int = 10, profile: FusionProfile | None = None, rerank: bool = False,
-              adapted: bool = False) -> list[Hit]:
+    def query(self, text: str, k: int = 10, profile: FusionProfile | None = None, rerank: bool = False
+              ) -> list[Hit]:
         """The k best chunks. `rerank`: rescore the fused top hits with the reranker trained on this index's own
-        queries (`train_reranker`, `rag-augment train`); `adapted`: fuse the leg of the embedder fine-tuned on
-        them (`train_adapted_embedder`, `train --adapt`). An error names a missing or stale model."""
+        queries (`train_reranker`, `rag-augment train`). An error names a missing or stale model."""
         if not isinstance(k, int) or k < 1:
             raise ConfigError(f"k must be a whole number >= 1, not {k!r}")
-        reranker = leg = None
+        reranker = None
         if rerank:
             from rag_augment.rerank.stage import cached_reranker
             reranker = cached_reranker(self)
-        if adapted:
-            from rag_augment.rerank.adapted import cached_adapted
-            leg = cached_adapted(self)
-        return self.retriever.search(text, k=k, profile=profile, reranker=reranker, adapted=leg)
+        return self.retriever.search(text, k=k, profile=profile, reranker=reranker)
 
     def train_reranker(self, config=None, progress=None) -> dict[str, Any]:
         """Fine-tune a cross-encoder on this index's synthetic, real and feedback queries with hard negatives
         mined by its legs; stored in the home with its provenance (see rag_augment.rerank)."""
-        from rag_augment.rerank import train_reranker
+        from rag_augment.rerank.training import train_reranker
         return train_reranker(self, config, progress=progress)
-
-    def train_adapted_embedder(self, config=None, progress=None) -> dict[str, Any]:
-        """Fine-tune the bi-encoder on the same pairs, kept as one more dense leg (query(..., adapted=True))."""
-        from rag_augment.rerank.adapted import train_adapted_embedder
-        return train_adapted_embedder(self, config, progress=progress)
 
     def stats(self) -> dict[str, Any]:
         counts = self.store.counts()
@@ -511,14 +501,3 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
         raise ConfigError(f"{what} file {path} does not hold a JSON object; fix or delete it")
     return data
 
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write through a uniquely named temp file in the same folder, then rename: readers see old or new."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

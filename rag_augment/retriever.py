@@ -19,8 +19,6 @@ from rag_augment.embedding import Embedder
 from rag_augment.fusion import FusionProfile, Ranked, collapse_to_parents, fuse
 from rag_augment.lexical import LexicalIndex
 from rag_augment.profiles import load_profile
-from rag_augment.rerank.adapted import LEG as ADAPTED_LEG
-from rag_augment.rerank.adapted import AdaptedLeg, fuse_with
 from rag_augment.rerank.stage import RERANK_LEG, RerankStage, rerank
 from rag_augment.store.chroma import ChromaStore
 from rag_augment.types import Hit, LegHit
@@ -122,32 +120,22 @@ class AugmentedRetriever:
             out.matched.setdefault(parent, []).extend((q, scores[q], leg) for q in qids[:3])
 
     def search(self, query: str, k: int = 10, profile: FusionProfile | None = None,
-               with_text: bool = True, reranker: RerankStage | None = None,
-               adapted: AdaptedLeg | None = None) -> list[Hit]:
-        """The top-k parents. With `adapted`, the fine-tuned bi-encoder's leg is fused with the others; with
-        `reranker`, the fused top max(k, reranker.top_n) are reranked first."""
+               with_text: bool = True, reranker: RerankStage | None = None) -> list[Hit]:
+        """The top-k parents. With `reranker`, the fused top max(k, reranker.top_n) are reranked first."""
         prof = profile or self.profile
         if not query.strip():
             return []
         res = self.legs_for(query, profile=prof)
-        if adapted is not None:
-            res.legs[ADAPTED_LEG] = adapted.search(query)
-        return self.hits_from(res, prof, k, with_text=with_text, reranker=reranker, query=query,
-                              adapted_weight=adapted.weight if adapted is not None else 0.0)
+        return self.hits_from(res, prof, k, with_text=with_text, reranker=reranker, query=query)
 
     def hits_from(self, res: LegResults, profile: FusionProfile, k: int, with_text: bool = True,
-                  reranker: RerankStage | None = None, query: str = "", adapted_weight: float = 0.0) -> list[Hit]:
+                  reranker: RerankStage | None = None, query: str = "") -> list[Hit]:
         """The top-k fused hits with each leg's rank and score. Without text: no chunk text and no text of the
         matched queries (their ids only), i.e. no read from Chroma after the search itself (a reranker reads
-        the texts it scores all the same). An "adapted_dense" leg in `res` is fused at `adapted_weight`."""
+        the texts it scores all the same)."""
         stored: dict[str, dict[str, Any]] = {}
         depth = k if reranker is None else max(k, reranker.top_n)
-        if ADAPTED_LEG in res.legs:
-            own = {leg: r for leg, r in res.legs.items() if leg != ADAPTED_LEG}
-            ranked = fuse_with(own, res.legs[ADAPTED_LEG], adapted_weight, profile, depth)
-            _, fused_legs = fuse(own, profile, 0)
-        else:
-            ranked, fused_legs = fuse(res.legs, profile, depth)
+        ranked, fused_legs = fuse(res.legs, profile, depth)
         if reranker is not None:
             stored = self.store.get_chunks([p for p, _ in ranked])
             ranked, fused_legs[RERANK_LEG] = rerank(query, ranked, {p: stored.get(p, {}).get("text") or ""

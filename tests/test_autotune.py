@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from rag_augment import home as H
 from rag_augment.errors import ConfigError
 from rag_augment.eval.systems import EVAL_DEPTH
 from rag_augment.fusion import FusionProfile
@@ -47,7 +48,7 @@ def test_tune_index_without_labels_returns_weights_and_evidence(index):
     json.dumps(report.to_dict())  # serialisable as it is saved
     # probes are never indexed, and nothing is saved until asked
     assert index.store.counts() == before
-    assert A.load_index_profile(index) is None
+    assert H.load_index_profile(index) is None
 
 
 def test_probes_are_cut_from_the_chunk_and_unlike_indexed_queries(index):
@@ -137,16 +138,16 @@ def test_too_few_real_queries_leave_the_synthetic_choice(index):
 
 def test_profile_saved_in_the_home_with_its_evidence(index):
     report = A.tune_index(index, n_chunks=6, seed=1, depths=DEPTHS)
-    path = A.save_index_profile(index, report.profile, report)
+    path = H.save_index_profile(index, report.profile, report)
     assert path == index.home / "profile-rag_augment.json"
-    record = A.load_index_profile_record(index)
+    record = H.load_index_profile_record(index)
     assert record["profile"] == report.profile
     assert record["evidence"]["source"] == "synthetic" and record["evidence"]["synthetic"]["queries"] > 0
-    assert A.load_index_profile(index.home, "rag_augment") == report.profile
-    assert A.load_index_profile(index.home, "other") is None
+    assert H.load_index_profile(index.home, "rag_augment") == report.profile
+    assert H.load_index_profile(index.home, "other") is None
     path.write_text('{"profile": {"method": "nope"}}')
     with pytest.raises(ConfigError, match="profile-rag_augment.json"):
-        A.load_index_profile(index)
+        H.load_index_profile(index)
 
 
 def test_bad_settings_are_one_line_errors(index, make_index):

@@ -129,7 +129,7 @@ def test_generations_jsonl_never_holds_what_the_filters_keep_out(tmp_path):
     Chroma, and now the gate keeps it out of the cache too (raw answer included)."""
     from rag_augment.augment_index import AugmentIndex
     from rag_augment.embedding import HashEmbedder
-    from rag_augment.generators.openai_compat import openai_generator
+    from rag_augment.generators.openai import openai_generator
 
     docs = tmp_path / "docs"
     docs.mkdir()

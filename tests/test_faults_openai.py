@@ -26,7 +26,8 @@ from faults_openai_server import (
 
 from rag_augment.errors import ConfigError
 from rag_augment.generators.base import SamplingParams
-from rag_augment.generators.openai_compat import OpenAIBackend, openai_generator
+from rag_augment.generators.openai import openai_generator
+from rag_augment.generators.openai_compat import OpenAIBackend
 from rag_augment.types import Chunk
 
 KEY = "sk-test-PLANTED-0123456789abcdefXYZ"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from faults_openai_server import FaultServerProcess, key_fragments
 
-from rag_augment.generators.openai_compat import openai_generator
+from rag_augment.generators.openai import openai_generator
 
 # Drawn at run time, not written here: a literal would sit in this module's source text, which the test process
 # reads and frees on import, and test_faults_openai's in-process server echoes another planted key that shares

@@ -17,7 +17,8 @@ import pytest
 from rag_augment import models
 from rag_augment.errors import ConfigError
 from rag_augment.generators.base import SamplingParams
-from rag_augment.generators.openai_compat import OpenAIBackend, openai_generator, retry_after_seconds
+from rag_augment.generators.openai import openai_generator
+from rag_augment.generators.openai_compat import OpenAIBackend, retry_after_seconds
 from rag_augment.generators.parsing import parse_queries
 from rag_augment.hashing import file_sha256
 from rag_augment.testing import FakeOpenAIServer as FakeServer

@@ -233,7 +233,7 @@ def test_unique_temp_names(make_index, kb, tmp_path):
     threads writing at once never crash and always leave one complete file."""
     import threading
 
-    from rag_augment.augment_index import atomic_write
+    from rag_augment.home import atomic_write
     index = make_index()
     index.index_path(kb, RulesGenerator())
     target, errors = tmp_path / "settings-like.json", []

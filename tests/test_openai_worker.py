@@ -8,7 +8,8 @@ import pytest
 
 from rag_augment.errors import ConfigError
 from rag_augment.generators.base import SamplingParams
-from rag_augment.generators.openai_compat import OpenAIBackend, openai_generator
+from rag_augment.generators.openai import openai_generator
+from rag_augment.generators.openai_compat import OpenAIBackend
 from rag_augment.generators.openai_worker import LEAK_MARK, IsolatedOpenAIBackend
 from rag_augment.testing import FakeOpenAIServer, chat_reply
 from rag_augment.types import Chunk

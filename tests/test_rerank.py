@@ -12,21 +12,17 @@ import pytest
 
 from rag_augment.chunking import ChunkingConfig
 from rag_augment.errors import ConfigError
-from rag_augment.rerank import (
-    RERANK_LEG,
-    RerankStage,
+from rag_augment.rerank import RERANK_LEG, RerankStage, combine_scores, load_reranker, status
+from rag_augment.rerank.model_home import base_model_sha256, model_dir, work_dir
+from rag_augment.rerank.training import (
     TrainConfig,
     TrainingQuery,
     best_weight,
-    combine_scores,
     index_queries,
-    load_reranker,
     mine_groups,
-    status,
     train_reranker,
 )
-from rag_augment.rerank.model_home import base_model_sha256, model_dir, work_dir
-from rag_augment.rerank.tune import Scored
+from rag_augment.rerank.training.tune import Scored
 from rag_augment.testing import FakeGenerator
 from rag_augment.types import Document
 
@@ -213,7 +209,7 @@ def test_a_budgeted_plan_is_revised_once_on_steady_steps(index, tiny_model):
 
 
 def test_the_plan_leaves_the_warm_up_step_out_of_the_estimate():
-    from rag_augment.rerank.train import calibrated_step, replan_due, revised_plan
+    from rag_augment.rerank.training.train import calibrated_step, replan_due, revised_plan
     assert calibrated_step([5.0, 1.5, 1.7]) == pytest.approx(1.6)
     assert calibrated_step([2.0]) == 2.0
     assert [t for t in range(1, 320) if replan_due(t)] == [25, 100, 200, 300]
@@ -254,7 +250,7 @@ class _Quiet:
 
 
 def test_fit_depth_takes_the_deepest_cut_within_the_budget():
-    from rag_augment.rerank.depth import fit_depth
+    from rag_augment.rerank.training.depth import fit_depth
     cost = {6: 190.0, 5: 160.0, 4: 130.0, 3: 100.0}
     tried = []
 
@@ -300,7 +296,8 @@ def test_a_bi_encoder_base_gets_an_identity_pooler_and_a_faster_head(tiny_model,
     import torch
     from transformers import AutoModel
 
-    from rag_augment.rerank.train import has_fresh_head, identity_pooler, load_cross_encoder, param_groups
+    from rag_augment.rerank.stage import load_cross_encoder
+    from rag_augment.rerank.training.train import has_fresh_head, identity_pooler, param_groups
     assert not has_fresh_head(tiny_model)
     bi = tmp_path / "bi"
     AutoModel.from_pretrained(tiny_model).save_pretrained(bi)   # BertModel: what a bi-encoder folder holds
@@ -400,8 +397,8 @@ def test_explain_prints_the_rerankers_score(index, capsys):
 def test_weight_tuning_leaves_out_the_real_queries_the_model_trained_on(index, tiny_model):
     from rag_augment.errors import InputError
     from rag_augment.real_queries import add_real_queries
-    from rag_augment.rerank import tune_rerank_weight
     from rag_augment.rerank.model_home import HUMAN_QUERIES_FILE
+    from rag_augment.rerank.training import tune_rerank_weight
     seen = "How Many Hours of annual leave per pay period"
     add_real_queries(index, [{"text": seen, "doc_id": "leave.md"}])
     meta = train_reranker(index, tiny(tiny_model, seed=2))
@@ -437,31 +434,8 @@ def test_train_command_trains_reports_and_shows_status(index, tiny_model, capsys
         assert "training on 20 queries" in out.err and "about" in out.err
         assert train_cli.run(parser.parse_args(["train", *common, "--status"])) == 0
         assert "up to date" in capsys.readouterr().out
-        assert train_cli.run(parser.parse_args(["train", *common, "--adapt", "--base-model", str(tiny_model),
-                                                "--max-length", "48"])) == 0
-        assert "adapted embedder: tiny-ce" in capsys.readouterr().out
-
-
-# ---------------------------------------------------------------- the adapted bi-encoder leg
-
-def test_adapted_embedder_is_stored_and_fused_as_a_leg(index, tiny_model):
-    from rag_augment.rerank.adapted import LEG, load_adapted, train_adapted_embedder
-    meta = train_adapted_embedder(index, tiny(tiny_model, seed=1, max_minutes=5))
-    assert meta["kind"] == "bi-encoder" and meta["steps"] == meta["steps_total"] > 0
-    assert meta["training_queries"]["by_source"] == {"fake": len(index_queries(index))}
-    assert status(index, "adapted")["trained"] and not status(index, "adapted")["stale"]
-    from rag_augment.rerank.adapted import cached_adapted
-    assert cached_adapted(index) is cached_adapted(index)
-    leg = load_adapted(index, weight=0.0)
-    assert len(leg.ids) == index.store.counts()["chunks"] and leg.vectors.shape[0] == len(leg.ids)
-    assert len(leg.search("annual leave", n=5)) == 5
-    plain = index.retriever.search("annual leave", k=5)
-    off = index.retriever.search("annual leave", k=5, adapted=leg)
-    assert [h.chunk_id for h in off] == [h.chunk_id for h in plain]  # weight 0: the profile's order
-    assert all(LEG in h.legs for h in off if h.chunk_id in dict(leg.search("annual leave")))
-    only = load_adapted(index, weight=1e9)  # the tiny untrained model's cosines are close: outweigh every leg
-    top = index.retriever.search("annual leave", k=1, adapted=only)
-    assert top[0].chunk_id == only.search("annual leave", n=1)[0][0]
+    with pytest.raises(SystemExit):  # the adapted embedder is a study now (benchmarks/studies/reranker/adapted.py)
+        parser.parse_args(["train", *common, "--adapt"])
 
 
 def test_cached_reranker_loads_once_until_the_index_is_written(index, tiny_model):

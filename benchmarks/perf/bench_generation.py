@@ -136,7 +136,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from rag_augment.generators.llama_cpp import local_generator
-    from rag_augment.generators.openai_compat import openai_generator
+    from rag_augment.generators.openai import openai_generator
 
     model = models.resolve_model(args.model)
     chunks = load_folder_chunks(args.docs, args.n + 1) if args.docs else load_chunks(args.corpus, args.n + 1)

@@ -10,10 +10,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from rag_augment.cli.exits import EXIT_ERROR, EXIT_INCOMPLETE
 from rag_augment.errors import RagAugmentError
 
-EXIT_ERROR = 2
-EXIT_INCOMPLETE = 3  # the command ran, but left work undone (e.g. chunks whose generation failed)
+__all__ = ["EXIT_ERROR", "EXIT_INCOMPLETE", "build_parser", "main", "run"]
+
 
 
 def build_parser() -> argparse.ArgumentParser:

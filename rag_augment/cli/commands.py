@@ -52,8 +52,6 @@ def add_parsers(sub) -> None:
     p.add_argument("--explain", action="store_true", help="show legs, ranks and matched synthetic queries")
     p.add_argument("--rerank", action="store_true",
                    help="rerank the fused top hits with the reranker `rag-augment train` fitted to this index")
-    p.add_argument("--adapted", action="store_true",
-                   help="fuse the leg of the embedder `rag-augment train --adapt` fine-tuned on this index")
     add_index_options(p)
 
     p = sub.add_parser("stats", help="counts of documents, chunks and query vectors by kind")
@@ -77,7 +75,7 @@ def open_index(args, cache_path=None, create: bool = False):
 
 
 def run(args) -> int:
-    from rag_augment.cli import EXIT_INCOMPLETE
+    from rag_augment.cli.exits import EXIT_INCOMPLETE
 
     if args.command == "index" and args.estimate:
         est = _estimate(args)
@@ -100,7 +98,7 @@ def run(args) -> int:
         return 0
     index = open_index(args)
     if args.command == "query":
-        hits = index.query(args.text, k=args.k, rerank=args.rerank, adapted=args.adapted)
+        hits = index.query(args.text, k=args.k, rerank=args.rerank)
         if args.json:
             print(json.dumps([h.to_dict() for h in hits], indent=2))
         else:

@@ -16,7 +16,7 @@ def add_parsers(sub) -> None:
 
 
 def run(args) -> int:
-    from rag_augment.cli import EXIT_ERROR
+    from rag_augment.cli.exits import EXIT_ERROR
     from rag_augment.doctor import lines, report
 
     rep = report(args.home, chroma_url=args.chroma_url, collection=args.collection, run_canary=args.canary)

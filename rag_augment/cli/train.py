@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from rag_augment.cli.options import add_index_options
-from rag_augment.rerank.train import TrainConfig
+from rag_augment.rerank.training import TrainConfig
 
 COMMANDS = ("train",)
 
@@ -18,8 +18,6 @@ COMMANDS = ("train",)
 def add_parsers(sub) -> None:
     p = sub.add_parser("train", help="fine-tune a reranker on the index's own queries (then query --rerank)")
     p.add_argument("--status", action="store_true", help="only show the stored reranker and whether it is stale")
-    p.add_argument("--adapt", action="store_true",
-                   help="fine-tune the bi-encoder instead, as a separate dense leg (then query --adapted)")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="CPU budget for the whole run; the training schedule is planned to end inside it")
     p.add_argument("--base-model", default=None,
@@ -53,12 +51,12 @@ def add_parsers(sub) -> None:
 
 def run(args) -> int:
     from rag_augment.cli.commands import open_index
-    from rag_augment.rerank import status, train_reranker, tune_rerank_weight
-    from rag_augment.rerank.adapted import KIND, train_adapted_embedder
+    from rag_augment.rerank import status
+    from rag_augment.rerank.training import train_reranker, tune_rerank_weight
 
     index = open_index(args)
     if args.status:
-        info = status(index, KIND if args.adapt else "reranker")
+        info = status(index, "reranker")
         print(json.dumps(info, indent=2) if args.json else _status_lines(info))
         return 0
     config = TrainConfig(base_model=args.base_model, layers=args.layers or None, max_length=args.max_length,
@@ -68,13 +66,6 @@ def run(args) -> int:
                          max_minutes=args.max_minutes, top_n=args.top_n, weight=args.weight,
                          latency_ms=args.latency_ms or None)
     labelled = _read_labelled(args.tune_on) if args.tune_on else None
-    if args.adapt:
-        if labelled:
-            from rag_augment.errors import ConfigError
-            raise ConfigError("--tune-on tunes the reranker's weight; leave it out with --adapt")
-        meta = train_adapted_embedder(index, config, progress=_bar, on_plan=_print_plan)
-        print(json.dumps(meta, indent=2) if args.json else _summary(meta))
-        return 0
     try:
         meta = train_reranker(index, config, progress=_bar, on_plan=_print_plan)
     except KeyboardInterrupt:
@@ -135,22 +126,18 @@ def _summary(meta: dict[str, Any]) -> str:
     mining = q.get("mining", {})
     sources = ", ".join(f"{k} {v}" for k, v in sorted(q["by_source"].items()))
     budget = "; stopped by the budget" if meta["stopped_by_budget"] else ""
-    if meta["kind"] == "bi-encoder":
-        head = f"adapted embedder: {meta['base_model']}, {meta['steps']} steps ({meta['epochs_done']:g} epochs){budget}"
-        last = f"query time: leg {meta['leg']['name']} at weight {meta['leg']['weight']:g}"
-    else:
-        rr = meta["rerank"]
-        tuned = ""
-        if rr.get("tuned_on"):
-            left = rr["tuned_on"].get("left_out_trained_on", 0)
-            tuned = (f" (tuned on {rr['tuned_on']['queries']} labelled queries"
-                     f"{f'; {left} it trained on left out' if left else ''})")
-        fitted = meta.get("depth_fitted")
-        fit = "" if not fitted else (f" (fitted to {fitted['budget_ms']:g} ms here: " + ", ".join(
-            f"{n} layers {ms:g} ms" for n, ms in fitted["measured_ms"].items()) + ")")
-        head = (f"reranker: {meta['base_model']}, {meta['layers']} layers{fit}, {meta['steps']} steps "
-                f"({meta['epochs_done']:g} epochs){budget}")
-        last = f"query time: reranks the top {rr['top_n']} at weight {rr['weight']:g}{tuned}"
+    rr = meta["rerank"]
+    tuned = ""
+    if rr.get("tuned_on"):
+        left = rr["tuned_on"].get("left_out_trained_on", 0)
+        tuned = (f" (tuned on {rr['tuned_on']['queries']} labelled queries"
+                 f"{f'; {left} it trained on left out' if left else ''})")
+    fitted = meta.get("depth_fitted")
+    fit = "" if not fitted else (f" (fitted to {fitted['budget_ms']:g} ms here: " + ", ".join(
+        f"{n} layers {ms:g} ms" for n, ms in fitted["measured_ms"].items()) + ")")
+    head = (f"reranker: {meta['base_model']}, {meta['layers']} layers{fit}, {meta['steps']} steps "
+            f"({meta['epochs_done']:g} epochs){budget}")
+    last = f"query time: reranks the top {rr['top_n']} at weight {rr['weight']:g}{tuned}"
     return "\n".join([
         head,
         f"queries: {q['groups']} trained ({sources}); dropped: round trip {mining.get('dropped_round_trip', 0)}, "

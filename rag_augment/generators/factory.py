@@ -29,7 +29,7 @@ def make_generator(name: str = "local", model: str | None = None, base_url: str 
     if name == "openai":
         if not model:
             raise ConfigError("generator 'openai' needs a model name (--model)")
-        from rag_augment.generators.openai_compat import openai_generator
+        from rag_augment.generators.openai import openai_generator
         return openai_generator(model=model, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
                                 prompt=prompt, params=params, **transport)
     raise ConfigError(f"generator: unknown {name!r}; choose one of {', '.join(GENERATORS)}")

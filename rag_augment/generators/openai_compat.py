@@ -24,8 +24,7 @@ from urllib.parse import urlparse
 import openai
 
 from rag_augment.errors import ConfigError
-from rag_augment.generators.base import Completion, LLMQueryGenerator, SamplingParams
-from rag_augment.generators.prompts import PromptConfig
+from rag_augment.generators.base import Completion, SamplingParams
 from rag_augment.generators.redact import Secret
 
 if TYPE_CHECKING:
@@ -221,13 +220,3 @@ class OpenAIBackend:
         # Error bodies may echo the key: mask first, then cut, so no prefix of it survives the cut.
         detail = self._secret.mask(" ".join(str(exc).split()))
         return f"{head} after {attempts} attempt(s): {detail[:ERROR_CHARS]}"
-
-
-def openai_generator(model: str, base_url: str | None = None, prompt: PromptConfig | None = None,
-                     params: SamplingParams | None = None, isolate: bool = True, **kw: Any) -> LLMQueryGenerator:
-    """A query generator on an OpenAI-compatible endpoint. isolate (the default) makes every request in a child
-    process, so the key stays out of the memory Chroma's index files are written from (openai_worker.py)."""
-    from rag_augment.generators.openai_worker import IsolatedOpenAIBackend
-
-    backend = (IsolatedOpenAIBackend if isolate else OpenAIBackend)(model, base_url=base_url, **kw)
-    return LLMQueryGenerator(backend, prompt=prompt, params=params, generator_name="openai")

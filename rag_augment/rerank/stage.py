@@ -4,7 +4,7 @@
 
 A weight of 0 keeps the fused order exactly (the reranker's score is still shown); a large weight is the reranker's
 order with the fused score breaking ties. The weight is tuned on labelled train queries like the legs' weights
-(rag_augment.rerank.tune) and stored with the model.
+(rag_augment.rerank.training.tune) and stored with the model.
 """
 from __future__ import annotations
 
@@ -45,7 +45,6 @@ class CrossEncoderScorer:
 
     def __init__(self, folder: str | Path, batch_size: int = 32, quantize: bool = True, layers: int | None = None,
                  max_length: int | None = None):
-        from rag_augment.rerank.train import load_cross_encoder
         self.folder = Path(folder)
         self.name = self.folder.name
         self._model = load_cross_encoder(self.folder, layers, max_length)
@@ -173,3 +172,53 @@ def _index_version(index: AugmentIndex) -> str:
         return str(json.loads(index._state_path().read_text(encoding="utf-8")).get("version", ""))
     except (OSError, ValueError):
         return ""
+
+
+def load_cross_encoder(folder: str | Path, layers: int | None = None, max_length: int | None = None):
+    """A CrossEncoder from a local folder (never the network), optionally cut to its first `layers` layers."""
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    from rag_augment.embedding import quiet_weight_loading
+    if not Path(folder).is_dir():
+        raise ConfigError(f"reranker base model {folder}: not a folder")
+    st_log = logging.getLogger("sentence_transformers.base.model")
+    level = st_log.level
+    st_log.setLevel(logging.ERROR)  # "Converting SentenceTransformer model ... to CrossEncoder": expected here
+    try:
+        with quiet_weight_loading():
+            _quiet_transformers()
+            ce = CrossEncoder(str(folder), num_labels=1, local_files_only=True, device="cpu",
+                              activation_fn=torch.nn.Identity())
+    except Exception as exc:  # transformers raises OSError, ValueError ...
+        raise ConfigError(f"reranker base model {folder}: cannot load it as a cross-encoder: "
+                          f"{str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__}"
+                          ) from exc
+    finally:
+        st_log.setLevel(level)
+    if layers is not None:
+        _keep_layers(ce, layers)
+    if max_length is not None:
+        ce.max_seq_length = max_length
+    return ce
+
+
+def _quiet_transformers() -> None:
+    """The base model's fresh head makes transformers print a load report; the caller is told in the plan."""
+    try:
+        from transformers.utils import logging as hf_logging
+        hf_logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _keep_layers(ce, layers: int) -> None:
+    base = ce.model.base_model
+    encoder = getattr(base, "encoder", None)
+    stack = getattr(encoder, "layer", None)
+    if encoder is None or stack is None:
+        raise ConfigError("layers: this model's layers cannot be cut (no encoder.layer); leave --layers out")
+    if layers < len(stack):
+        import torch
+        encoder.layer = torch.nn.ModuleList(list(stack)[:layers])
+        ce.model.config.num_hidden_layers = layers

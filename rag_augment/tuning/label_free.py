@@ -24,13 +24,12 @@ itself:
    synthetic choice and the start profile; the synthetic choice is replaced only by one that beats it beyond
    the bootstrap interval.
 
-No label is read. `save_index_profile` writes the chosen profile with its evidence into the index home
-(profile-<collection>.json); `load_index_profile` reads it back.
+No label is read. rag_augment.home.save_index_profile writes the chosen profile with its evidence into the index
+home (profile-<collection>.json); load_index_profile reads it back.
 """
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import random
 import re
@@ -63,7 +62,6 @@ DEFAULT_FOLDS = 5
 METRIC = "nDCG@10"
 TUNE_PERSONAS = ("someone who has never read this document and uses their own words",
                  "a newcomer asking in a few words")
-PROFILE_FORMAT = 1
 Progress = Callable[[int, str], Any]
 
 
@@ -599,47 +597,3 @@ def tune_index(index, generator: Any = None, *, min_real: int = DEFAULT_MIN_REAL
     return TuneReport(chosen, source, "shrink", synthetic, real, min_real, seed,
                       {"home": str(index.home), "collection": index.store.name, **counts},
                       datetime.now(timezone.utc).isoformat(timespec="seconds"))
-
-
-# ---------------------------------------------------------------- the index's own profile on disk
-
-def index_profile_path(home: str | Path, collection: str) -> Path:
-    return Path(home) / f"profile-{collection}.json"
-
-
-def save_index_profile(index, profile: FusionProfile, evidence: TuneReport | Mapping[str, Any] | None = None
-                       ) -> Path:
-    """Write the index's own profile, with the evidence it was chosen on, into the index home (atomically)."""
-    from rag_augment.augment_index import atomic_write
-
-    if isinstance(evidence, TuneReport):
-        evidence = {k: v for k, v in evidence.to_dict().items() if k != "profile"}
-    path = index_profile_path(index.home, index.store.name)
-    record = {"format": PROFILE_FORMAT, "profile": asdict(profile), "evidence": dict(evidence or {}),
-              "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    atomic_write(path, json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
-    return path
-
-
-def load_index_profile_record(index_or_home, collection: str | None = None) -> dict[str, Any] | None:
-    """The saved record (profile and evidence), or None when this index has none. A damaged file is a
-    ConfigError naming it (delete it, or run `rag-augment tune` again)."""
-    if collection is None:
-        home, collection = index_or_home.home, index_or_home.store.name
-    else:
-        home = index_or_home
-    path = index_profile_path(home, collection)
-    if not path.exists():
-        return None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        record["profile"] = FusionProfile.from_dict(record["profile"])
-    except (OSError, ValueError, KeyError, TypeError, ConfigError) as exc:
-        raise ConfigError(f"index profile {path}: unreadable ({type(exc).__name__}: {exc}); delete it or run "
-                          "`rag-augment tune` again") from None
-    return record
-
-
-def load_index_profile(index_or_home, collection: str | None = None) -> FusionProfile | None:
-    record = load_index_profile_record(index_or_home, collection)
-    return record["profile"] if record else None

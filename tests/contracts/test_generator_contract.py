@@ -19,7 +19,7 @@ from rag_augment.cache import GenerationCache
 from rag_augment.eval.replay import ReplayGenerator
 from rag_augment.generators.base import GenerationResult, LLMQueryGenerator, QueryGenerator, SamplingParams
 from rag_augment.generators.none import NoQueriesGenerator
-from rag_augment.generators.openai_compat import openai_generator
+from rag_augment.generators.openai import openai_generator
 from rag_augment.generators.prompts import PromptConfig
 from rag_augment.generators.rules import RulesGenerator
 from rag_augment.hashing import sha1_hex, stable_json_hash

@@ -23,8 +23,8 @@ import numpy as np
 
 from benchmarks.paths import command_line
 from benchmarks.studies.reranker.study import HERE, load
-from rag_augment.rerank.stage import CrossEncoderScorer
-from rag_augment.rerank.train import default_base, load_cross_encoder
+from rag_augment.rerank.stage import CrossEncoderScorer, load_cross_encoder
+from rag_augment.rerank.training.train import default_base
 
 CONFIGS = [(2, 192), (3, 192), (4, 192), (6, 192), (6, 128), (4, 128)]
 

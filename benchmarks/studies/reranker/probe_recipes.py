@@ -24,13 +24,13 @@ import numpy as np
 
 from benchmarks.paths import RUNS, command_line
 from benchmarks.studies.reranker.study import HERE, load, log, open_index
-from rag_augment.rerank import TrainConfig
-from rag_augment.rerank.pairs import index_queries, load_groups, mine_groups, save_groups
-from rag_augment.rerank.train import (
+from rag_augment.rerank.stage import load_cross_encoder
+from rag_augment.rerank.training import TrainConfig
+from rag_augment.rerank.training.pairs import index_queries, load_groups, mine_groups, save_groups
+from rag_augment.rerank.training.train import (
     default_base,
     has_fresh_head,
     identity_pooler,
-    load_cross_encoder,
     param_groups,
     train_step,
 )

@@ -15,8 +15,8 @@ import time
 
 from benchmarks.paths import RUNS, command_line
 from benchmarks.studies.reranker.study import HERE, RUN_SPECS, load, log, open_index
-from rag_augment.rerank import TrainConfig
-from rag_augment.rerank.pairs import index_queries, mine_groups
+from rag_augment.rerank.training import TrainConfig
+from rag_augment.rerank.training.pairs import index_queries, mine_groups
 
 
 def main(argv: list[str] | None = None) -> int:

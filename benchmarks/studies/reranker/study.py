@@ -54,9 +54,10 @@ from rag_augment.eval.tune import TuneSet, tune_profile
 from rag_augment.filters import FilterConfig
 from rag_augment.fusion import fuse
 from rag_augment.profiles import load_profile
-from rag_augment.rerank import TrainConfig, best_weight, combine_scores, load_reranker, pseudo_queries, train_reranker
-from rag_augment.rerank.pairs import TrainingQuery, index_queries
-from rag_augment.rerank.tune import WEIGHT_GRID, Scored
+from rag_augment.rerank import combine_scores, load_reranker
+from rag_augment.rerank.training import TrainConfig, best_weight, pseudo_queries, train_reranker
+from rag_augment.rerank.training.pairs import TrainingQuery, index_queries
+from rag_augment.rerank.training.tune import WEIGHT_GRID, Scored
 
 HERE = Path(__file__).resolve().parent
 RUN_SPECS = {
@@ -167,7 +168,7 @@ def offline(profile, legs) -> dict[str, list[tuple[str, float]]]:
 
 def adapted(args, index, texts, qrels, splits, legs, firsts, chunk_doc, per_query, record) -> None:
     """The bi-encoder fine-tuned on the same groups, fused as one more leg (weight chosen on train, 0 = off)."""
-    from rag_augment.rerank.adapted import AdaptedLeg, fuse_with, train_adapted_embedder
+    from benchmarks.studies.reranker.adapted import AdaptedLeg, fuse_with, train_adapted_embedder
     folder = index.home / f"adapted-{index.store.name}"
     if args.retrain or not (folder / "reranker.json").exists():
         # the whole 6-layer model is tuned: one hard negative (plus the batch's) and 128 tokens keep a step affordable

@@ -1,4 +1,4 @@
-"""Fine-tune a cross-encoder reranker on the index's own queries (see rag_augment.rerank.pairs for the data).
+"""Fine-tune a cross-encoder reranker on the index's own queries (the data: rag_augment.rerank.training.pairs).
 
 The model is a sentence-transformers CrossEncoder initialised from a local folder: by default the packaged
 all-MiniLM-L6-v2 (a bi-encoder, so the one-logit classification head starts fresh), or any sentence-transformers /
@@ -7,7 +7,7 @@ transformer layers (reranking cost is linear in depth) and `max_length` cuts que
 bi-encoder, 2 layers did not learn to rank in a train-only probe, 3 barely, while 4 and 6 did within 80 steps
 (benchmarks/studies/reranker/results/probe-*.md). A top 20 over 128 tokens costs 6 layers 137 to 194 ms p50 on three
 2-core hosts (results/latency*.md), so by default the depth is the deepest of 6 to 4 that meets `latency_ms` on the
-machine that trains (rag_augment.rerank.depth).
+machine that trains (rag_augment.rerank.training.depth).
 
 The loop is plain torch over the CrossEncoder's own preprocess and forward, with a listwise loss (softmax cross-
 entropy over the query's positive and its mined negatives, the "localized contrastive estimation" of Gao et al.
@@ -36,7 +36,15 @@ from rag_augment.errors import ConfigError, InputError
 from rag_augment.hashing import sha1_hex
 from rag_augment.provenance import now_iso
 from rag_augment.rerank import model_home
-from rag_augment.rerank.pairs import TrainingGroup, TrainingQuery, index_queries, load_groups, mine_groups, save_groups
+from rag_augment.rerank.stage import load_cross_encoder
+from rag_augment.rerank.training.pairs import (
+    TrainingGroup,
+    TrainingQuery,
+    index_queries,
+    load_groups,
+    mine_groups,
+    save_groups,
+)
 
 if TYPE_CHECKING:
     from rag_augment.augment_index import AugmentIndex
@@ -126,35 +134,6 @@ def default_base() -> str:
     return packaged_minilm_path()
 
 
-def load_cross_encoder(folder: str | Path, layers: int | None = None, max_length: int | None = None):
-    """A CrossEncoder from a local folder (never the network), optionally cut to its first `layers` layers."""
-    import torch
-    from sentence_transformers import CrossEncoder
-
-    from rag_augment.embedding import quiet_weight_loading
-    if not Path(folder).is_dir():
-        raise ConfigError(f"reranker base model {folder}: not a folder")
-    st_log = logging.getLogger("sentence_transformers.base.model")
-    level = st_log.level
-    st_log.setLevel(logging.ERROR)  # "Converting SentenceTransformer model ... to CrossEncoder": expected here
-    try:
-        with quiet_weight_loading():
-            _quiet_transformers()
-            ce = CrossEncoder(str(folder), num_labels=1, local_files_only=True, device="cpu",
-                              activation_fn=torch.nn.Identity())
-    except Exception as exc:  # transformers raises OSError, ValueError ...
-        raise ConfigError(f"reranker base model {folder}: cannot load it as a cross-encoder: "
-                          f"{str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__}"
-                          ) from exc
-    finally:
-        st_log.setLevel(level)
-    if layers is not None:
-        _keep_layers(ce, layers)
-    if max_length is not None:
-        ce.max_seq_length = max_length
-    return ce
-
-
 def has_fresh_head(folder: str | Path) -> bool:
     """True when the folder is not a sequence classifier (a bi-encoder): its scoring head starts untrained."""
     try:
@@ -186,27 +165,6 @@ def param_groups(model, lr: float, head_lr: float | None) -> list[dict[str, Any]
         groups.setdefault((head, any(x in name for x in no_decay)), []).append(p)
     return [{"params": ps, "weight_decay": 0.0 if nd else 0.01, "lr": head_lr if head else lr}
             for (head, nd), ps in sorted(groups.items())]
-
-
-def _quiet_transformers() -> None:
-    """The base model's fresh head makes transformers print a load report; the caller is told in the plan."""
-    try:
-        from transformers.utils import logging as hf_logging
-        hf_logging.set_verbosity_error()
-    except ImportError:  # pragma: no cover
-        pass
-
-
-def _keep_layers(ce, layers: int) -> None:
-    base = ce.model.base_model
-    encoder = getattr(base, "encoder", None)
-    stack = getattr(encoder, "layer", None)
-    if encoder is None or stack is None:
-        raise ConfigError("layers: this model's layers cannot be cut (no encoder.layer); leave --layers out")
-    if layers < len(stack):
-        import torch
-        encoder.layer = torch.nn.ModuleList(list(stack)[:layers])
-        ce.model.config.num_hidden_layers = layers
 
 
 def keeps_host_rng(train: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
@@ -352,7 +310,7 @@ def _depth(base: str, cfg: TrainConfig, groups: Sequence[TrainingGroup]) -> dict
     own passages; None when the depth is set, no budget is given or the base has a ready head."""
     if cfg.layers is not None or cfg.latency_ms is None or not has_fresh_head(base):
         return None
-    from rag_augment.rerank.depth import fit_to_budget
+    from rag_augment.rerank.training.depth import fit_to_budget
     texts = [g.positive for g in groups[:cfg.top_n]]
     choice = fit_to_budget(base, cfg.max_length, cfg.latency_ms, groups[0].query, texts)
     return None if choice is None else choice.to_dict()

@@ -27,8 +27,8 @@ from rag_augment.errors import ConfigError, InputError
 from rag_augment.fusion import FusionProfile, Ranked, combine, fuse
 from rag_augment.provenance import now_iso
 from rag_augment.rerank import model_home
-from rag_augment.rerank.pairs import TrainingGroup, TrainingQuery, index_queries, mine_groups
-from rag_augment.rerank.train import (
+from rag_augment.rerank.training.pairs import TrainingGroup, TrainingQuery, index_queries, mine_groups
+from rag_augment.rerank.training.train import (
     CALIBRATION_STEPS,
     Plan,
     TrainConfig,

@@ -3,17 +3,19 @@
 Pure functions over candidates plus two checks that need vectors: near-duplicates (cosine between a chunk's
 queries) and round-trip consistency (Promptagator: keep a query only if its parent chunk ranks in the top k
 chunks for it). Doc2Query-- relevance: drop the given share of queries least similar to their own chunk.
+A generated query that shares no content word (the lexical leg's stems) with its chunk is dropped too.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from rag_augment.errors import ConfigError
-from rag_augment.types import REAL, Chunk, SyntheticQuery
+from rag_augment.types import GENERATED_KINDS, REAL, Chunk, SyntheticQuery
 
 PII_PATTERNS = {
     "email": re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b"),
@@ -64,6 +66,7 @@ class FilterConfig:
     dedupe_threshold: float = 0.95      # cosine between two queries of one chunk; 0 disables
     pii: bool = True
     injection: bool = True
+    shared_word: bool = True            # a generated query must share a content word with its chunk
     round_trip_k: int = 0               # keep if the parent ranks in the top k chunks; 0 disables
     relevance_drop_share: float = 0.0   # Doc2Query--: drop this share least similar to their chunk
 
@@ -157,6 +160,37 @@ def not_a_query(text: str) -> bool:
     return not re.search(r"[A-Za-z]", t) or t.endswith(":") or bool(_META.match(t))
 
 
+@lru_cache(maxsize=1)
+def _tokenizer():
+    from rag_augment.lexical import Tokenizer  # the lexical leg's words: stopwords out, Snowball stems
+    return Tokenizer()
+
+
+@lru_cache(maxsize=1)
+def _function_stems() -> frozenset[str]:
+    """Question and function words ("what", "does", "how", "my"): the lexical leg indexes them, but sharing one
+    says nothing about the topic. bm25s's longer English list, stemmed as the query words are."""
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+    return frozenset(_tokenizer()(" ".join(STOPWORDS_EN_PLUS)))
+
+
+@lru_cache(maxsize=1024)
+def _content_words(text: str) -> frozenset[str]:
+    return frozenset(_tokenizer()(text)) - _function_stems()
+
+
+def chunk_words(chunk: Chunk) -> frozenset[str]:
+    """The content words (stems) of what the generator was shown: title, text and seed queries."""
+    return _content_words("\n".join((chunk.title, chunk.text, *chunk.seeds)))
+
+
+def off_topic(text: str, chunk: Chunk) -> bool:
+    """The query has content words and none is its chunk's: garbage that reads like prose ("The weather today is
+    sunny"), or a query about another passage. A query of stopwords only is left to the other filters."""
+    words = _content_words(text)
+    return bool(words) and words.isdisjoint(chunk_words(chunk))
+
+
 def text_reason(q: SyntheticQuery, chunk: Chunk | None, cfg: FilterConfig, planted: Sequence[str]) -> str | None:
     """The reason to drop a query judged on its text alone, or None to keep it."""
     n = len(_words(q.text))
@@ -170,6 +204,9 @@ def text_reason(q: SyntheticQuery, chunk: Chunk | None, cfg: FilterConfig, plant
         return "pii"
     if cfg.injection and echoes_injection(q.text, planted):
         return "prompt_injection_echo"
+    # feedback paraphrases carry a real user's words, which may be none of the passage's: that is their point
+    if cfg.shared_word and chunk is not None and q.kind in GENERATED_KINDS and off_topic(q.text, chunk):
+        return "no_shared_word"
     return None
 
 
@@ -265,5 +302,5 @@ def filters_from_args(args) -> FilterConfig:
         raise ConfigError(f"--relevance-drop must be in [0, 1), got {args.relevance_drop}")
     if args.no_filters:
         return FilterConfig(min_words=0, max_words=10_000, not_a_query=False, dedupe_threshold=0, pii=False,
-                            injection=False)
+                            injection=False, shared_word=False)
     return FilterConfig(round_trip_k=args.round_trip_k, relevance_drop_share=args.relevance_drop)

@@ -8,6 +8,8 @@ Order matters for crash safety:
    appended to the on-disk cache as they come, then filtered, embedded and upserted under deterministic ids,
    and only then is the chunk's gen_key set.
 After kill -9 anywhere, the next run redoes only what is missing; upserts are idempotent, so no duplicates.
+A chunk the model gives nothing usable for is never done: after MAX_SOFT_FAILURES runs it is given up (reported,
+the run is incomplete) and asked again on later runs, with a growing wait between tries.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import numpy as np
 
 from rag_augment.cache import GenerationCache, generation_hash
 from rag_augment.embedding import Embedder
-from rag_augment.filters import FilterConfig, filter_queries
+from rag_augment.filters import FilterConfig, exempt, filter_queries, off_topic
 from rag_augment.generators.base import GenerationResult, QueryGenerator, identity_key
 from rag_augment.generators.prompts import persona_for
 from rag_augment.hashing import sha1_hex
@@ -33,6 +35,8 @@ from rag_augment.types import GENERATED_KINDS, Chunk, IndexReport, SyntheticQuer
 ProgressFactory = Callable[[int, str], Any]  # a tqdm-like bar: update(n), close(), optionally set_postfix_str
 log = logging.getLogger(__name__)
 MAX_SOFT_FAILURES = 3
+MAX_RETRY_WAIT = 8  # runs a given-up chunk waits, at most, before it is asked again
+FILTERS_VERSION = "2"  # stamped on chunks whose stored queries passed today's text filters (2: shared word)
 
 
 def query_id(parent_id: str, kind: str, text: str) -> str:
@@ -64,7 +68,9 @@ def plan(chunks: Sequence[Chunk], states: dict[str, dict], doc_ids: set[str], pr
         return doc in doc_ids or (prune_missing and same_source)
 
     to_delete = [cid for cid, meta in states.items() if cid not in current and gone(meta)]
-    to_generate = [c for c in chunks if states.get(c.chunk_id, {}).get("gen_key") != gen_key]
+    # a chunk given up on is not done, even where a version before this one marked it done
+    to_generate = [c for c in chunks if states.get(c.chunk_id, {}).get("gen_key") != gen_key
+                   or soft_failures(states.get(c.chunk_id, {})) >= MAX_SOFT_FAILURES]
     return IndexPlan(to_embed, to_delete, to_generate, len(chunks) - len(to_embed))
 
 
@@ -111,7 +117,8 @@ class Indexer:
         report.chunks_deleted = len(p.to_delete)
         deleted_docs = {states[c].get("doc_id") for c in p.to_delete} - doc_ids
         report.documents_deleted = len(deleted_docs)
-        self._augment(p.to_generate, identity, gen_key, report)
+        emptied = self._refilter_stored(chunks, states, {c.chunk_id for c in p.to_generate}, report)
+        self._augment(p.to_generate + emptied, identity, gen_key, report, states)
         report.seconds = round(time.perf_counter() - start, 3)
         return report
 
@@ -142,20 +149,23 @@ class Indexer:
             self.store.upsert_queries(moved, np.stack(vecs))
         return len(moved)
 
-    def _augment(self, chunks: list[Chunk], identity: dict, gen_key: str, report: IndexReport) -> None:
+    def _augment(self, chunks: list[Chunk], identity: dict, gen_key: str, report: IndexReport,
+                 states: dict[str, dict]) -> None:
+        chunks = self._hold_back_given_up(chunks, identity, states, report)
+        held = len(report.generation_gave_up)
         bar = self.progress(len(chunks), "generating") if self.progress and chunks else None
         try:
             for i in range(0, len(chunks), self.batch_size):
                 batch = chunks[i:i + self.batch_size]
                 results = self._generate(batch, identity, report)
                 gave_up = self._count_soft_failures(batch, results, report)
-                if gave_up:  # cached as a generation with no query: a replay or another home agrees with this one
+                if gave_up:  # recorded, never a hit: another home sharing the cache asks again too
                     self.cache.put_many(identity, [
                         (c, replace(r, error="", notes=[*r.notes, f"gave_up: {r.error}"]))
                         for c, r in zip(batch, results) if c.chunk_id in gave_up])
-                done = [c for c, r in zip(batch, results) if not r.error or c.chunk_id in gave_up]
+                done = [c for c, r in zip(batch, results) if not r.error]
                 self._store_queries(done, results, identity, report)
-                self.store.set_gen_key([c.chunk_id for c in done], gen_key)
+                self._mark_done(done, gen_key, states)
                 report.chunks_done += len(done)
                 if bar is not None:
                     bar.update(len(batch))
@@ -164,42 +174,97 @@ class Indexer:
         finally:
             if bar is not None:
                 bar.close()
+        if len(report.generation_gave_up) > held:  # once per run, counting every batch
+            log.warning("%d chunks still had no usable query after %d tries; kept without generated queries, "
+                        "asked again on a later run", len(report.generation_gave_up) - held, MAX_SOFT_FAILURES)
+
+    def _hold_back_given_up(self, chunks: list[Chunk], identity: dict, states: dict[str, dict],
+                            report: IndexReport) -> list[Chunk]:
+        """Chunks given up on in an earlier run (here, or in a home sharing the cache) are asked again, never
+        taken as done: on the next run, then after 1, 3, 7 runs (MAX_RETRY_WAIT at most), so that a chunk the
+        model always refuses costs a request now and then, not one every run. A replay cannot ask: it holds
+        them back. The chunks held back are reported as given up: the run is incomplete."""
+        earlier = [c for c in chunks if soft_failures(states.get(c.chunk_id, {})) >= MAX_SOFT_FAILURES
+                   or self.cache.gave_up(identity, c)]
+        if not earlier:
+            return chunks
+        asks = getattr(self.generator, "asks_model", True)
+        waits = {c.chunk_id: _count(states.get(c.chunk_id, {}), "retry_wait") if asks else 1 for c in earlier}
+        held = {cid: w for cid, w in waits.items() if w > 0}
+        for w in set(held.values()) if asks else ():
+            self.store.update_chunk_metadata([cid for cid, x in held.items() if x == w], {"retry_wait": w - 1})
+        report.generation_gave_up += [{"chunk_id": cid, "error": "gave up earlier; " + _when(w, asks)}
+                                      for cid, w in sorted(held.items())]
+        log.warning("%d chunks gave up earlier, retrying %d now (%d wait for a later run)", len(earlier),
+                    len(earlier) - len(held), len(held))
+        return [c for c in chunks if c.chunk_id not in held]
 
     def _count_soft_failures(self, batch: list[Chunk], results: list[GenerationResult],
                              report: IndexReport) -> set[str]:
         """A model that keeps answering a chunk with nothing usable (a refusal, garbage) is asked again on the
-        next runs, up to MAX_SOFT_FAILURES times in all; then the chunk is kept without generated queries and
-        reported, so that one chunk cannot fail every run. Hard failures (an endpoint down) are always retried."""
+        next runs; after MAX_SOFT_FAILURES tries in all the chunk is given up: reported apart from the errors,
+        and asked again after a wait (_hold_back_given_up). Hard failures (an endpoint down) are always
+        retried."""
         soft = [c.chunk_id for c, r in zip(batch, results) if r.error.startswith("soft failure")]
         if not soft:
             return set()
         seen = self.store.get_chunks(soft)
-        tries = {cid: int((seen.get(cid, {}).get("metadata") or {}).get("soft_failures", 0) or 0) + 1
-                 for cid in soft}
+        tries = {cid: soft_failures(seen.get(cid, {}).get("metadata") or {}) + 1 for cid in soft}
         for n in set(tries.values()):
-            self.store.update_chunk_metadata([c for c, t in tries.items() if t == n], {"soft_failures": n})
+            wait = {"retry_wait": _retry_wait(n)} if n >= MAX_SOFT_FAILURES else {}
+            self.store.update_chunk_metadata([c for c, t in tries.items() if t == n], {"soft_failures": n, **wait})
         gave_up = {cid for cid, n in tries.items() if n >= MAX_SOFT_FAILURES}
         if gave_up:
             errors = {e["chunk_id"]: e["error"] for e in report.generation_errors}
             report.generation_errors = [e for e in report.generation_errors if e["chunk_id"] not in gave_up]
             report.generation_gave_up += [{"chunk_id": c, "error": errors.get(c, "")} for c in sorted(gave_up)]
-            log.warning("%d chunks still had no usable query after %d tries; kept without generated queries",
-                        len(gave_up), MAX_SOFT_FAILURES)
         return gave_up
+
+    def _mark_done(self, done: list[Chunk], gen_key: str, states: dict[str, dict]) -> None:
+        """Done: the generator's key, the text filters its queries passed, and no soft failure on record."""
+        stamp = {"filters_version": FILTERS_VERSION} if self.filters.shared_word else {}
+        self.store.update_chunk_metadata([c.chunk_id for c in done], {"gen_key": gen_key, **stamp})
+        healed = [c.chunk_id for c in done if soft_failures(states.get(c.chunk_id, {}))]
+        self.store.update_chunk_metadata(healed, {"soft_failures": 0, "retry_wait": 0})
+
+    def _refilter_stored(self, chunks: Sequence[Chunk], states: dict[str, dict], pending: set[str],
+                         report: IndexReport) -> list[Chunk]:
+        """Generated queries stored before the shared-word filter (prose garbage from an endpoint, kept by an
+        older version) are judged once; a chunk left with none of its generated queries is asked again (its
+        cached answer is judged too, see _generate). The chunks judged are stamped, so later runs skip this."""
+        if not self.filters.shared_word:
+            return []
+        todo = {c.chunk_id: c for c in chunks
+                if c.chunk_id in states and states[c.chunk_id].get("filters_version") != FILTERS_VERSION}
+        if not todo:
+            return []
+        stored = self.store.queries_of(list(todo), kinds=GENERATED_KINDS)
+        gone = {q.query_id for q in stored if not exempt(q) and off_topic(q.text, todo[q.parent_id])}
+        emptied = {q.parent_id for q in stored if q.query_id in gone} - {
+            q.parent_id for q in stored if q.query_id not in gone}
+        if gone:
+            self.store.delete_queries(sorted(gone))
+            report.drop("no_shared_word", len(gone))
+            log.warning("removed %d stored queries that share no word with their chunk; %d chunks left without "
+                        "generated queries are asked again", len(gone), len(emptied))
+        self.store.update_chunk_metadata(sorted(emptied), {"gen_key": ""})  # asked again even after a crash
+        self.store.update_chunk_metadata(sorted(set(todo) - emptied), {"filters_version": FILTERS_VERSION})
+        return [todo[cid] for cid in sorted(emptied) if cid not in pending]
 
     def _generate(self, batch: list[Chunk], identity: dict, report: IndexReport) -> list[GenerationResult]:
         results: dict[str, GenerationResult] = {}
         missing = []
+        asks = getattr(self.generator, "asks_model", True)
         for c in batch:
             hit = self.cache.get(identity, c)
-            if hit is not None:
+            if hit is not None and (not asks or not self._judge(c, hit).error):
                 results[c.chunk_id] = hit
                 report.cache_hits += 1
-            else:
+            else:  # not cached, or cached garbage (an older version kept it): asked again
                 missing.append(c)
         if missing:
             t0 = time.perf_counter()
-            fresh = self.generator.generate_batch(missing)
+            fresh = [self._judge(c, r) for c, r in zip(missing, self.generator.generate_batch(missing))]
             report.generation_seconds += time.perf_counter() - t0
             self.cache.put_many(identity, list(zip(missing, fresh)))
             for c, r in zip(missing, fresh):
@@ -210,6 +275,18 @@ class Indexer:
                 if r.error:
                     report.generation_errors.append({"chunk_id": c.chunk_id, "error": r.error})
         return [results[c.chunk_id] for c in batch]
+
+    def _judge(self, chunk: Chunk, res: GenerationResult) -> GenerationResult:
+        """An answer none of whose queries shares a content word with the chunk (prose garbage, an answer about
+        another passage) is a soft failure, as the quality gate makes an empty one: not cached, not stored,
+        asked again. One off-topic query among good ones is only filtered (filters.py)."""
+        if res.error or not res.queries or not self.filters.shared_word:
+            return res
+        if not all(off_topic(text, chunk) for text, _ in res.queries):
+            return res
+        n = len(res.queries)
+        return replace(res, queries=[], notes=[*res.notes, "gate_dropped_no_shared_word"],
+                       error=f"soft failure: no usable query (dropped: no_shared_word x{n})")
 
     def _store_queries(self, chunks: list[Chunk], results: list[GenerationResult], identity: dict,
                        report: IndexReport) -> None:
@@ -242,6 +319,27 @@ class Indexer:
         self.store.delete_queries([q.query_id for q in old if q.query_id not in keep_ids])
         if kept:
             self.store.upsert_queries(kept, vecs)
+
+
+def soft_failures(meta: dict) -> int:
+    """How many runs in a row the model gave nothing usable for this chunk (its stored metadata)."""
+    return _count(meta, "soft_failures")
+
+
+def _count(meta: dict, key: str) -> int:
+    value = meta.get(key, 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _retry_wait(tries: int) -> int:
+    """Runs to skip after a give-up at `tries` soft failures: 0 (the next run asks), 1, 3, 7, then MAX_RETRY_WAIT."""
+    return min((1 << min(tries - MAX_SOFT_FAILURES, 8)) - 1, MAX_RETRY_WAIT)
+
+
+def _when(wait: int, asks: bool) -> str:
+    if not asks:
+        return "the replayed cache records a give-up"
+    return "asked again on the next run" if wait == 1 else f"asked again in {wait} runs"
 
 
 def _progress_note(report: IndexReport, bar) -> str:

@@ -203,29 +203,38 @@ def test_apply_review_takes_rows(make_index, kb):
 
 
 def test_a_chunk_the_model_keeps_refusing_is_given_up_after_three_tries(make_index, kb):
-    """Soft failures are retried on the next runs, but not forever: after three the chunk is kept without
-    generated queries and reported, so the run completes (exit 0) instead of failing on every run."""
+    """Soft failures are retried on the next runs; after three the chunk is given up: reported apart from the
+    errors and asked again later (the next run, then after a growing wait), never taken as done (issue 29: a
+    give-up cached as a generation lost its chunks for good, here and in every home sharing the cache)."""
+    import re
+
     from rag_augment.generators.base import LLMQueryGenerator
     from rag_augment.testing import FakeChatBackend
 
     refusing = "I'm sorry, but I can't help with that."
-    backend = FakeChatBackend(lambda conv: refusing if "Zoom" in conv[-1]["content"] else "Q: what does it say?")
-    gen = LLMQueryGenerator(backend, generator_name="llm")
+
+    def reply(conv):  # a question that shares a word with its passage (the shared-word filter)
+        content = conv[-1]["content"]
+        word = re.findall(r"[A-Za-z]{5,}", content.split("Passage:")[-1])[0]
+        return refusing if "Zoom" in content else f"Q: what does it say about {word}?"
+
+    gen = LLMQueryGenerator(FakeChatBackend(reply), generator_name="llm")
     index = make_index()
     reports = [index.index_path(kb, gen) for _ in range(3)]
     assert reports[0].generation_errors and not reports[0].generation_gave_up
     assert reports[1].generation_errors and not reports[1].generation_gave_up
     assert not reports[2].generation_errors and reports[2].generation_gave_up
-    fourth = index.index_path(kb, gen)
-    assert fourth.chunks_generated == 0 and not fourth.generation_errors  # nothing left to ask
-    # The cache says so too: a new home (or a replay) that reads it does not ask the model again.
     given_up = {g["chunk_id"] for g in reports[2].generation_gave_up}
+    # The cache records the give-up with no query; it is not a generation.
     entries = [r for r in index.cache.records(gen.identity()) if r["chunk_id"] in given_up]
     assert len(entries) == len(given_up) and all(not r["queries"] for r in entries)
     assert all(any(n.startswith("gave_up: soft failure") for n in r["notes"]) for r in entries)
-    calls = len(backend.calls)
-    other = make_index(home="other", cache_path=index.cache.path)
-    assert other.index_path(kb, gen).chunks_generated == 0 and len(backend.calls) == calls
+    fourth = index.index_path(kb, gen)  # asked again on the next run ...
+    assert fourth.chunks_generated == len(given_up) and {g["chunk_id"] for g in fourth.generation_gave_up} == given_up
+    fifth = index.index_path(kb, gen)  # ... refused again: it waits a run, and is still reported
+    assert fifth.chunks_generated == 0 and {g["chunk_id"] for g in fifth.generation_gave_up} == given_up
+    other = make_index(home="other", cache_path=index.cache.path)  # a new home sharing the cache asks too
+    assert other.index_path(kb, gen).chunks_generated == len(given_up)
 
 
 def test_unique_temp_names(make_index, kb, tmp_path):

@@ -30,6 +30,7 @@ from llama_index.vector_stores.chroma import ChromaVectorStore
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.embedding import HashEmbedder
 from rag_augment.errors import ConfigError, InputError
+from rag_augment.filters import FilterConfig
 from rag_augment.generators.base import GenerationResult
 from rag_augment.integrations.llamaindex import (
     EXPLAIN_KEY,
@@ -61,6 +62,10 @@ SCRIPT = {  # node id -> the synthetic queries the scripted generator writes for
 }
 
 
+# The scripted queries share no word with their nodes on purpose; the shared-word filter would drop them.
+SCRIPTED = FilterConfig(shared_word=False)
+
+
 class ScriptedGenerator:
     def identity(self):
         return {"generator": "scripted", "model": "none", "prompt_version": "t1"}
@@ -84,7 +89,7 @@ def app(tmp_path):
                              storage_context=StorageContext.from_defaults(
                                  vector_store=ChromaVectorStore(chroma_collection=collection)))
     augment = AugmentIndex(tmp_path / "ra", collection="app", embedder=embedder)
-    report = augment_vector_store_index(index, augment, ScriptedGenerator())
+    report = augment_vector_store_index(index, augment, ScriptedGenerator(), filters=SCRIPTED)
     assert report.chunks_total == 4 and report.queries_kept == 4
     return index, augment, embedder
 
@@ -119,10 +124,10 @@ def test_read_index_nodes_from_chroma_and_docstore(app, tmp_path):
 def test_reaugmenting_is_incremental_and_replaces_a_documents_old_nodes(app):
     _, augment, _ = app
     nodes = app_nodes()
-    again = augment_nodes(nodes, augment, ScriptedGenerator())
+    again = augment_nodes(nodes, augment, ScriptedGenerator(), filters=SCRIPTED)
     assert again.chunks_unchanged == 4 and again.chunks_generated == 0
     edited = TextNode(id_="n-bike-v2", text="Cyclists get a yearly stipend.", relationships=nodes[1].relationships)
-    augment_nodes([edited], augment, ScriptedGenerator())
+    augment_nodes([edited], augment, ScriptedGenerator(), filters=SCRIPTED)
     assert "n-bike" not in augment.store.get_chunks(["n-bike"])  # the doc's stale node left, with its queries
     assert augment.store.queries_of(["n-bike"]) == []
     with pytest.raises(InputError):

@@ -91,8 +91,9 @@ def run(args) -> int:
             _print_report(rep)
             if tuned:
                 print("\n".join(tuned.lines()))
-        if rep["generation_errors"]:
-            print(f"rag-augment: {len(rep['generation_errors'])} chunks have no queries yet (generation failed); "
+        missing = len(rep["generation_errors"]) + len(rep["generation_gave_up"])
+        if missing:
+            print(f"rag-augment: {missing} chunks have no queries yet (generation failed or gave up); "
                   "run the same command again to retry them", file=sys.stderr)
             return EXIT_INCOMPLETE
         return 0
@@ -182,7 +183,7 @@ def _print_report(rep: dict[str, Any]) -> None:
               f"(estimated {est['prompt_tokens']:,} in, {est['output_tokens']:,} out)")
     if rep.get("generation_gave_up"):
         print(f"  {len(rep['generation_gave_up'])} chunks kept without generated queries: the model gave nothing "
-              "usable in 3 tries (see generation_gave_up in --json)")
+              "usable in 3 tries; asked again on a later run (see generation_gave_up in --json)")
     if rep["generation_errors"]:
         first = rep["generation_errors"][0]
         print(f"errors: {len(rep['generation_errors'])} chunks failed (retried on the next run), e.g. "

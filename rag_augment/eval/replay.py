@@ -20,6 +20,8 @@ def cache_identities(path: str | Path) -> dict[str, dict[str, Any]]:
 
 
 class ReplayGenerator:
+    asks_model = False  # a give-up (or garbage) recorded in the cache is what a replay replays
+
     def __init__(self, cache_path: str | Path, identity_key: str | None = None):
         self.cache_path = Path(cache_path)
         if not self.cache_path.exists():

@@ -68,7 +68,8 @@ from rag_augment.types import Chunk, IndexReport
 EXPLAIN_KEY = "rag_augment"
 _DENSE = ("dense", "chunk_dense", "query_dense")
 _LEXICAL = ("chunk_lexical", "query_lexical", "doc2query_lexical")
-_STORE_ONLY = ("content_hash", "position", "seeds", "gen_key")  # ChromaStore bookkeeping, not the app's metadata
+# ChromaStore and indexer bookkeeping, not the app's metadata
+_STORE_ONLY = ("content_hash", "position", "seeds", "gen_key", "soft_failures", "retry_wait", "filters_version")
 _MARKUP = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)[\s#]*$", re.M)
 

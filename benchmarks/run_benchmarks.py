@@ -185,7 +185,7 @@ def run_pool(shared: str, runs: str) -> None:
     pool = json.loads(Path(pool_json).read_text())
     ds = restrict(load_dataset(f"{shared}/datasets/scifact"), pool["docs"], pool["queries"], {"pool": pool_json})
     no_filters = FilterConfig(min_words=0, max_words=10_000, not_a_query=False, dedupe_threshold=0, pii=False,
-                              injection=False, shared_word=False)
+                              injection=False, off_topic=False)
     # every leg in full (663 documents, 4,328 query vectors), as the experiment scored them in numpy
     depths = {"chunk_dense": 1000, "chunk_lexical": 1000, "doc2query_lexical": 1000, "query_dense": 5000,
               "query_lexical": 5000}

@@ -66,7 +66,7 @@ class FilterConfig:
     dedupe_threshold: float = 0.95      # cosine between two queries of one chunk; 0 disables
     pii: bool = True
     injection: bool = True
-    shared_word: bool = True            # a generated query must share a content word with its chunk
+    off_topic: bool = True              # drop a generated query with no word of its chunk and far from it
     round_trip_k: int = 0               # keep if the parent ranks in the top k chunks; 0 disables
     relevance_drop_share: float = 0.0   # Doc2Query--: drop this share least similar to their chunk
 
@@ -160,6 +160,11 @@ def not_a_query(text: str) -> bool:
     return not re.search(r"[A-Za-z]", t) or t.endswith(":") or bool(_META.match(t))
 
 
+# all-MiniLM-L6-v2: unrelated prose and gibberish measured at most 0.15 against the handbook's chunks, word-bridging
+# queries mostly above 0.2. An embedder whose unrelated texts score higher (bge) only makes the filter keep more.
+OFF_TOPIC_COSINE = 0.2
+
+
 @lru_cache(maxsize=1)
 def _tokenizer():
     from rag_augment.lexical import Tokenizer  # the lexical leg's words: stopwords out, Snowball stems
@@ -184,11 +189,28 @@ def chunk_words(chunk: Chunk) -> frozenset[str]:
     return _content_words("\n".join((chunk.title, chunk.text, *chunk.seeds)))
 
 
-def off_topic(text: str, chunk: Chunk) -> bool:
-    """The query has content words and none is its chunk's: garbage that reads like prose ("The weather today is
-    sunny"), or a query about another passage. A query of stopwords only is left to the other filters."""
+def shares_no_word(text: str, chunk: Chunk) -> bool:
+    """The query has content words and none is its chunk's (a query of stopwords only is left to the other
+    filters)."""
     words = _content_words(text)
     return bool(words) and words.isdisjoint(chunk_words(chunk))
+
+
+def off_topic(texts: Sequence[str], chunk: Chunk, embedder, vecs: np.ndarray | None = None) -> list[bool]:
+    """Garbage that reads like prose ("The weather today is sunny"), gibberish, or a query about another passage:
+    no content word of its chunk AND far from the chunk in embedding space (cosine < OFF_TOPIC_COSINE). A query
+    that bridges the vocabulary gap ("how much vacation do new employees earn" for an annual-leave chunk) shares
+    no word with its chunk but sits near it, and stays: such queries are what augmentation is for. `vecs`: the
+    texts' embeddings when the caller has them."""
+    flags = [shares_no_word(t, chunk) for t in texts]
+    idx = [i for i, f in enumerate(flags) if f]
+    if not idx:
+        return flags
+    qv = vecs[idx] if vecs is not None else embedder.embed([texts[i] for i in idx])
+    sims = qv @ embedder.embed([chunk.text])[0]
+    for i, sim in zip(idx, sims):
+        flags[i] = bool(sim < OFF_TOPIC_COSINE)
+    return flags
 
 
 def text_reason(q: SyntheticQuery, chunk: Chunk | None, cfg: FilterConfig, planted: Sequence[str]) -> str | None:
@@ -204,9 +226,6 @@ def text_reason(q: SyntheticQuery, chunk: Chunk | None, cfg: FilterConfig, plant
         return "pii"
     if cfg.injection and echoes_injection(q.text, planted):
         return "prompt_injection_echo"
-    # feedback paraphrases carry a real user's words, which may be none of the passage's: that is their point
-    if cfg.shared_word and chunk is not None and q.kind in GENERATED_KINDS and off_topic(q.text, chunk):
-        return "no_shared_word"
     return None
 
 
@@ -257,6 +276,14 @@ def filter_queries(queries: Sequence[SyntheticQuery], chunks: dict[str, Chunk], 
             dropped[reason] = dropped.get(reason, 0) + int(mask.sum())
             keep[mask] = False
 
+    if cfg.off_topic and len(survivors):
+        # feedback paraphrases carry a real user's words, which may be none of the passage's: that is their point
+        judged = [i for i, q in enumerate(survivors) if q.kind in GENERATED_KINDS and q.parent_id in chunks]
+        far = np.zeros(len(survivors), dtype=bool)
+        for parent in dict.fromkeys(survivors[i].parent_id for i in judged):
+            mine = [i for i in judged if survivors[i].parent_id == parent]
+            far[mine] = off_topic([survivors[i].text for i in mine], chunks[parent], embedder, vecs[mine])
+        drop(far, "off_topic")
     if cfg.dedupe_threshold > 0 and len(survivors) > 1:
         dup = np.zeros(len(survivors), dtype=bool)
         dup[list(near_duplicates(vecs, [q.parent_id for q in survivors], cfg.dedupe_threshold))] = True
@@ -302,5 +329,5 @@ def filters_from_args(args) -> FilterConfig:
         raise ConfigError(f"--relevance-drop must be in [0, 1), got {args.relevance_drop}")
     if args.no_filters:
         return FilterConfig(min_words=0, max_words=10_000, not_a_query=False, dedupe_threshold=0, pii=False,
-                            injection=False, shared_word=False)
+                            injection=False, off_topic=False)
     return FilterConfig(round_trip_k=args.round_trip_k, relevance_drop_share=args.relevance_drop)

@@ -36,7 +36,7 @@ ProgressFactory = Callable[[int, str], Any]  # a tqdm-like bar: update(n), close
 log = logging.getLogger(__name__)
 MAX_SOFT_FAILURES = 3
 MAX_RETRY_WAIT = 8  # runs a given-up chunk waits, at most, before it is asked again
-FILTERS_VERSION = "2"  # stamped on chunks whose stored queries passed today's text filters (2: shared word)
+FILTERS_VERSION = "2"  # stamped on chunks whose stored queries passed today's off-topic filter
 
 
 def query_id(parent_id: str, kind: str, text: str) -> str:
@@ -222,30 +222,36 @@ class Indexer:
 
     def _mark_done(self, done: list[Chunk], gen_key: str, states: dict[str, dict]) -> None:
         """Done: the generator's key, the text filters its queries passed, and no soft failure on record."""
-        stamp = {"filters_version": FILTERS_VERSION} if self.filters.shared_word else {}
+        stamp = {"filters_version": FILTERS_VERSION} if self.filters.off_topic else {}
         self.store.update_chunk_metadata([c.chunk_id for c in done], {"gen_key": gen_key, **stamp})
         healed = [c.chunk_id for c in done if soft_failures(states.get(c.chunk_id, {}))]
         self.store.update_chunk_metadata(healed, {"soft_failures": 0, "retry_wait": 0})
 
     def _refilter_stored(self, chunks: Sequence[Chunk], states: dict[str, dict], pending: set[str],
                          report: IndexReport) -> list[Chunk]:
-        """Generated queries stored before the shared-word filter (prose garbage from an endpoint, kept by an
+        """Generated queries stored before the off-topic filter (prose garbage from an endpoint, kept by an
         older version) are judged once; a chunk left with none of its generated queries is asked again (its
         cached answer is judged too, see _generate). The chunks judged are stamped, so later runs skip this."""
-        if not self.filters.shared_word:
+        if not self.filters.off_topic:
             return []
         todo = {c.chunk_id: c for c in chunks
                 if c.chunk_id in states and states[c.chunk_id].get("filters_version") != FILTERS_VERSION}
         if not todo:
             return []
         stored = self.store.queries_of(list(todo), kinds=GENERATED_KINDS)
-        gone = {q.query_id for q in stored if not exempt(q) and off_topic(q.text, todo[q.parent_id])}
+        judged: dict[str, list] = {}
+        for q in stored:
+            if not exempt(q):
+                judged.setdefault(q.parent_id, []).append(q)
+        gone = {q.query_id for parent, qs in judged.items()
+                for q, far in zip(qs, off_topic([q.text for q in qs], todo[parent], self.embedder)) if far}
         emptied = {q.parent_id for q in stored if q.query_id in gone} - {
             q.parent_id for q in stored if q.query_id not in gone}
         if gone:
             self.store.delete_queries(sorted(gone))
-            report.drop("no_shared_word", len(gone))
-            log.warning("removed %d stored queries that share no word with their chunk; %d chunks left without "
+            report.drop("off_topic", len(gone))
+            log.warning("removed %d stored queries that share no word with their chunk and are far from it; %d "
+                        "chunks left without "
                         "generated queries are asked again", len(gone), len(emptied))
         self.store.update_chunk_metadata(sorted(emptied), {"gen_key": ""})  # asked again even after a crash
         self.store.update_chunk_metadata(sorted(set(todo) - emptied), {"filters_version": FILTERS_VERSION})
@@ -277,16 +283,16 @@ class Indexer:
         return [results[c.chunk_id] for c in batch]
 
     def _judge(self, chunk: Chunk, res: GenerationResult) -> GenerationResult:
-        """An answer none of whose queries shares a content word with the chunk (prose garbage, an answer about
-        another passage) is a soft failure, as the quality gate makes an empty one: not cached, not stored,
+        """An answer all of whose queries are off topic (filters.off_topic: prose garbage, an answer about another
+        passage) is a soft failure, as the quality gate makes an empty one: not cached, not stored,
         asked again. One off-topic query among good ones is only filtered (filters.py)."""
-        if res.error or not res.queries or not self.filters.shared_word:
+        if res.error or not res.queries or not self.filters.off_topic:
             return res
-        if not all(off_topic(text, chunk) for text, _ in res.queries):
+        if not all(off_topic([text for text, _ in res.queries], chunk, self.embedder)):
             return res
         n = len(res.queries)
-        return replace(res, queries=[], notes=[*res.notes, "gate_dropped_no_shared_word"],
-                       error=f"soft failure: no usable query (dropped: no_shared_word x{n})")
+        return replace(res, queries=[], notes=[*res.notes, "gate_dropped_off_topic"],
+                       error=f"soft failure: no usable query (dropped: off_topic x{n})")
 
     def _store_queries(self, chunks: list[Chunk], results: list[GenerationResult], identity: dict,
                        report: IndexReport) -> None:

@@ -63,7 +63,7 @@ SCRIPT = {  # node id -> the synthetic queries the scripted generator writes for
 
 
 # The scripted queries share no word with their nodes on purpose; the shared-word filter would drop them.
-SCRIPTED = FilterConfig(shared_word=False)
+SCRIPTED = FilterConfig(off_topic=False)
 
 
 class ScriptedGenerator:

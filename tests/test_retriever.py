@@ -49,7 +49,7 @@ def test_legs_at_once_equal_legs_in_turn(index, kind_weights):
         assert a.legs == b.legs and a.matched == b.matched and a.query_text == b.query_text
         assert set(a.legs) == {"chunk_dense", "query_dense", "chunk_lexical", "doc2query_lexical", "query_lexical"}
         assert serial.search(q, k=5) == parallel.search(q, k=5)
-    assert parallel._pool is not None and serial._pool is None
+    assert parallel.legs._pool is not None and serial.legs._pool is None
 
 
 def run_threads(target, args_list) -> list[BaseException]:
@@ -125,10 +125,10 @@ def test_an_index_keeps_one_retriever_and_its_pool(index):
     r = index.retriever
     index.query("zoom", k=3)
     index.query("badge", k=3)
-    assert index.retriever is r and r._pool is not None
-    pool = r._pool
+    assert index.retriever is r and r.legs._pool is not None
+    pool = r.legs._pool
     index.query("leave", k=3)
-    assert r._pool is pool  # not a new pool (and new threads) per query
+    assert r.legs._pool is pool  # not a new pool (and new threads) per query
     old_profile = index.profile
     try:
         index.profile = replace(old_profile, name="other")

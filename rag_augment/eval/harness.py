@@ -34,7 +34,6 @@ from rag_augment.eval.systems import (
     latency,
     legs_used,
     rank,
-    single_leg,
     standard_systems,
 )
 from rag_augment.eval.tune import TuneSet, save_tune_set, tune_profile, write_profile
@@ -230,40 +229,27 @@ def near_duplicates_of(embedder: Any, candidates: Mapping[str, str], others: Seq
 
 # ---------------------------------------------------------------- retrieval
 
-def child_ranks(index: AugmentIndex, embedding: np.ndarray, depth: int) -> dict[str, int]:
-    """parent -> rank (from 1) of its best query vector among the top `depth` query vectors. Reads only ids and
-    distances, parents from the lexical index's map, as the product's query_dense leg does."""
-    parent = index.lexical.query_parent
-    hits = index.store.search("queries", embedding, depth, include_meta=False)
-    if not all(qid in parent for qid, _, _, _ in hits):
-        hits = index.store.search("queries", embedding, depth)
-        parent = {qid: meta["parent_id"] for qid, _, meta, _ in hits}
-    ranks: dict[str, int] = {}
-    for i, (qid, _, _, _) in enumerate(hits, 1):
-        ranks.setdefault(parent[qid], i)
-    return ranks
-
-
 def collect_legs(index: AugmentIndex, queries: Mapping[str, str], depths: Mapping[str, int],
                  products: Mapping[str, FusionProfile] | None = None,
                  memory: Mapping[str, Searcher] | None = None,
                  progress: Progress | None = None, desc: str = "retrieving") -> dict[str, QueryLegs]:
     """Every raw leg for every query, timed leg by leg (the library runs legs in sequence, so a system's latency
     is the sum of its legs). Profiles in `products` run through the product path: legs_for(profile) + fuse."""
-    retriever = index.retriever  # also loads the lexical index that child_ranks reads
-    singles = {leg: single_leg(leg, depths[leg]) for leg in LEG_NAMES}
+    legs = index.retriever.legs  # the product's LegSearch (index.retriever loads the lexical index)
     out: dict[str, QueryLegs] = {}
     bar = progress(len(queries), desc) if progress else None
     for qid, text in queries.items():
         q = QueryLegs()
         emb = _timed(q.seconds, "embed", lambda t: index.embedder.embed([t])[0], text)
-        for leg, prof in singles.items():
-            res = _timed(q.seconds, leg, retriever.legs_for, text, embedding=emb, profile=prof)
+        for leg in LEG_NAMES:
+            res = _timed(q.seconds, leg, legs.search, text, emb, legs=[leg], depths=depths)
             q.legs[leg] = res.legs.get(leg, [])
-        q.child_rank = _timed(q.seconds, "children", child_ranks, index, emb, depths["query_dense"])
+            if leg == "query_dense":
+                q.child_rank = res.child_rank
+        q.seconds["children"] = q.seconds["query_dense"]  # the child ranks come from that same search
         for key, prof in (products or {}).items():
             t0 = time.perf_counter()
-            ranked, _ = fuse(retriever.legs_for(text, embedding=emb, profile=prof).legs, prof, MAX_K)
+            ranked, _ = fuse(legs.search(text, emb, prof).legs, prof, MAX_K)
             q.product[key] = ([p for p, _ in ranked], time.perf_counter() - t0)
         for key, search in (memory or {}).items():
             q.memory[key] = _timed(q.seconds, key, search, text, emb)
@@ -284,8 +270,7 @@ def _timed(seconds: dict[str, float], key: str, fn: Callable[..., Any], *args: A
 
 # ---------------------------------------------------------------- latency
 
-NATURAL_DEPTH = {"chunk_dense": 50, "query_dense": 200, "chunk_lexical": 50, "query_lexical": 200,
-                 "doc2query_lexical": 50}  # the product's own defaults (AugmentedRetriever.legs_for)
+NATURAL_DEPTH = FusionProfile().depth  # the product's own defaults
 LATENCY_WARMUP = 3
 
 
@@ -311,9 +296,8 @@ def system_call(index: AugmentIndex, system: System, searchers: Mapping[str, Sea
     the same parallel legs. None for the pool's reference systems, which have no such path."""
     if system.kind == "multivector":
         def multivector(text: str) -> Any:  # top-k child vectors, parents deduplicated in order, then their texts
-            hits = index.store.search("queries", index.embedder.embed([text])[0], k, include_meta=False)
-            parent = index.lexical.query_parent
-            return index.store.get_chunks(list(dict.fromkeys(parent.get(q, q) for q, _, _, _ in hits)))
+            res = index.retriever.legs.search(text, legs=["query_dense"], depths={"query_dense": k})
+            return index.store.get_chunks([p for p, _ in res.legs["query_dense"]])
         return multivector
     if system.kind == "memory":
         search = searchers[system.key]

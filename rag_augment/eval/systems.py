@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from rag_augment.eval.memory import Builder, okapi_reference, qa_extractor
 from rag_augment.fusion import LEG_NAMES, FusionProfile, Ranked, fuse
 from rag_augment.profiles import load_profile
+from rag_augment.search.legs import LegResults
 
 MAX_K = 100
 # Depths of the raw legs for the offline systems: enough parents for Recall@100 (children: about 5-10 per parent).
@@ -35,10 +36,9 @@ EVAL_DEPTH = {"chunk_dense": 200, "query_dense": 1000, "chunk_lexical": 200, "qu
 
 
 @dataclass
-class QueryLegs:
-    """Everything retrieved for one query."""
-    legs: dict[str, Ranked] = field(default_factory=dict)        # raw legs at EVAL_DEPTH
-    child_rank: dict[str, int] = field(default_factory=dict)     # parent -> rank of its best query vector
+class QueryLegs(LegResults):
+    """Everything retrieved for one query: the raw legs at EVAL_DEPTH with their child ranks (LegResults), and
+    what each system took."""
     seconds: dict[str, float] = field(default_factory=dict)      # "embed", each leg, "children", memory keys
     product: dict[str, tuple[list[str], float]] = field(default_factory=dict)  # profile system -> (ids, s)
     memory: dict[str, list[str]] = field(default_factory=dict)    # in-memory system key -> ranking

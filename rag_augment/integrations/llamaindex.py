@@ -62,7 +62,9 @@ from rag_augment.generators.base import QueryGenerator, SamplingParams
 from rag_augment.hashing import sha1_hex
 from rag_augment.profiles import load_profile
 from rag_augment.rerank.stage import RERANK_LEG, RerankStage, load_reranker, rerank
-from rag_augment.retriever import AugmentedRetriever, LegResults
+from rag_augment.retriever import AugmentedRetriever
+from rag_augment.search.explain import leg_positions, matched_queries
+from rag_augment.search.legs import LegResults
 from rag_augment.types import Chunk, IndexReport
 
 EXPLAIN_KEY = "rag_augment"
@@ -227,12 +229,6 @@ class _Plan:
     query_ids: list[str]            # matched synthetic queries whose text is not known yet
 
 
-def _only(profile: FusionProfile, legs: tuple[str, ...]) -> FusionProfile | None:
-    """The profile with every leg outside `legs` switched off; None when none of them runs."""
-    sub = replace(profile, weights={leg: (w if leg in legs else 0.0) for leg, w in profile.weights.items()})
-    return sub if any(sub.leg_enabled(leg) for leg in LEG_NAMES) else None
-
-
 def _merge(parts: list[LegResults]) -> LegResults:
     out = LegResults()
     for part in parts:
@@ -240,6 +236,7 @@ def _merge(parts: list[LegResults]) -> LegResults:
         for parent, matches in part.matched.items():
             out.matched.setdefault(parent, []).extend(matches)
         out.query_text.update(part.query_text)
+        out.child_rank.update(part.child_rank)
     return out
 
 
@@ -284,9 +281,11 @@ class _Search:
 
     async def alegs(self, req: _Request) -> LegResults:
         retriever = self._retriever if self._retriever is not None else await asyncio.to_thread(self.retriever)
-        groups = [p for p in (_only(self.profile, _DENSE), _only(self.profile, _LEXICAL)) if p is not None]
-        parts = await asyncio.gather(*(asyncio.to_thread(retriever.legs_for, req.query, req.embedding, p)
-                                       for p in groups))
+        enabled = [leg for leg in LEG_NAMES if self.profile.leg_enabled(leg)]
+        groups = [g for g in ([leg for leg in enabled if leg in _DENSE], [leg for leg in enabled if leg in _LEXICAL])
+                  if g]
+        parts = await asyncio.gather(*(asyncio.to_thread(retriever.legs.search, req.query, req.embedding,
+                                                         self.profile, g) for g in groups))
         return _merge(list(parts))
 
     def plan(self, res: LegResults, req: _Request, stage: RerankStage | None = None) -> _Plan:
@@ -324,8 +323,7 @@ class _Search:
 
     @staticmethod
     def build(plan: _Plan, res: LegResults, stored: dict[str, dict[str, Any]], req: _Request) -> list[NodeWithScore]:
-        wanted = {p for p, _ in plan.ranked}
-        positions = {leg: {p: (i + 1, s) for i, (p, s) in enumerate(r) if p in wanted} for leg, r in plan.legs.items()}
+        positions = leg_positions(plan.legs, [p for p, _ in plan.ranked])
         out = []
         for parent, score in plan.ranked:
             if parent in req.base_nodes:
@@ -338,9 +336,7 @@ class _Search:
                 "score": round(score, 6), "added": parent not in req.base_nodes,
                 "legs": {leg: {"rank": pos[parent][0], "score": round(pos[parent][1], 6)}
                          for leg, pos in positions.items() if parent in pos},
-                "matched_queries": [{"query_id": q, "text": res.query_text.get(q, ("", ""))[0],
-                                     "kind": res.query_text.get(q, ("", ""))[1], "leg": leg, "score": round(s, 6)}
-                                    for q, s, leg in res.matched.get(parent, [])],
+                "matched_queries": matched_queries(res, parent),
             }
             out.append(NodeWithScore(node=_with_explain(node, req.key, explain), score=score))
         return out

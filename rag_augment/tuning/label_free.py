@@ -46,10 +46,11 @@ from rag_augment.errors import ConfigError
 from rag_augment.eval import metrics as M
 from rag_augment.eval.systems import EVAL_DEPTH, QueryLegs, hybrid_profile, single_leg, truncate
 from rag_augment.eval.tune import TuneSet, tune_profile
-from rag_augment.fusion import LEG_NAMES, FusionProfile, collapse_to_parents, fuse
+from rag_augment.fusion import LEG_NAMES, FusionProfile, fuse
 from rag_augment.hashing import norm_text
 from rag_augment.lexical import LexicalIndex
 from rag_augment.profiles import load_profile
+from rag_augment.search.legs import ChunkVectors, LegSearch
 from rag_augment.tuning.ascent import SYNTHETIC_LEGS
 from rag_augment.types import FEEDBACK, REAL
 
@@ -270,56 +271,28 @@ def retrieve_legs(index, texts: Mapping[str, str], depths: Mapping[str, int] = E
                   exclude: set[str] = frozenset(), lexical: LexicalIndex | None = None,  # type: ignore[assignment]
                   chunk_vectors: Mapping[str, np.ndarray] | None = None, progress: Progress | None = None,
                   batch: int = 64) -> dict[str, QueryLegs]:
-    """Every raw leg for each query, as the eval harness retrieves them (rag_augment.eval.harness.collect_legs),
-    with the query vectors in `exclude` left out (`lexical` is then an index built without them) and the
-    chunks in `chunk_vectors` scored by those vectors instead of their stored ones."""
+    """Every raw leg for each query (LegSearch), with the query vectors in `exclude` left out (`lexical` is then
+    an index built without them) and the chunks in `chunk_vectors` scored by those vectors instead of their
+    stored ones."""
     if lexical is None:
         index.retriever  # noqa: B018  (loads, or repairs, the live lexical index)
         lexical = index.lexical
-    parent = lexical.query_parent
-    overrides = dict(chunk_vectors or {})
-    over_ids = list(overrides)
-    over_mat = np.stack([overrides[c] for c in over_ids]) if over_ids else None
+    search = LegSearch(index.store, index.embedder, lexical, workers=1)
+    override = ChunkVectors.of(chunk_vectors)
     qids = list(texts)
     bar = progress(len(qids), "retrieving legs") if progress else None
     out: dict[str, QueryLegs] = {}
     for start in range(0, len(qids), batch):
         part = qids[start:start + batch]
-        embs = index.embedder.embed([texts[q] for q in part])
-        for qid, emb in zip(part, embs):
-            q = QueryLegs()
-            dense = [(c, s) for c, s, _, _ in index.store.search("chunks", emb, depths["chunk_dense"],
-                                                                   include_meta=False)]
-            if over_mat is not None:
-                dense = _override(dense, dict(zip(over_ids, (over_mat @ emb).tolist())), depths["chunk_dense"])
-            q.legs["chunk_dense"] = dense
-            hits = index.store.search("queries", emb, depths["query_dense"] + len(exclude), include_meta=False)
-            children = [(c, parent[c], s) for c, s, _, _ in hits if c not in exclude and c in parent]
-            children = children[:depths["query_dense"]]
-            for rank, (_, p, _) in enumerate(children, 1):
-                q.child_rank.setdefault(p, rank)
-            q.legs["query_dense"] = collapse_to_parents(children)[0]
-            tokens = lexical.tokenize(texts[qid])
-            q.legs["chunk_lexical"] = lexical.search("chunks", tokens, depths["chunk_lexical"])
-            q.legs["doc2query_lexical"] = lexical.search("doc2query", tokens, depths["doc2query_lexical"])
-            lex_children = [(c, parent[c], s) for c, s in lexical.search("queries", tokens, depths["query_lexical"])
-                            if c in parent]
-            q.legs["query_lexical"] = collapse_to_parents(lex_children)[0]
-            out[qid] = q
+        for qid, emb in zip(part, index.embedder.embed([texts[q] for q in part])):
+            res = search.search(texts[qid], emb, legs=LEG_NAMES, depths=depths, exclude=exclude,
+                                chunk_vectors=override)
+            out[qid] = QueryLegs(legs=res.legs, child_rank=res.child_rank)
         if bar is not None:
             bar.update(len(part))
     if bar is not None:
         bar.close()
     return out
-
-
-def _override(hits: list[tuple[str, float]], scores: Mapping[str, float], depth: int) -> list[tuple[str, float]]:
-    """A dense leg with some chunks' scores replaced: a replaced chunk enters where its new score places it
-    among the hits (or leaves them when it falls below the last hit of a full leg)."""
-    floor = hits[-1][1] if len(hits) >= depth else -np.inf
-    merged = {c: s for c, s in hits if c not in scores}
-    merged.update({c: s for c, s in scores.items() if s >= floor})
-    return sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))[:depth]
 
 
 # ---------------------------------------------------------------- scoring and corrections

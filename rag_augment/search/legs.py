@@ -1,0 +1,165 @@
+"""Leg retrieval, in one place: the query is embedded once, then every leg asked for is searched (at once on a
+thread pool), children are collapsed to their parent chunks, and each leg's ranked parents come back together.
+
+The product's search, the label-free tuner, the eval harness and the LlamaIndex adapter all call LegSearch.search;
+nothing else searches the store or the lexical index for a leg. Depths come from the profile (FusionProfile holds
+the defaults); tuning and evaluation pass their own, and can leave some query vectors out (`exclude`, with a
+lexical index built without them) or score some chunks by other vectors (`chunk_vectors`).
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from rag_augment.embedding import Embedder
+from rag_augment.fusion import LEG_NAMES, FusionProfile, Ranked, collapse_to_parents
+from rag_augment.lexical import LexicalIndex
+from rag_augment.store.chroma import ChromaStore
+
+LEXICAL_LEGS = {"chunk_lexical": "chunks", "doc2query_lexical": "doc2query", "query_lexical": "queries"}
+DEFAULT_PROFILE = FusionProfile()
+
+
+@dataclass
+class LegResults:
+    """Every raw leg for one query, before fusion: lets tuning and evaluation try many profiles on one retrieval."""
+    legs: dict[str, Ranked] = field(default_factory=dict)
+    matched: dict[str, list[tuple[str, float, str]]] = field(default_factory=dict)  # parent -> (qid, score, leg)
+    query_text: dict[str, tuple[str, str]] = field(default_factory=dict)           # qid -> (text, kind)
+    child_rank: dict[str, int] = field(default_factory=dict)  # parent -> rank of its best query vector (from 1)
+
+
+@dataclass(frozen=True)
+class ChunkVectors:
+    """Chunks scored by other vectors than their stored ones (e.g. with a probe's sentence cut out)."""
+    ids: list[str]
+    matrix: np.ndarray
+
+    @classmethod
+    def of(cls, vectors: Mapping[str, np.ndarray] | None) -> ChunkVectors | None:
+        if not vectors:
+            return None
+        ids = list(vectors)
+        return cls(ids, np.stack([vectors[c] for c in ids]))
+
+
+class LegSearch:
+    def __init__(self, store: ChromaStore, embedder: Embedder | None, lexical: LexicalIndex | None = None,
+                 workers: int = 4, before_search: Callable[[], None] | None = None):
+        """`workers`: legs searched at once. Chroma's HNSW search and bm25s' scoring release the GIL for most of
+        their work, so a query waits for its slowest leg instead of the sum of all legs; 1 runs them in turn.
+        `before_search`: called before each search (the index brings its legs up to other processes' writes)."""
+        self.store, self.embedder, self.lexical = store, embedder, lexical
+        self.workers = max(1, workers)
+        self.before_search = before_search
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def search(self, query: str, embedding: np.ndarray | None = None, profile: FusionProfile | None = None,
+               legs: Iterable[str] | None = None, depths: Mapping[str, int] | None = None,
+               exclude: Iterable[str] = (), lexical: LexicalIndex | None = None,
+               chunk_vectors: ChunkVectors | None = None) -> LegResults:
+        """The legs `legs` names (default: those the profile enables) at `depths` (default: the profile's).
+        `exclude`: query vector ids left out of the query legs (`lexical` is then an index without them)."""
+        if self.before_search is not None:
+            self.before_search()
+        prof = profile or DEFAULT_PROFILE
+        wanted = set(legs) if legs is not None else {leg for leg in LEG_NAMES if prof.leg_enabled(leg)}
+        depth = {**DEFAULT_PROFILE.depth, **prof.depth, **(depths or {})}
+        lex = lexical if lexical is not None else self.lexical
+        excluded = frozenset(exclude)
+        dense = wanted & {"chunk_dense", "query_dense"}
+        if dense and embedding is None:
+            if self.embedder is None:
+                raise ValueError("LegSearch: a dense leg needs an embedder or the query's embedding")
+            embedding = self.embedder.embed([query])[0]
+        tasks: dict[str, Callable[[], Any]] = {}
+        if embedding is not None and "chunk_dense" in wanted:
+            tasks["chunk_dense"] = partial(self._chunk_dense, embedding, depth["chunk_dense"], chunk_vectors)
+        if embedding is not None and "query_dense" in wanted:
+            tasks["query_dense"] = partial(self._query_dense, embedding, prof, depth["query_dense"], excluded, lex)
+        lexical_legs = [leg for leg in LEXICAL_LEGS if leg in wanted]
+        if lex is not None and lexical_legs:
+            tokens = lex.tokenize(query)  # once for the three lexical legs
+            for leg in lexical_legs:
+                tasks[leg] = partial(lex.search, LEXICAL_LEGS[leg], tokens, depth[leg])
+        return self._collect(self._run(tasks), lex, excluded)
+
+    def _collect(self, raw: dict[str, Any], lex: LexicalIndex | None, excluded: frozenset[str]) -> LegResults:
+        out = LegResults()
+        if "chunk_dense" in raw:
+            out.legs["chunk_dense"] = raw["chunk_dense"]
+        if "query_dense" in raw:
+            children, texts = raw["query_dense"]
+            out.query_text.update(texts)
+            for rank, (_, parent, _) in enumerate(children, 1):
+                out.child_rank.setdefault(parent, rank)
+            out.legs["query_dense"], matched = collapse_to_parents(children)
+            _note_matches(out, matched, {c[0]: c[2] for c in children}, "query_dense")
+        for leg in ("chunk_lexical", "doc2query_lexical"):
+            if leg in raw:
+                out.legs[leg] = raw[leg]
+        if "query_lexical" in raw and lex is not None:
+            parent = lex.query_parent
+            children = [(qid, parent[qid], s) for qid, s in raw["query_lexical"] if qid in parent
+                        and qid not in excluded]
+            out.legs["query_lexical"], matched = collapse_to_parents(children)
+            _note_matches(out, matched, {c[0]: c[2] for c in children}, "query_lexical")
+        return out
+
+    def _run(self, tasks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+        """Each leg's raw result; at once on the thread pool when there is more than one (an error in a leg is
+        raised here, as it would be in turn)."""
+        if self.workers == 1 or len(tasks) < 2:
+            return {leg: task() for leg, task in tasks.items()}
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="rag-augment-leg")
+        futures = {leg: self._pool.submit(task) for leg, task in tasks.items()}
+        return {leg: f.result() for leg, f in futures.items()}
+
+    def _chunk_dense(self, embedding: np.ndarray, depth: int, override: ChunkVectors | None) -> Ranked:
+        hits = [(cid, s) for cid, s, _, _ in self.store.search("chunks", embedding, depth, include_meta=False)]
+        if override is None:
+            return hits
+        return _override(hits, dict(zip(override.ids, (override.matrix @ embedding).tolist())), depth)
+
+    def _query_dense(self, embedding: np.ndarray, prof: FusionProfile, depth: int, excluded: frozenset[str],
+                     lex: LexicalIndex | None) -> tuple[list[tuple[str, str, float]], dict[str, tuple[str, str]]]:
+        """Child hits as (query id, parent id, score), and the texts read on the way. The lexical index already
+        maps every query id to its parent, so when no kind weight is set only ids and distances are read from
+        Chroma (the hot path)."""
+        parent = lex.query_parent if lex is not None else {}
+        n = depth + len(excluded)
+        if parent and all(w == 1.0 for w in prof.kind_weights.values()):
+            hits = [h for h in self.store.search("queries", embedding, n, include_meta=False) if h[0] not in excluded]
+            if all(qid in parent for qid, _, _, _ in hits):
+                return [(qid, parent[qid], score) for qid, score, _, _ in hits][:depth], {}
+        children, texts = [], {}
+        for qid, score, meta, text in self.store.search("queries", embedding, n, include_docs=True):
+            if qid in excluded:
+                continue
+            kind = meta.get("kind", "")
+            children.append((qid, meta["parent_id"], score * prof.kind_weights.get(kind, 1.0)))
+            texts[qid] = (text, kind)
+        return children[:depth], texts
+
+
+def _note_matches(out: LegResults, matched: dict[str, list[str]], scores: dict[str, float], leg: str) -> None:
+    for parent, qids in matched.items():
+        out.matched.setdefault(parent, []).extend((q, scores[q], leg) for q in qids[:3])
+
+
+def _override(hits: list[tuple[str, float]], scores: Mapping[str, float], depth: int) -> list[tuple[str, float]]:
+    """A dense leg with some chunks' scores replaced: a replaced chunk enters where its new score places it
+    among the hits (or leaves them when it falls below the last hit of a full leg)."""
+    floor = hits[-1][1] if len(hits) >= depth else -np.inf
+    merged = {c: s for c, s in hits if c not in scores}
+    merged.update({c: s for c, s in scores.items() if s >= floor})
+    return sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))[:depth]

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -55,8 +56,7 @@ class AugmentIndex:
                                        collection, chroma_url)
         self._embedder = embedder
         self.embedding_model = self.settings["embedding_model"]
-        client = open_chroma_client(path=None if chroma_url else str(self.home / "chroma"), url=chroma_url)
-        self.store = ChromaStore(client, collection)
+        self.store = self._open_store(collection, chroma_url)
         self.cache = GenerationCache(cache_path or self.home / "generations.jsonl")
         self.lexical = LexicalIndex(self.home / f"lexical-{collection}")
         self.profile = profile if isinstance(profile, FusionProfile) else self._own_or(profile)
@@ -65,6 +65,34 @@ class AugmentIndex:
         self._write_depth = 0
         self._lexical_version: str | None = None  # the state version our lexical index was loaded at
         self._retriever: AugmentedRetriever | None = None
+        self._remove_stale_lexical_temps()
+
+    def _open_store(self, collection: str, url: str | None) -> ChromaStore:
+        """A Chroma server, or the embedded database as it stands at the index's current version (a writer that
+        died mid-write, or one still writing, leaves the state dirty: then a fresh view of whatever is on disk)."""
+        if url:
+            return ChromaStore(open_chroma_client(url=url), collection)
+        return ChromaStore.embedded(str(self.home / "chroma"), collection, _weak_call(self._current_version),
+                                    fresh=bool(self._state().get("lexical_dirty")))
+
+    def _current_version(self) -> str:
+        """The version, read quietly: the store asks before every call (a damaged state file is reported, and
+        repaired, by the lexical index's path)."""
+        try:
+            return str(_read_json(self._state_path(), "index state").get("version", ""))
+        except ConfigError:
+            return ""
+
+    def _remove_stale_lexical_temps(self) -> None:
+        """A lexical save killed before its swap leaves a temp folder that nothing else removes: remove it, under
+        the lock (a running save's own temp folder is not stale)."""
+        if not self.lexical.stale_temps():
+            return
+        try:
+            with self._locked(timeout=0):
+                self.lexical.remove_stale_temps()
+        except StoreError:
+            pass  # a writer is running: its save removes them
 
     def _own_or(self, name: str | None) -> FusionProfile:
         """The named profile; without a name, this index's own (written by `tune`) or the shipped default."""
@@ -101,7 +129,7 @@ class AugmentIndex:
         return {"embedding_model": model, "collection": collection, "chroma_url": url}
 
     def _state_path(self) -> Path:
-        return self.home / f"state-{self.store.name}.json"
+        return self.home / f"state-{self.settings['collection']}.json"
 
     def _state(self) -> dict[str, Any]:
         try:
@@ -128,9 +156,8 @@ class AugmentIndex:
 
     # ---- the one write path -----------------------------------------------------------------------------
     @contextmanager
-    def _writing(self, timeout: float | None = None) -> Iterator[ChromaStore]:
-        """Lock the home, mark the lexical index stale, let the caller write Chroma, then rebuild the lexical
-        index from Chroma (which marks it clean). Re-entrant: only the outermost write rebuilds."""
+    def _locked(self, timeout: float | None = None) -> Iterator[None]:
+        """Hold the home's write lock (re-entrant); another holder makes us wait `timeout`, then refuse."""
         from filelock import FileLock, Timeout
 
         if self._lock is None:
@@ -141,15 +168,32 @@ class AugmentIndex:
             raise StoreError(f"index {self.home} (collection {self.store.name!r}) is being written by another "
                              "process; run again when it has finished") from None
         try:
-            self._write_depth += 1
-            if self._write_depth == 1:
-                self._set_state(dirty=True)  # a crash before the rebuild leaves the lexical index marked stale
-            yield self.store
-            if self._write_depth == 1:
-                self.rebuild_lexical()
+            yield
         finally:
-            self._write_depth -= 1
             self._lock.release()
+
+    @contextmanager
+    def _writing(self, timeout: float | None = None) -> Iterator[ChromaStore]:
+        """Lock the home, mark the lexical index stale, let the caller write Chroma, then rebuild the lexical
+        index from Chroma (which marks it clean). Re-entrant: only the outermost write rebuilds."""
+        with self._locked(timeout):
+            try:
+                self._write_depth += 1
+                if self._write_depth == 1:
+                    self._begin_write()
+                yield self.store
+                if self._write_depth == 1:
+                    self._rebuild_lexical()
+            finally:
+                self._write_depth -= 1
+
+    def _begin_write(self) -> None:
+        """Write on top of what other processes wrote (Chroma reopened at the current version; a dirty state
+        means a writer died mid-write: reopened whatever we saw), then mark the lexical index stale, so that a
+        crash before the rebuild leaves it marked."""
+        state = self._state()
+        self.store.sync(str(state.get("version", "")), fresh=bool(state.get("lexical_dirty")))
+        self._set_state(dirty=True)
 
     def batch(self):
         """Group several writes (e.g. a reviewer's decisions in a burst): one lock held and one lexical rebuild
@@ -301,7 +345,13 @@ class AugmentIndex:
 
     # ---- the lexical index ------------------------------------------------------------------------------------
     def rebuild_lexical(self) -> None:
-        """Derive the lexical index from what Chroma holds, swap it in atomically, then mark it clean."""
+        """Derive the lexical index from what Chroma holds, swap it in atomically, then mark it clean. Under the
+        home's lock, as every write: two rebuilds at once would swap each other's folders away."""
+        with self._writing():
+            pass  # the outermost write rebuilds as it ends
+
+    def _rebuild_lexical(self) -> None:
+        """rebuild_lexical, the lock held."""
         cids, ctexts, qids, qtexts, qparents = [], [], [], [], []
         for ids, docs, _ in self.store.iter_all("chunks", include=("documents",)):
             cids += ids
@@ -313,6 +363,7 @@ class AugmentIndex:
         self.lexical.build(cids, ctexts, qids, qtexts, qparents)
         self.lexical.save()
         self._lexical_version = self._set_state(dirty=False)
+        self.store.written(self._lexical_version)
 
     def _ensure_lexical(self) -> None:
         """Load (or repair) the lexical index; reload it when another process or client wrote since."""
@@ -345,7 +396,8 @@ class AugmentIndex:
         self._ensure_lexical()
         r = self._retriever
         if r is None or r.profile is not self.profile or r.lexical is not self.lexical:
-            r = self._retriever = AugmentedRetriever(self.store, self.embedder, self.lexical, self.profile)
+            r = self._retriever = AugmentedRetriever(self.store, self.embedder, self.lexical, self.profile,
+                                                     before_search=_weak_call(self._ensure_lexical))
         return r
 
     def query(self, text: str, k: int = 10, profile: FusionProfile | None = None, rerank: bool = False
@@ -475,6 +527,13 @@ def _within(key: str, paths: set[str]) -> bool:
     """Whether `key` is one of `paths` or lies in a folder among them."""
     parts = key.split("/")
     return any("/".join(parts[:i]) in paths for i in range(1, len(parts) + 1))
+
+
+def _weak_call(method: Callable[[], Any]) -> Callable[[], Any]:
+    """`method` called through a weak reference (None once its object is gone): what an index hands to its store
+    and retriever must not keep it alive in a cycle."""
+    ref = weakref.WeakMethod(method)
+    return lambda: m() if (m := ref()) is not None else None
 
 
 def _check_home(home: Path, create: bool) -> None:

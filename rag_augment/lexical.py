@@ -7,6 +7,7 @@ mix. bm25s has no incremental update; rebuilding is a few seconds per 100k short
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -116,6 +117,7 @@ class LexicalIndex:
         the index's write lock; the temp folder is unique anyway, so a stray second writer cannot collide."""
         old = self.folder.with_name(self.folder.name + ".old")
         self.folder.parent.mkdir(parents=True, exist_ok=True)
+        self.remove_stale_temps()
         tmp = Path(tempfile.mkdtemp(dir=self.folder.parent, prefix=self.folder.name + ".new-"))
         try:
             for leg, index in self._legs.items():
@@ -131,6 +133,15 @@ class LexicalIndex:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         shutil.rmtree(old, ignore_errors=True)
+
+    def stale_temps(self) -> list[Path]:
+        """Temp folders of a save that was killed before its swap (nothing else removes them)."""
+        return [p for p in self.folder.parent.glob(glob.escape(self.folder.name) + ".new-*") if p.is_dir()]
+
+    def remove_stale_temps(self) -> None:
+        """Only under the index's write lock: then no save is running, so every temp folder is a dead one."""
+        for tmp in self.stale_temps():
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def load(self) -> bool:
         """Load the saved index; False when there is none (or only a torn one). Never renames anything: a reader

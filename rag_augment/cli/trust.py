@@ -88,12 +88,23 @@ def add_parsers(sub) -> None:
 def run(args) -> int:
     index = open_index(args)
     if args.command == "review" and args.review_command == "serve":
-        from rag_augment.web import serve
-        serve(index, host=args.host, port=args.port, token=args.token)
-        return 0
+        return _serve(args, index)
     result = _dispatch(args, index)
     if result is not None:
         print(json.dumps(result, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _serve(args, index) -> int:
+    """Ctrl+C is how the page is stopped: uvicorn finishes the open requests and the last writes, then re-raises
+    the interrupt, which must not read like an interrupted indexing run."""
+    import sys
+
+    from rag_augment.web import serve
+    try:
+        serve(index, host=args.host, port=args.port, token=args.token)
+    except KeyboardInterrupt:
+        print("rag-augment: review page stopped (decisions are saved as they are made)", file=sys.stderr)
     return 0
 
 

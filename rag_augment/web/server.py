@@ -1,6 +1,7 @@
 """Running the review app: uvicorn on one address, a token when that address is not loopback."""
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 
 from rag_augment.errors import ConfigError
@@ -53,9 +54,24 @@ def serve(index, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, token: str 
     """Serve the review page until interrupted (Ctrl+C). `announce` receives the address to open (with the
     token, when there is one) -- the one place the token is shown."""
     server, token = make_server(index, host, port, token, **options)
-    for line in announcement(host, port, token):
+    sock = bind(host, port)  # before the address is shown: a busy port must not receive the token
+    for line in announcement(host, sock.getsockname()[1], token):
         announce(line)
-    server.run()
+    server.run(sockets=[sock])
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening address, bound now (uvicorn would bind it only inside run(), after we printed it)."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a restart reuses the port
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {address(host, port)}: {exc.strerror or exc} (another program may "
+                          "hold the port: stop it or choose another with --port)") from None
+    return sock
 
 
 def announcement(host: str, port: int, token: str | None) -> list[str]:

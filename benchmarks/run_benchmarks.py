@@ -313,7 +313,7 @@ def render_note(text: str, by_name: dict[str, dict]) -> str:
 def _fill(kind: str, args: list[str], by_name: dict[str, dict]) -> str:
     import numpy as np
 
-    from rag_augment.eval import metrics as M
+    from rag_augment import metrics as M
 
     if kind == "table":
         return headline_table([by_name[n] for n in args if n in by_name])
@@ -365,7 +365,7 @@ def headline_table(results: list[dict]) -> str:
     over the best of the three with the paired-bootstrap interval, and p50 latency."""
     import numpy as np
 
-    from rag_augment.eval import metrics as M
+    from rag_augment import metrics as M
 
     rows = ["| run | documents / queries | dense | BM25 | hybrid | rag_augment default | tuned without labels | "
             "default - best of the three [95% CI] | tuned without labels - best of the three [95% CI] | "
@@ -472,7 +472,7 @@ def cross_run_table(results: list[dict]) -> str:
     """The shipped default's lift from one run to another on the same queries (paired bootstrap, as in a run)."""
     import numpy as np
 
-    from rag_augment.eval import metrics as M
+    from rag_augment import metrics as M
 
     by_name = {r["run"]["name"]: r for r in results}
     rows = ["### Real queries and synthetic queries, blended", "",

@@ -102,13 +102,15 @@ class AugmentIndex:
                 return own
         return load_profile(name)
 
-    def tune(self, generator=None, save: bool = True, **options):
+    def tune(self, generator=None, save: bool = True, force: bool = False, **options):
         """Choose this index's fusion profile without labels (rag_augment.tuning.label_free.tune_index): held-out
         probes never indexed, then real and feedback queries once there are enough. With save, queries use it from now
-        on (an explicit profile still wins). Returns the TuneReport with its evidence."""
+        on (an explicit profile still wins), but only when it beat the current profile on held-out evidence
+        (report.check) or `force`. Returns the TuneReport with its evidence."""
         from rag_augment.tuning.label_free import tune_index
         report = tune_index(self, generator, **options)
-        if save:
+        if save and (force or (report.check is not None and report.check.passed)):
+            report.installed = True
             save_index_profile(self, report.profile, report)
             self.profile = report.profile
         return report
@@ -559,4 +561,3 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{what} file {path} does not hold a JSON object; fix or delete it")
     return data
-

@@ -182,3 +182,42 @@ def test_an_llm_generator_writes_the_probes_in_other_personas_and_another_seed(i
     assert all(p.seed != 5 for _, p in backend.calls)
     assert any(persona in prompt for prompt in backend.prompts for persona in A.TUNE_PERSONAS)
     assert index.store.counts() == before  # written for tuning only: never indexed
+
+
+# ---------------------------------------------------------------- the self-check before a profile is installed
+
+def test_a_useless_tuning_change_is_not_installed_and_the_command_says_why(index, monkeypatch, capsys):
+    from rag_augment.cli import trust
+
+    # the ascent finds nothing better: the "change" is the current profile under another name
+    monkeypatch.setattr(A, "ascend", lambda ts, start, depths, name: index.profile)
+    report = index.tune(n_chunks=16, seed=2, depths=DEPTHS)
+    check = report.check
+    assert check is not None and not check.passed and check.delta == 0.0 and check.queries > 0
+    assert not report.installed and H.load_index_profile(index) is None  # nothing written
+    line = report.lines()[-1]
+    assert line.startswith(f"self-check of the chosen profile on {check.queries} held-out probes")
+    assert "+0.0 [" in line and "not installed, the current profile stays (--force installs it anyway)" in line
+    # held out: no probe chunk the choice was made on is among the probes it was checked on
+    assert report.synthetic["held_out_probes"] == check.queries
+    forced = index.tune(force=True, n_chunks=16, seed=2, depths=DEPTHS)
+    assert forced.installed and H.load_index_profile(index) is not None
+    assert forced.lines()[-1].endswith("installed anyway (--force)")
+
+    class Args:  # `rag-augment tune` prints the same evidence
+        command, seed, min_real, dry_run, json, force = "tune", 2, None, False, False, False
+    monkeypatch.setattr(trust, "open_index", lambda args: index)
+    trust.run(Args())
+    assert "not installed, the current profile stays" in capsys.readouterr().out
+
+
+def test_a_tuned_profile_that_beats_a_broken_current_one_is_installed(make_index):
+    from tests.conftest import SAMPLE_DOCS
+    index = make_index("whole")
+    index.index_path(SAMPLE_DOCS, RulesGenerator())
+    index.profile = FusionProfile(name="broken", dense_pair="separate", weights={"chunk_dense": 1.0},
+                                  depth={"chunk_dense": 2})  # the hashing embedder's vectors, two chunks deep
+    report = index.tune(n_chunks=60, seed=0, depths=DEPTHS)
+    assert report.check.passed and report.check.lo > 0 and report.installed, report.lines()
+    assert index.profile == report.profile and H.load_index_profile(index) == report.profile
+    assert report.lines()[-1].endswith(": installed")

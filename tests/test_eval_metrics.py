@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from rag_augment.eval import metrics as M
+from rag_augment import metrics as M
 
 
 def test_hand_computed_binary_case():

@@ -75,6 +75,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--min-real", type=int, default=None, help="judged real/feedback queries needed before they decide")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dry-run", action="store_true", help="print the choice and its evidence; save nothing")
+    p.add_argument("--force", action="store_true",
+                   help="save the choice even when it did not beat the current profile on held-out evidence")
     add_index_options(p)
 
     p = sub.add_parser("report", help="reports over an index")
@@ -118,7 +120,7 @@ def _dispatch(args, index) -> Any:
         return index.add_real_queries(args.file, holdout=_holdout(args.holdout))
     if args.command == "tune":
         options = {"seed": args.seed, **({"min_real": args.min_real} if args.min_real is not None else {})}
-        rep = index.tune(save=not args.dry_run, **options)
+        rep = index.tune(save=not args.dry_run, force=args.force, **options)
         if not args.json:
             print("\n".join(rep.lines()))
             return None

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from rag_augment import metrics as M
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.cache import GenerationCache
 from rag_augment.chunking import ChunkingConfig, chunk_documents
 from rag_augment.errors import ConfigError
-from rag_augment.eval import metrics as M
 from rag_augment.eval.datasets import EvalDataset, Qrels
 from rag_augment.eval.memory import Searcher
 from rag_augment.eval.systems import (

@@ -81,7 +81,7 @@ def read_per_query(path: str | Path) -> dict[str, Any]:
 def result_from_per_query(record: dict[str, Any]) -> dict[str, Any]:
     """A run record as run_eval returns it, recomputed from a per-query record alone: each system's mean metrics
     and latency percentiles, and the paired-bootstrap lifts of its pairs (same resamples and seed as the run)."""
-    from rag_augment.eval.metrics import mean_metrics
+    from rag_augment.metrics import mean_metrics
 
     per_query = {s["key"]: {m: np.asarray(v, dtype=float) for m, v in s["per_query"].items()}
                  for s in record["systems"]}
@@ -106,7 +106,7 @@ def latency_percentiles(ms: Sequence[float]) -> dict[str, float]:
 def lifts(per_query: Mapping[str, Mapping[str, np.ndarray]], pairs: Sequence[tuple[str, str]],
           metrics: Sequence[str] = ("nDCG@10", "R@10"), n: int = 5000, seed: int = 0) -> list[dict]:
     """Paired-bootstrap lift of each (system, reference) pair on each metric, with per-query wins and losses."""
-    from rag_augment.eval.metrics import paired_bootstrap, wins_losses
+    from rag_augment.metrics import paired_bootstrap, wins_losses
 
     out = []
     for system, ref in pairs:

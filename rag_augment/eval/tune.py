@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from rag_augment.eval import metrics as M
+from rag_augment import metrics as M
 from rag_augment.eval.systems import QueryLegs, truncate
 from rag_augment.fusion import FusionProfile, fuse
 from rag_augment.profiles import PROFILE_DIR

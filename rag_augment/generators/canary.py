@@ -142,7 +142,7 @@ def _signal_name(code: int) -> str:
 def crash_message(model_path: str, what: str, build: dict[str, Any], flags: list[str]) -> str:
     amx_cpu = [f for f in flags if f.startswith(("amx", "avx512"))]
     amx_build = [f for f in build.get("features", []) if "AMX" in f.upper()]
-    why = (f"this llama.cpp build has {', '.join(amx_build)} kernels, which crash on CPUs like this one; "
+    why = (f"This llama.cpp build has {', '.join(amx_build)} kernels, which crash on CPUs like this one. "
            if amx_build else "")
     fix = rebuild_command(build.get("version", "0.3.36"))
     return (f"the local model {os.path.basename(model_path)} {what} in a one-token test in a child process "

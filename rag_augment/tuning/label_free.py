@@ -42,8 +42,8 @@ from typing import Any
 
 import numpy as np
 
+from rag_augment import metrics as M
 from rag_augment.errors import ConfigError
-from rag_augment.eval import metrics as M
 from rag_augment.eval.systems import EVAL_DEPTH, QueryLegs, hybrid_profile, single_leg, truncate
 from rag_augment.eval.tune import TuneSet, tune_profile
 from rag_augment.fusion import LEG_NAMES, FusionProfile, fuse
@@ -52,6 +52,7 @@ from rag_augment.lexical import LexicalIndex
 from rag_augment.profiles import load_profile
 from rag_augment.search.legs import ChunkVectors, LegSearch
 from rag_augment.tuning.ascent import SYNTHETIC_LEGS
+from rag_augment.tuning.self_check import Verdict, split_by_chunk, verdict
 from rag_augment.types import FEEDBACK, REAL
 
 log = logging.getLogger(__name__)
@@ -81,11 +82,14 @@ class TuneReport:
     seed: int = 0
     index: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
+    check: Verdict | None = None             # the chosen profile against the current one, held out
+    installed: bool = False                  # set by whoever saves it (AugmentIndex.tune)
 
     def to_dict(self) -> dict[str, Any]:
         return {"profile": asdict(self.profile), "source": self.source, "correction": self.correction,
                 "synthetic": self.synthetic, "real": self.real, "min_real": self.min_real, "seed": self.seed,
-                "index": self.index, "created_at": self.created_at}
+                "index": self.index, "created_at": self.created_at,
+                "check": self.check.to_dict() if self.check else None, "installed": self.installed}
 
     def lines(self) -> list[str]:
         """A short human-readable summary (what `rag-augment tune` prints)."""
@@ -120,6 +124,9 @@ class TuneReport:
                            f"x{detail['factor']:g}")
             if ev.get("picked"):
                 out.append(f"  picked by cross-validation: {ev['picked']}")
+        if self.check is not None:
+            out.append(self.check.line("self-check of the chosen profile", self.installed,
+                                       "the current profile stays"))
         return out
 
 
@@ -486,11 +493,11 @@ def _merge(sets: Sequence[TuneSet], name: str) -> TuneSet:
 
 
 def real_choice(sets: Sequence[TuneSet], start: FusionProfile, synthetic: FusionProfile, depths: Mapping[str, int],
-                name: str, seed: int) -> tuple[FusionProfile, dict[str, Any]]:
-    """Cross-validated choice on the real queries. The synthetic choice stays unless the profile tuned on real
-    queries (scored on each fold by the profile tuned on the other folds) or the start profile beats it beyond
-    the bootstrap interval (lower end above 0); of those that do, the larger gain wins. The most-best-mean rule
-    ("best_mean" in the evidence) is recorded beside it."""
+                name: str, seed: int) -> tuple[FusionProfile, dict[str, Any], np.ndarray]:
+    """Cross-validated choice on the real queries, its evidence and its out-of-fold per-query scores. The
+    synthetic choice stays unless the profile tuned on real queries (scored on each fold by the profile tuned on
+    the other folds) or the start profile beats it beyond the bootstrap interval (lower end above 0); of those
+    that do, the larger gain wins. The most-best-mean rule ("best_mean" in the evidence) is recorded beside it."""
     everything = _merge(sets, "real")
     cv = []
     for i, held in enumerate(sets):
@@ -515,7 +522,7 @@ def real_choice(sets: Sequence[TuneSet], start: FusionProfile, synthetic: Fusion
           "legs": {k: round(v, 4) for k, v in legs.items()},
           "cv_tuned_vs_synthetic": versus["tuned"], "start_vs_synthetic": versus["start"],
           "chosen_vs_hybrid": _interval(scored[pick], scored["hybrid"], seed), "tuned_profile": asdict(tuned)}
-    return replace(profiles[pick], name=name), ev
+    return replace(profiles[pick], name=name), ev, scored[pick]
 
 
 # ---------------------------------------------------------------- the entry point
@@ -523,13 +530,15 @@ def real_choice(sets: Sequence[TuneSet], start: FusionProfile, synthetic: Fusion
 def tune_index(index, generator: Any = None, *, min_real: int = DEFAULT_MIN_REAL, seed: int = 0,
                n_chunks: int = DEFAULT_CHUNKS, per_chunk: int = 2, folds: int = DEFAULT_FOLDS,
                probe_mode: str = DEFAULT_PROBE_MODE,
-               start: FusionProfile | None = None,
+               start: FusionProfile | None = None, current: FusionProfile | None = None,
                depths: Mapping[str, int] = EVAL_DEPTH, progress: Progress | None = None) -> TuneReport:
     """Choose this index's fusion profile without labels (see the module docstring). `generator`: the index's
     own generator; an LLM one writes the probes in other personas, otherwise they are cut from the chunks.
     `min_real`: judged real/feedback queries needed before they decide. `start`: the profile tuning starts from
     (default: the shipped `tune-start`, the start the study chose on train splits). With no probe to tune on, the
-    shipped default (robust across corpora) stays. Nothing is written; see save_index_profile."""
+    shipped default (robust across corpora) stays. The choice is then checked against `current` (default: the
+    profile the index's queries use now) on evidence it was not chosen on: probes from the other half of the
+    sampled chunks, or the real queries out of fold (report.check). Nothing is written; see AugmentIndex.tune."""
     if probe_mode not in (*PROBE_MODES, "both"):
         raise ConfigError(f"tune: probe mode {probe_mode!r} is not one of {(*PROBE_MODES, 'both')}")
     if min_real < 1 or folds < 2:
@@ -540,9 +549,12 @@ def tune_index(index, generator: Any = None, *, min_real: int = DEFAULT_MIN_REAL
     if counts["chunks"] == 0:
         raise ConfigError(f"tune: index {index.home} (collection {index.store.name!r}) holds no chunk; index first")
     chunk_doc = chunk_docs(index)
+    current = current or index.profile
     probes, how = sample_probes(index, generator, n_chunks, seed, per_chunk)
+    probes, held_out = split_by_chunk(probes, lambda p: p.chunk_id, seed)  # chosen on one half, checked on the other
+    how = {**how, "probes": len(probes), "held_out_probes": len(held_out)}
+    corpus = _corpus(index) if probes or held_out else None
     if probes:
-        corpus = _corpus(index)
         modes = PROBE_MODES if probe_mode == "both" else (probe_mode,)
         ts = [probe_tune_set(index, probes, m, depths, progress, chunk_doc, corpus) for m in modes]
         tuned = functools.cache(lambda: ascend(ts, start, depths, name))
@@ -555,10 +567,13 @@ def tune_index(index, generator: Any = None, *, min_real: int = DEFAULT_MIN_REAL
     humans = human_queries(index)
     judged = sum(h.judged for h in humans)
     real: dict[str, Any] | None = None
+    check = None
     if judged >= min_real:
         sets = fold_tune_sets(index, humans, min(folds, judged), seed, depths, chunk_doc, progress)
-        chosen, real = real_choice(sets, start, chosen, depths, name, seed)
+        chosen, real, out_of_fold = real_choice(sets, start, chosen, depths, name, seed)
         source = "real"
+        now = np.concatenate([per_query(current, s) for s in sets])
+        check = verdict(out_of_fold, now, "real/feedback queries (out of fold)", seed)
     elif humans:
         real = {"queries": judged, "skipped": f"{judged} real/feedback queries, fewer than min_real={min_real}: "
                                               "the synthetic evidence decides"}
@@ -567,6 +582,11 @@ def tune_index(index, generator: Any = None, *, min_real: int = DEFAULT_MIN_REAL
              f"{METRIC} {ev['scores']['chosen']:.3f} vs start {ev['scores']['start']:.3f}, plain hybrid "
              f"{ev['scores']['hybrid']:.3f})" if ev and "scores" in ev else "the start profile (no evidence)")
     chosen = replace(chosen, name=name, notes=notes)
+    if check is None and held_out:
+        held = probe_tune_set(index, held_out, DEFAULT_PROBE_MODE, depths, progress, chunk_doc, corpus)
+        check = verdict(per_query(chosen, held), per_query(current, held),
+                        "held-out probes (chunks the choice was not made on)", seed)
     return TuneReport(chosen, source, "shrink", synthetic, real, min_real, seed,
                       {"home": str(index.home), "collection": index.store.name, **counts},
-                      datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                      datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                      check or verdict(np.zeros(0), np.zeros(0), "no held-out query"))

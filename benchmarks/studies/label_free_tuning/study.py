@@ -41,7 +41,7 @@ import numpy as np
 
 from benchmarks.paths import CACHE, REPO_ROOT, RUNS, SCIFACT, SHARED, SUBSETS
 from benchmarks.studies.label_free_tuning import corrections
-from rag_augment.eval import metrics as M
+from rag_augment import metrics as M
 from rag_augment.eval.systems import EVAL_DEPTH, hybrid_profile, single_leg, truncate
 from rag_augment.eval.tune import TuneSet, load_tune_set, save_tune_set
 from rag_augment.fusion import LEG_NAMES, FusionProfile, fuse
@@ -332,7 +332,7 @@ def cmd_real(names: Sequence[str], shipped: str) -> None:
             humans = A.human_queries(index)
             judged = sum(h.judged for h in humans)
             folds = A.fold_tune_sets(index, humans, min(A.DEFAULT_FOLDS, judged), SEED, EVAL_DEPTH, chunk_doc)
-            chosen, evidence = A.real_choice(folds, fixed["default"], fixed[shipped], EVAL_DEPTH, "real", SEED)
+            chosen, evidence, _ = A.real_choice(folds, fixed["default"], fixed[shipped], EVAL_DEPTH, "real", SEED)
             ts = TuneSet(f"{name}:{spec.test}", A.retrieve_legs(index, test_q, EVAL_DEPTH), ds.split(spec.test),
                          chunk_doc)
             profiles = {"real-choice": chosen, "real-tuned": FusionProfile.from_dict(evidence["tuned_profile"]),

@@ -166,7 +166,7 @@ def score_arms(ds: EvalDataset, caches: dict[str, Path], command: str, runs: Pat
 
 def print_arms(rows: dict, per_query: dict, base: str) -> None:
     """The side-by-side table, then each arm minus `base` (paired bootstrap) for the systems that read queries."""
-    from rag_augment.eval.metrics import paired_bootstrap
+    from rag_augment.metrics import paired_bootstrap
 
     print("| system | " + " | ".join(f"{a} nDCG@10 / R@10" for a in rows) + " |")
     print("|---|" + "---:|" * len(rows))

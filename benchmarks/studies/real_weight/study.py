@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.paths import RUNS, SCIFACT
+from rag_augment import metrics as M
 from rag_augment.augment_index import AugmentIndex
-from rag_augment.eval import metrics as M
 from rag_augment.eval.datasets import load_dataset
 from rag_augment.eval.harness import chunk_docs, clear_human_queries
 from rag_augment.profiles import load_profile

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.paths import REPO_ROOT
-from rag_augment.eval import metrics as M
+from rag_augment import metrics as M
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RESULTS_MD = REPO_ROOT / "benchmarks" / "RESULTS.md"

@@ -36,9 +36,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.paths import CACHE, RUNS, SCIFACT, SHARED, SUBSETS, command_line
+from rag_augment import metrics as M
 from rag_augment.chunking import ChunkingConfig, chunk_documents
 from rag_augment.eval import datasets as D
-from rag_augment.eval import metrics as M
 from rag_augment.eval.harness import (
     NEAR_DUPLICATE_JACCARD,
     EvalSpec,

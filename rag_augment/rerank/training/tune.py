@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rag_augment import metrics as M
 from rag_augment.errors import InputError
-from rag_augment.eval import metrics as M
 from rag_augment.rerank.stage import Ranked, RerankStage, combine_scores
 
 if TYPE_CHECKING:

@@ -412,13 +412,18 @@ class AugmentIndex:
         if rerank:
             from rag_augment.rerank.stage import cached_reranker
             reranker = cached_reranker(self)
+            if reranker.off_reason:  # its self-check failed: rank as before, at no reranking cost, and say why
+                log.warning("%s", reranker.off_reason)
+                reranker = None
         return self.retriever.search(text, k=k, profile=profile, reranker=reranker)
 
-    def train_reranker(self, config=None, progress=None) -> dict[str, Any]:
+    def train_reranker(self, config=None, progress=None, force: bool = False) -> dict[str, Any]:
         """Fine-tune a cross-encoder on this index's synthetic, real and feedback queries with hard negatives
-        mined by its legs; stored in the home with its provenance (see rag_augment.rerank)."""
-        from rag_augment.rerank.training import train_reranker
-        return train_reranker(self, config, progress=progress)
+        mined by its legs; stored in the home with its provenance (see rag_augment.rerank), then checked on
+        held-out probes: it stays switched off (weight 0) unless it wins there, or `force`."""
+        from rag_augment.rerank.training import gate_reranker, train_reranker
+        train_reranker(self, config, progress=progress)
+        return gate_reranker(self, force=force)
 
     def stats(self) -> dict[str, Any]:
         counts = self.store.counts()

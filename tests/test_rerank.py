@@ -182,8 +182,8 @@ def test_reindexing_marks_the_model_stale(index, tiny_model, caplog):
 
 def test_the_budget_cuts_the_schedule(index, tiny_model):
     ticks = iter(range(0, 10_000, 5))  # a clock that moves 5 s on every reading
-    meta = train_reranker(index, tiny(tiny_model, batch_groups=1, epochs=3, max_minutes=1.0),
-                          clock=lambda: float(next(ticks)))
+    meta = train_reranker(index, tiny(tiny_model, batch_groups=1, epochs=3, max_minutes=1.0, force=True),
+                          clock=lambda: float(next(ticks)))  # force: less than half an epoch fits
     assert meta["stopped_by_budget"] or meta["steps_planned"] < meta["steps_total"]
     assert 0 < meta["steps"] < meta["steps_total"]
 
@@ -266,8 +266,8 @@ def test_fit_depth_takes_the_deepest_cut_within_the_budget():
 
 
 def test_training_from_a_bi_encoder_fits_its_depth_to_the_latency_budget(make_index, tmp_path):
-    """Timed here before training: an unreachable budget trains MIN_LAYERS and says so in the provenance; a generous
-    one keeps every layer; a depth given by the caller is not timed at all."""
+    """Timed here before training: an unreachable budget stops, or with force trains MIN_LAYERS and says so in the
+    provenance; a generous one keeps every layer; a depth given by the caller is not timed at all."""
     from transformers import AutoTokenizer, BertConfig, BertModel
 
     from rag_augment.embedding import packaged_minilm_path
@@ -277,7 +277,9 @@ def test_training_from_a_bi_encoder_fits_its_depth_to_the_latency_budget(make_in
     AutoTokenizer.from_pretrained(packaged_minilm_path(), local_files_only=True).save_pretrained(bi)
     idx = make_index("fit")
     idx.index_documents(docs(), FakeGenerator(questions), CHUNKING)
-    meta = train_reranker(idx, TrainConfig(base_model=str(bi), max_length=48, latency_ms=1e-6))
+    with pytest.raises(ConfigError, match=r"even 4 layers take .* ms to rerank a top 20 here"):
+        train_reranker(idx, TrainConfig(base_model=str(bi), max_length=48, latency_ms=1e-6))  # far over: stops
+    meta = train_reranker(idx, TrainConfig(base_model=str(bi), max_length=48, latency_ms=1e-6, force=True))
     fitted = meta["depth_fitted"]
     assert meta["layers"] == 4 and fitted["layers"] == 4 and not fitted["fits"]
     assert list(fitted["measured_ms"]) == ["6", "5", "4"] and all(ms > 0 for ms in fitted["measured_ms"].values())
@@ -446,3 +448,57 @@ def test_cached_reranker_loads_once_until_the_index_is_written(index, tiny_model
     index.index_documents(docs(extra=" Updated policy."), FakeGenerator(questions), CHUNKING)
     again = cached_reranker(index)
     assert again is not first and again.stale
+
+
+# ---------------------------------------------------------------- the self-check before a reranker is used
+
+def test_a_reranker_trained_on_shuffled_labels_is_switched_off_and_query_says_why(index, tiny_model, caplog):
+    import random
+
+    from rag_augment.rerank.training import gate_reranker
+    queries = index_queries(index)
+    parents = sorted({q.parent_id for q in queries})
+    rng = random.Random(0)
+    shuffled = [TrainingQuery(q.text, rng.choice([p for p in parents if p != q.parent_id]), q.kind, q.source)
+                for q in queries]  # every query labelled with another chunk
+    train_reranker(index, tiny(tiny_model, seed=0, epochs=2), queries=shuffled)
+    meta = gate_reranker(index)
+    check = meta["self_check"]
+    assert check["queries"] > 0 and not check["passed"] and not check["installed"]
+    assert meta["rerank"]["weight"] == 0.0 and meta["rerank"]["trained_weight"] == 1.0
+    reason = meta["rerank"]["off_reason"]
+    assert reason.startswith(f"the reranker is off: its self-check on {check['queries']} held-out probes")
+    assert "not installed, queries rank as before (`rag-augment train --force` installs it anyway)" in reason
+    plain = [h.chunk_id for h in index.query("annual leave accrues", k=3)]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="rag_augment"):
+        asked = [h.chunk_id for h in index.query("annual leave accrues", k=3, rerank=True)]
+    assert asked == plain and [r.getMessage() for r in caplog.records] == [reason]
+    forced = gate_reranker(index, force=True)  # judged again at the trained weight, installed anyway
+    assert forced["self_check"]["forced"] and forced["rerank"]["weight"] == 1.0
+    assert "off_reason" not in forced["rerank"]
+
+
+def test_train_stops_when_the_budget_fits_too_little_training(index, tiny_model):
+    from rag_augment.rerank.training.train import MIN_EPOCH_SHARE
+
+    ticks = iter(range(0, 10 ** 6, 30))  # every clock reading is 30 s later: one step costs about a minute
+
+    def clock():
+        return float(next(ticks))
+    with pytest.raises(ConfigError, match=r"fits \d+ of the \d+ steps of one epoch") as err:
+        train_reranker(index, tiny(tiny_model, max_minutes=5, batch_groups=1), clock=clock)
+    assert "--max-minutes" in str(err.value) and "--force" in str(err.value) and MIN_EPOCH_SHARE == 0.5
+    meta = train_reranker(index, tiny(tiny_model, max_minutes=5, batch_groups=1, force=True),
+                          clock=lambda: float(next(ticks)))
+    assert meta["stopped_by_budget"] and meta["steps"] < meta["steps_total"]
+
+
+def test_train_stops_when_even_the_shallowest_model_is_far_over_the_latency_budget():
+    from rag_augment.rerank.training.train import _check_latency
+
+    depth = {"layers": 4, "budget_ms": 150.0, "measured_ms": {"6": 2100.0, "4": 1488.0}, "fits": False}
+    with pytest.raises(ConfigError, match=r"1,488 ms to rerank a top 20 here, 9.9x the --latency-ms 150"):
+        _check_latency(depth, TrainConfig())
+    _check_latency(depth, TrainConfig(force=True))  # forced: trained anyway
+    _check_latency({**depth, "measured_ms": {"4": 250.0}}, TrainConfig())  # over, but within 2x: trained

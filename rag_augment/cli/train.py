@@ -44,6 +44,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--top-n", type=int, default=20, help="fused hits the reranker rescores at query time")
     p.add_argument("--weight", type=float, default=1.0,
                    help="the reranker score's weight against the fused score (0: reranker off)")
+    p.add_argument("--force", action="store_true",
+                   help="train and install even when the machine is too slow for --latency-ms, the budget fits "
+                        "too little training, or the reranker does not win its self-check on held-out probes")
     p.add_argument("--tune-on", default=None,
                    help="JSONL of labelled queries ({\"text\", \"doc_id\"}): pick the weight on them after training")
     add_index_options(p)
@@ -52,7 +55,7 @@ def add_parsers(sub) -> None:
 def run(args) -> int:
     from rag_augment.cli.commands import open_index
     from rag_augment.rerank import status
-    from rag_augment.rerank.training import train_reranker, tune_rerank_weight
+    from rag_augment.rerank.training import gate_reranker, train_reranker, tune_rerank_weight
 
     index = open_index(args)
     if args.status:
@@ -64,7 +67,7 @@ def run(args) -> int:
                          kinds=tuple(args.kind), epochs=args.epochs, batch_groups=args.batch_size, lr=args.lr,
                          head_lr=TrainConfig.head_lr if args.head_lr is None else args.head_lr, seed=args.seed,
                          max_minutes=args.max_minutes, top_n=args.top_n, weight=args.weight,
-                         latency_ms=args.latency_ms or None)
+                         latency_ms=args.latency_ms or None, force=args.force)
     labelled = _read_labelled(args.tune_on) if args.tune_on else None
     try:
         meta = train_reranker(index, config, progress=_bar, on_plan=_print_plan)
@@ -74,6 +77,7 @@ def run(args) -> int:
         raise
     if labelled:
         meta["rerank"] = tune_rerank_weight(index, labelled)
+    meta = gate_reranker(index, force=args.force)
     print(json.dumps(meta, indent=2) if args.json else _summary(meta))
     return 0
 
@@ -138,6 +142,12 @@ def _summary(meta: dict[str, Any]) -> str:
     head = (f"reranker: {meta['base_model']}, {meta['layers']} layers{fit}, {meta['steps']} steps "
             f"({meta['epochs_done']:g} epochs){budget}")
     last = f"query time: reranks the top {rr['top_n']} at weight {rr['weight']:g}{tuned}"
+    if rr.get("off_reason"):
+        last = rr["off_reason"]
+    elif meta.get("self_check"):
+        from rag_augment.tuning.self_check import Verdict
+        check = {k: v for k, v in meta["self_check"].items() if k not in ("installed", "forced")}
+        last += "\n" + Verdict(**check).line("self-check", True, "")
     return "\n".join([
         head,
         f"queries: {q['groups']} trained ({sources}); dropped: round trip {mining.get('dropped_round_trip', 0)}, "

@@ -78,6 +78,7 @@ class RerankStage:
     weight: float = 1.0
     top_n: int = 20
     stale: bool = False
+    off_reason: str = ""  # why a trained reranker is switched off (its self-check), shown by `query --rerank`
 
     def __post_init__(self) -> None:
         if self.weight < 0:
@@ -144,7 +145,8 @@ def load_reranker(index: AugmentIndex, weight: float | None = None, top_n: int |
         if scorer is None:
             scorer = _LOADED[key] = CrossEncoderScorer(folder)
     return RerankStage(scorer, stored.get("weight", 1.0) if weight is None else weight,
-                       stored.get("top_n", 20) if top_n is None else top_n, bool(info.get("stale")))
+                       stored.get("top_n", 20) if top_n is None else top_n, bool(info.get("stale")),
+                       stored.get("off_reason", "") if weight is None else "")
 
 
 def cached_reranker(index: AugmentIndex, kind: str = "reranker") -> RerankStage:

@@ -37,7 +37,7 @@ class Verdict:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def line(self, what: str, installed: bool, kept: str) -> str:
+    def line(self, what: str, installed: bool, kept: str, force: str = "--force installs it anyway") -> str:
         """One line for people: the figures, the interval and what happened."""
         if not self.queries:
             figures = f"{what}: no held-out query to check it on"
@@ -48,7 +48,7 @@ class Verdict:
             return f"{figures}: installed" + ("" if self.passed else " anyway (--force)")
         if self.passed:
             return f"{figures}: it wins, but nothing was saved (dry run)"
-        return f"{figures}: not installed, {kept} (--force installs it anyway)"
+        return f"{figures}: not installed, {kept} ({force})"
 
 
 def verdict(change: np.ndarray, current: np.ndarray, evidence: str, seed: int = 0,

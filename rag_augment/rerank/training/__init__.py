@@ -5,6 +5,7 @@ the loop with its budget and checkpoints (train), and the weight tuned on held-o
     from rag_augment.rerank.training import TrainConfig, train_reranker
     train_reranker(index, TrainConfig(max_minutes=30))
 """
+from rag_augment.rerank.training.check import check_reranker, gate_reranker
 from rag_augment.rerank.training.pairs import (
     MiningReport,
     TrainingGroup,
@@ -18,5 +19,6 @@ from rag_augment.rerank.training.tune import WEIGHT_GRID, best_weight, tune_rera
 
 __all__ = [
     "WEIGHT_GRID", "MiningReport", "Plan", "TrainConfig", "TrainingGroup", "TrainingQuery", "best_weight",
-    "index_queries", "mine_groups", "pseudo_queries", "train_reranker", "tune_rerank_weight",
+    "check_reranker", "gate_reranker", "index_queries", "mine_groups", "pseudo_queries", "train_reranker",
+    "tune_rerank_weight",
 ]

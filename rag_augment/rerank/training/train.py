@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from rag_augment.augment_index import AugmentIndex
 
 log = logging.getLogger(__name__)
+LATENCY_OVER = 2.0     # stop when the shallowest model is this many times over --latency-ms
+MIN_EPOCH_SHARE = 0.5  # stop when the budget fits less than this share of one epoch
 CALIBRATION_STEPS = 3  # the first step pays one-off warm-up and is left out of the estimate (calibrated_step)
 REPLAN_STEPS = 25      # a budgeted plan is revised on the steps timed so far after this many (revised_plan) ...
 REPLAN_EVERY = 100     # ... and again every this many, on the latest ones
@@ -80,6 +82,8 @@ class TrainConfig:
     checkpoint_minutes: float = 5.0
     top_n: int = 20                   # stored with the model: how many fused hits it reranks by default
     weight: float = 1.0               # stored with the model: its score's weight against the fused score
+    # go on when the machine or the budget cannot give what was asked (a model too slow here, or undertrained)
+    force: bool = False
 
     def check(self) -> None:
         for name in ("negatives", "mine_depth", "epochs", "batch_groups", "max_length", "top_n"):
@@ -98,7 +102,7 @@ class TrainConfig:
 
     def resume_key(self) -> str:
         """What a resumed run must share with the interrupted one (the budget and checkpoint period may change)."""
-        d = {k: v for k, v in asdict(self).items() if k not in ("max_minutes", "checkpoint_minutes")}
+        d = {k: v for k, v in asdict(self).items() if k not in ("max_minutes", "checkpoint_minutes", "force")}
         return sha1_hex(json.dumps(d, sort_keys=True), 16)
 
 
@@ -217,6 +221,7 @@ def train_reranker(index: AugmentIndex, config: TrainConfig | None = None,
         state = _State(mining_seconds=clock() - t0)
         depth = _depth(base, cfg, groups)
         _write_json(work / "run.json", {"key": key, "mining": mining, "depth": depth})
+    _check_latency(depth, cfg)
     # the budget covers mining and training, across resumed runs
     budget_end = None if cfg.max_minutes is None else started + cfg.max_minutes * 60 - earlier
 
@@ -276,6 +281,9 @@ def train_reranker(index: AugmentIndex, config: TrainConfig | None = None,
                 if state.steps_planned == 0:
                     planned[0] = _fit_budget(steps_total, state.step, per_step, budget_end, clock())
                     state.steps_planned = planned[0]
+                    if not cfg.force and planned[0] < MIN_EPOCH_SHARE * steps_per_epoch:
+                        _stop_undertrained(model, opt, sched, state, ckpt, cfg, planned[0], steps_per_epoch,
+                                           per_step)
                 plan = Plan(len(groups), cfg.batch_groups * (1 + cfg.negatives), steps_per_epoch, steps_total,
                             planned[0], round(per_step, 3),
                             round(per_step * (planned[0] - state.step) / 60, 1), cfg.max_minutes, resumed_at)
@@ -290,7 +298,9 @@ def train_reranker(index: AugmentIndex, config: TrainConfig | None = None,
                     planned[0] = state.steps_planned = plan.steps_planned
                 if bar is not None:
                     bar.update(1)
-            if clock() - last_ckpt >= cfg.checkpoint_minutes * 60:
+            # the first checkpoint comes after a minute, so a kill early in a run loses little
+            period = cfg.checkpoint_minutes if (ckpt / "config.json").exists() else min(1.0, cfg.checkpoint_minutes)
+            if clock() - last_ckpt >= period * 60:
                 _checkpoint(model, opt, sched, state, ckpt)
                 last_ckpt = clock()
     except KeyboardInterrupt:
@@ -299,6 +309,9 @@ def train_reranker(index: AugmentIndex, config: TrainConfig | None = None,
     finally:
         if bar is not None:
             bar.close()
+    if not cfg.force and stopped_by_budget and state.step < MIN_EPOCH_SHARE * steps_per_epoch:
+        per_step = calibrated_step(step_times) if step_times else 0.0
+        _stop_undertrained(model, opt, sched, state, ckpt, cfg, state.step, steps_per_epoch, per_step)
     if window:
         state.losses.append(round(sum(window) / len(window), 4))
     return _finish(index, model, cfg, state, groups, mining or {}, depth, fingerprint, base, base_sha, work,
@@ -314,6 +327,31 @@ def _depth(base: str, cfg: TrainConfig, groups: Sequence[TrainingGroup]) -> dict
     texts = [g.positive for g in groups[:cfg.top_n]]
     choice = fit_to_budget(base, cfg.max_length, cfg.latency_ms, groups[0].query, texts)
     return None if choice is None else choice.to_dict()
+
+
+def _check_latency(depth: dict | None, cfg: TrainConfig) -> None:
+    """A model this machine cannot run within what was asked is not trained (unless cfg.force)."""
+    if cfg.force or not depth or depth.get("fits", True):
+        return
+    ms = float(depth["measured_ms"][str(depth["layers"])])
+    if ms <= LATENCY_OVER * depth["budget_ms"]:
+        return
+    raise ConfigError(f"train: even {depth['layers']} layers take {ms:,.0f} ms to rerank a top {cfg.top_n} here, "
+                      f"{ms / depth['budget_ms']:.1f}x the --latency-ms {depth['budget_ms']:g} asked: the "
+                      f"reranker would slow every query that much. Give --latency-ms {math.ceil(ms)} (or train on "
+                      "a quieter or faster machine), or --force to train it anyway")
+
+
+def _stop_undertrained(model, opt, sched, state: _State, ckpt: Path, cfg: TrainConfig, fits: int, per_epoch: int,
+                       per_step: float) -> None:
+    """Keep what was trained (a longer budget resumes from it and plans again), then stop with what it needs."""
+    state.steps_planned = 0
+    _checkpoint(model, opt, sched, state, ckpt)
+    need = math.ceil((per_step * per_epoch + state.mining_seconds) / 60 * 1.1)
+    raise ConfigError(f"train: --max-minutes {cfg.max_minutes:g} fits {fits} of the {per_epoch} steps of one epoch "
+                      f"here ({fits / per_epoch:.2f} epoch at {per_step:.2f} s per step): a model that undertrained "
+                      f"is not installed. Give --max-minutes {need} (one epoch, mining included; the run resumes "
+                      "from its checkpoint), or --force to train what fits")
 
 
 def calibrated_step(step_times: Sequence[float]) -> float:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rag_augment.errors import ConfigError, InputError
 from rag_augment.hashing import sha1_hex
+from rag_augment.text import strip_zero_width
 from rag_augment.types import Chunk, Document
 
 MARKDOWN_EXTS = {".md", ".markdown"}
@@ -47,13 +48,7 @@ class ChunkingConfig:
 
 # ---------------------------------------------------------------- names and invisible characters
 
-_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))  # invisible, yet \w stops at them
 _NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def strip_zero_width(text: str) -> str:
-    """Zero-width spaces and joiners removed, so "pass\\u200bword" is one word to the splitter and to BM25."""
-    return text.translate(_ZERO_WIDTH)
 
 
 def readable_name(name: str) -> str:

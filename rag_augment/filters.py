@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from rag_augment.errors import ConfigError
+from rag_augment.text import content_stems
 from rag_augment.types import GENERATED_KINDS, REAL, Chunk, SyntheticQuery
 
 PII_PATTERNS = {
@@ -165,34 +165,15 @@ def not_a_query(text: str) -> bool:
 OFF_TOPIC_COSINE = 0.2
 
 
-@lru_cache(maxsize=1)
-def _tokenizer():
-    from rag_augment.lexical import Tokenizer  # the lexical leg's words: stopwords out, Snowball stems
-    return Tokenizer()
-
-
-@lru_cache(maxsize=1)
-def _function_stems() -> frozenset[str]:
-    """Question and function words ("what", "does", "how", "my"): the lexical leg indexes them, but sharing one
-    says nothing about the topic. bm25s's longer English list, stemmed as the query words are."""
-    from bm25s.stopwords import STOPWORDS_EN_PLUS
-    return frozenset(_tokenizer()(" ".join(STOPWORDS_EN_PLUS)))
-
-
-@lru_cache(maxsize=1024)
-def _content_words(text: str) -> frozenset[str]:
-    return frozenset(_tokenizer()(text)) - _function_stems()
-
-
 def chunk_words(chunk: Chunk) -> frozenset[str]:
     """The content words (stems) of what the generator was shown: title, text and seed queries."""
-    return _content_words("\n".join((chunk.title, chunk.text, *chunk.seeds)))
+    return content_stems("\n".join((chunk.title, chunk.text, *chunk.seeds)))
 
 
 def shares_no_word(text: str, chunk: Chunk) -> bool:
     """The query has content words and none is its chunk's (a query of stopwords only is left to the other
     filters)."""
-    words = _content_words(text)
+    words = content_stems(text)
     return bool(words) and words.isdisjoint(chunk_words(chunk))
 
 

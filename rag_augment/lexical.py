@@ -10,40 +10,17 @@ from __future__ import annotations
 import glob
 import json
 import os
-import re
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from rag_augment.chunking import strip_zero_width
+from rag_augment.text import Tokenizer
 
 LEGS = ("chunks", "queries", "doc2query")
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")
-
-
-class Tokenizer:
-    """Lower-case words of 2+ characters, English stopwords out, Snowball-stemmed. Safe to share between threads:
-    PyStemmer's stemmers are not (they cache), so each thread gets its own."""
-
-    def __init__(self, language: str = "english"):
-        import Stemmer
-        from bm25s.stopwords import STOPWORDS_EN
-
-        self._new_stemmer = lambda: Stemmer.Stemmer(language).stemWords
-        self._local = threading.local()
-        self._stop = set(STOPWORDS_EN)
-
-    def __call__(self, text: str) -> list[str]:
-        words = [w for w in _TOKEN.findall(strip_zero_width(text).lower()) if w not in self._stop]
-        stem = getattr(self._local, "stem", None)
-        if stem is None:
-            stem = self._local.stem = self._new_stemmer()
-        return stem(words)
 
 
 class _Bm25:

@@ -3,39 +3,31 @@ out): "renewing" in a query marks "renewal" and "renew" in the chunk. Each mark 
 light up the words of the query under the cursor."""
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from functools import lru_cache
 
 from markupsafe import Markup, escape
 
-from rag_augment.lexical import Tokenizer
-
-_WORD = re.compile(r"(?u)\b\w\w+\b")  # the lexical index's token pattern
-
-
-@lru_cache(maxsize=1)
-def _tokenizer() -> Tokenizer:
-    return Tokenizer()
+from rag_augment.text import TOKEN, shared_tokenizer, words
 
 
 @lru_cache(maxsize=50_000)
 def stem_of(word: str) -> str:
     """The stem of one lower-case word, or "" for a stopword."""
-    toks = _tokenizer()(word)
+    toks = shared_tokenizer()(word)
     return toks[0] if toks else ""
 
 
 def stems(text: str) -> list[str]:
     """Distinct stems of a text, in order of first use."""
-    return list(dict.fromkeys(s for w in _WORD.findall(text.lower()) if (s := stem_of(w))))
+    return list(dict.fromkeys(s for w in words(text) if (s := stem_of(w))))
 
 
 def highlight(text: str, query_texts: Iterable[str]) -> Markup:
     """HTML of `text` with each word whose stem occurs in any of the queries wrapped in <mark data-w=stem>."""
     wanted = {s for q in query_texts for s in stems(q)}
     out, last = [], 0
-    for m in _WORD.finditer(text):
+    for m in TOKEN.finditer(text):
         s = stem_of(m.group().lower())
         if s and s in wanted:
             out.append(escape(text[last:m.start()]))

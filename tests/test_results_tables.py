@@ -149,19 +149,115 @@ def test_headline_table_names_the_best_rival_and_its_interval(tmp_path):
     result = result_from_per_query(read_per_query(write_per_query(rec, tmp_path / "h.json.gz")))
     table = rb.render_note("[[table h missing]]", {"h": result})
     row = table.splitlines()[2]
-    # a run made without the label-free profile shows "-" in its two columns
-    assert row.startswith("| h | 9 / 4 | 0.438 | 0.500 | 0.562 | 0.688 | - | +12.5 [")
-    assert row.endswith("vs hybrid | - | 11.5 / 11.5 |")
+    # a run without a train split says so in the tuned hybrid's cells; one made without the label-free profile
+    # shows "-" in its columns; a rules run has no model-minus-rules cell
+    assert row.startswith("| h | 9 / 4 | 0.438 | 0.500 | 0.562 | no train split | 0.688 | - | +12.5 [")
+    assert row.endswith("vs hybrid | - | no train split | no train split | - | 11.5 / 11.5 |")
     rec = fake_result("g", {"dense": [1.0, 0.5, 0.0, 0.25], "bm25": [0.5, 0.5, 0.5, 0.5],
-                            "hybrid": [1.0, 0.5, 0.5, 0.25], "rag_augment": [1.0, 1.0, 0.5, 0.25],
-                            "rag_augment_label_free": [1.0, 0.5, 0.5, 0.25]})
+                            "hybrid": [1.0, 0.5, 0.5, 0.25], "hybrid_tuned": [1.0, 0.75, 0.5, 0.25],
+                            "rag_augment": [1.0, 1.0, 0.5, 0.25], "rag_augment_label_free": [1.0, 0.5, 0.5, 0.25]})
+    rec["tuning"] = {"split": "train", "queries": 4}
     other = result_from_per_query(read_per_query(write_per_query(rec, tmp_path / "g.json.gz")))
     rows = rb.render_note("[[table h g]]", {"h": result, "g": other}).splitlines()
-    assert rows[3].startswith("| g | 9 / 4 | 0.438 | 0.500 | 0.562 | 0.688 | 0.562 | +12.5 [")
-    assert "| +0.0 [+0.0, +0.0] vs hybrid |" in rows[3]
+    assert rows[3] == ("| g | 9 / 4 | 0.438 | 0.500 | 0.562 | 0.625 | 0.688 | 0.562 | +12.5 [+0.0, +37.5] vs hybrid | "
+                       "+0.0 [+0.0, +0.0] vs hybrid | +6.2 [+0.0, +18.8] | -6.2 [-18.8, +0.0] | - | 11.5 / 11.5 |")
     # the mean row averages the rows; a column some run lacks is not averaged
-    assert rows[4] == ("| mean of the rows above | | 0.438 | 0.500 | 0.562 | 0.688 | - | best of the three, per "
-                       "row: 0.562 | | |")
+    assert rows[4] == ("| mean of the rows above | | 0.438 | 0.500 | 0.562 | - | 0.688 | - | best of the three, "
+                       "per row: 0.562 | | | | | |")
+    assert len(rows) == 5  # one row with a train split: no mean of those rows
+
+
+def test_headline_tuned_hybrid_no_train_split_and_the_rules_partner(tmp_path):
+    def made(name, scores, tuning=None):
+        rec = fake_result(name, scores)
+        rec["tuning"] = tuning
+        return result_from_per_query(read_per_query(write_per_query(rec, tmp_path / f"{name}.json.gz")))
+    base = {"dense": [1.0, 0.5, 0.0, 0.25], "bm25": [0.5, 0.5, 0.5, 0.5], "hybrid": [1.0, 0.5, 0.5, 0.25],
+            "synthetic": [0.5, 0.5, 0.0, 0.0]}
+    rules = made("kb-rules", {**base, "hybrid_tuned": [1.0, 0.5, 0.5, 0.5], "rag_augment": [1.0, 1.0, 0.5, 0.25]},
+                 {"split": "train"})
+    model = made("kb-qwen05b", {**base, "hybrid_tuned": [1.0, 0.5, 0.5, 0.5], "rag_augment": [1.0, 0.5, 0.5, 0.25]},
+                 {"split": "train"})
+    lonely = made("web-qwen15b", {**base, "rag_augment": [1.0, 0.5, 0.5, 0.25]})
+    by_name = {r["run"]["name"]: r for r in (rules, model, lonely)}
+    assert rb.rules_partner("kb-qwen05b") == "kb-rules" and rb.rules_partner("kb-rules") is None
+    rows = rb.render_note("[[table kb-rules kb-qwen05b web-qwen15b]]", by_name).splitlines()
+    assert rows[2].endswith("| +6.2 [-12.7, +37.5] | - | - | 11.5 / 11.5 |")  # a rules row has no partner
+    assert rows[3].endswith("| -6.2 [-18.8, +0.0] | - | -12.5 [-37.5, +0.0] vs kb-rules | 11.5 / 11.5 |")
+    assert rows[4].endswith("| no train split | no train split | no rules run on this set (web-rules not made) | "
+                            "11.5 / 11.5 |")
+    assert "| 0.562 | no train split | 0.562 |" in rows[4]
+    assert rows[6] == ("| mean of the 2 rows with a train split | | 0.438 | 0.500 | 0.562 | 0.625 | 0.625 | - | best "
+                       "of the three, per row: 0.562 | | | | | |")
+    table = rb.render_note("[[rules kb-qwen05b web-qwen15b]]", by_name).splitlines()
+    assert table[2:] == ["| kb-qwen05b / kb-rules (rules, 9 chunks) | 0.562 / 0.688 | -12.5 [-37.5, +0.0] | 0 / 1 | "
+                         "0.250 / 0.250 | +0.0 [+0.0, +0.0] | 2.20 / 2.20 | 0.00 s / 0.00 s |"]
+    assert rb.render_note("[[rulessum rag_augment kb-qwen05b web-qwen15b]]", by_name) == (
+        "from -12.5 to -12.5 points over 1 model runs, 0 with the interval above zero and 0 below it")
+    assert rb.render_note("[[cmp rag_augment hybrid_tuned kb-rules kb-qwen05b web-qwen15b]]", by_name) == (
+        "0.625 against 0.625 (+0.0 points) averaged over 2 runs; lower on 1 (0 with the interval below zero), "
+        "higher on 1 (0 with the interval above zero)")
+    assert [rb.duration(s) for s in (0.02, 4.94, 2963.76, 8606.54)] == ["0.02 s", "4.9 s", "49 min", "2.4 h"]
+
+
+def test_readme_headline_keeps_the_tuned_hybrid_column():
+    """README's headline sets the default beside the hybrid tuned on the same train split, and gives the default's
+    and the label-free profile's gap to it: a README without that column fails here, whatever the notes say."""
+    readme = (REPO / "README.md").read_text()
+    block = readme[readme.index(rb.README_START):readme.index(rb.README_END)]
+    header = next(line for line in block.splitlines() if line.startswith("| run |"))
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    for column in ("hybrid", "hybrid tuned on the train split", "rag_augment default", "tuned without labels",
+                   "default - hybrid tuned [95% CI]", "tuned without labels - hybrid tuned [95% CI]"):
+        assert column in columns, f"README's headline lost its column {column!r}"
+    tuned, gap = columns.index("hybrid tuned on the train split"), columns.index("default - hybrid tuned [95% CI]")
+    lines = block.splitlines()
+    start = lines.index(header) + 2
+    table = lines[start:lines.index("", start)]
+    rows = [line for line in table if not line.startswith("| mean")]
+    assert rows
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert re.fullmatch(r"0\.\d{3}|no train split", cells[tuned]), row
+        assert re.fullmatch(r"[+-]\d+\.\d \[[+-]\d+\.\d, [+-]\d+\.\d\]|no train split", cells[gap]), row
+    assert any(re.fullmatch(r"0\.\d{3}", [c.strip() for c in r.strip("|").split("|")][tuned]) for r in rows)
+
+
+def test_every_rendered_block_is_what_the_committed_files_give(committed):
+    """README.md's and RESULTS.md's `<!-- rendered:NAME -->` blocks (throughput, the advice on tune and train, the
+    shipped-default findings) rendered again from the committed files: a hand-typed figure there fails here."""
+    for path in (REPO / "README.md", rb.RESULTS_MD):
+        text = path.read_text()
+        names = re.findall(r"<!-- rendered:([a-z0-9_-]+):start -->", text)
+        assert names, f"{path.name} has no rendered block"
+        assert rb.render_blocks(text, committed) == text, (
+            f"{path.name}'s rendered blocks differ from the committed files: run "
+            "`python -m benchmarks.run_benchmarks --results-only` and commit")
+    readme = (REPO / "README.md").read_text()
+    assert "<!-- rendered:readme-throughput:start -->" in readme and "<!-- rendered:readme-switches:start -->" in readme
+
+
+def test_generation_table_gives_queries_per_minute_beside_chunks_per_minute(tmp_path):
+    (tmp_path / "g.md").write_text(
+        "Machine: x86_64; model qwen2.5-coder-1.5b-instruct-q4_k_m.gguf; 16 chunks\n\n"
+        "| mode | seconds | chunks/min | speed-up | chunks/CPU-min | queries/chunk | gen tok | errors |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|\n"
+        "| naive (1 chunk per call) | 80.0 | 12.00 | 1.00x | 6.00 | 6.0 | 1000 | 0 |\n"
+        "| 0.5B, parallel=16 | 20.0 | 48.00 | 4.00x | 24.00 | 2.0 | 800 | 0 |\n")
+    preamble, rows = rb.read_generation("g.md", tmp_path)
+    assert preamble == ["Machine: x86_64; model qwen2.5-coder-1.5b-instruct-q4_k_m.gguf; 16 chunks"]
+    assert [r["mode"] for r in rows] == ["1.5B: naive (1 chunk per call)", "0.5B, parallel=16"]
+    table = rb.generation_table("g.md", [0], tmp_path).splitlines()
+    assert table[2] == "| 1.5B: naive (1 chunk per call) | 80.0 | 12.00 | 6.00 | 6.0 | 72.0 | 1.00x, 1.00x |"
+    assert table[3] == "| 0.5B, parallel=16 | 20.0 | 48.00 | 24.00 | 2.0 | 96.0 | 4.00x, 1.33x |"
+
+
+def test_readme_throughput_gives_queries_per_minute():
+    readme = (REPO / "README.md").read_text()
+    block = readme[readme.index("<!-- rendered:readme-throughput:start -->"):
+                   readme.index("<!-- rendered:readme-throughput:end -->")]
+    header = next(line for line in block.splitlines() if line.startswith("| mode |"))
+    assert "chunks/min" in header and "queries/min" in header
 
 
 def test_conditional_text_only_when_its_runs_were_made(tmp_path):

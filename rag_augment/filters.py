@@ -290,9 +290,14 @@ def _parent_similarity(qs: Sequence[SyntheticQuery], vecs: np.ndarray, chunks: d
 
 
 def _round_trip(qs: Sequence[SyntheticQuery], vecs: np.ndarray, store, k: int) -> np.ndarray:
+    """Whether each query's parent is among the top k chunks of the chunk-vector leg for it."""
+    from rag_augment.search.legs import LegSearch
+
+    legs = LegSearch(store, None, workers=1)
     ok = np.zeros(len(qs), dtype=bool)
     for i, (q, v) in enumerate(zip(qs, vecs)):
-        ok[i] = any(cid == q.parent_id for cid, _, _, _ in store.search("chunks", v, k))
+        found = legs.search(q.text, v, legs=["chunk_dense"], depths={"chunk_dense": k}).legs["chunk_dense"]
+        ok[i] = any(cid == q.parent_id for cid, _ in found)
     return ok
 
 

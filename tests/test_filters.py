@@ -167,7 +167,7 @@ class FakeStore:
         self.ids = [c.chunk_id for c in chunks]
         self.vecs = emb.embed([c.text for c in chunks])
 
-    def search(self, which, v, n):
+    def search(self, which, v, n, include_meta=True):
         order = np.argsort(-(self.vecs @ v))[:n]
         return [(self.ids[i], float(self.vecs[i] @ v), {}, None) for i in order]
 

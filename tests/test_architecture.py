@@ -97,3 +97,13 @@ def test_the_query_path_imports_no_training_or_eval_code(tmp_path, kb):
     out = subprocess.run([sys.executable, "-c", QUERY_PATH, str(tmp_path / "home"), str(kb)], capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.startswith("ok"), out.stderr[-2000:]
+
+
+def test_the_store_is_searched_for_a_leg_in_one_place():
+    """Leg retrieval lives in rag_augment/search/legs.py; everything else asks LegSearch. (eval/datasets.py
+    searches a BM25 index of its own over a data set, to pick distractor documents, not the index's legs.)"""
+    import re
+    call = re.compile(r"""\.search\(\s*["'](chunks|queries)["']""")
+    found = {str(p.relative_to(PACKAGE.parent)) for p in PACKAGE.rglob("*.py")
+             if call.search(p.read_text()) and p.parent.name != "store"}
+    assert found == {"rag_augment/search/legs.py", "rag_augment/eval/datasets.py"}

@@ -67,7 +67,8 @@ def add_prompt_options(p: argparse.ArgumentParser, paraphrases: int = 2) -> None
                    help="prompt domain profile: general, hr_policy, legal_contract, clinical, scientific")
     g.add_argument("--questions", type=int, default=5, help="hypothetical questions per chunk")
     g.add_argument("--claims", type=int, default=None, help="claims per chunk (LLM generators; default 0)")
-    g.add_argument("--keywords", type=int, default=None, help="keyword queries per chunk (default: the generator's)")
+    g.add_argument("--keywords", type=int, default=None,
+                   help="keyword queries per chunk (default 0 for LLM generators; rules: its own)")
     g.add_argument("--paraphrases", type=int, default=paraphrases, help="rewordings per seed query (headings, FAQ)")
 
 

@@ -59,8 +59,14 @@ def test_errors_are_one_line_and_nonzero(indexed, capsys, tmp_path):
     err = capsys.readouterr().err
     assert "missing" in err and err.count("\n") == 1
     assert main(["show", "no-such-chunk", "--home", str(home)]) == 2
+    err = capsys.readouterr().err
+    assert "'no-such-chunk' is not in the index" in err and err.count("\n") == 1
     assert main(["delete", "no/such/doc.md", "--home", str(home)]) == 2
+    err = capsys.readouterr().err
+    assert "'no/such/doc.md' is not in the index" in err and err.count("\n") == 1
     assert main(["index", str(tmp_path), "--home", str(home), "--generator", "openai"]) == 2
+    err = capsys.readouterr().err
+    assert "--model" in err and err.count("\n") == 1
 
 
 def test_delete_then_reindex_restores(indexed, capsys):

@@ -58,6 +58,15 @@ def chunk(text: str = "Annual leave requests go through the HR portal two weeks 
 def test_defaults_bound_a_hung_server():
     be = OpenAIBackend("m", base_url="http://127.0.0.1:9/v1", api_key_env=KEY_ENV)
     assert (be.timeout, be.max_retries) == (60.0, 2)  # 3 tries of 60 s, not 7 (8 minutes a chunk)
+    # measured: the default tries and backoff (1 s, then 2 s, jittered down) against a server that hangs 30 s
+    # per request, with the timeout cut from 60 s to 0.5 s so the test takes seconds: 3 tries, then an error
+    with FaultServer(persistent("timeout"), hang_s=30) as srv:
+        start = time.perf_counter()
+        [comp] = OpenAIBackend("m", base_url=srv.url, api_key_env=KEY_ENV, timeout=0.5).complete_batch(
+            [PASSAGE], SamplingParams())
+        elapsed = time.perf_counter() - start
+    assert comp.error and "3 attempt(s)" in comp.error and len(srv.requests) == 3
+    assert elapsed < 3 * 0.5 + (1 + 2) + 3  # tries x timeout + the longest backoffs + slack, not 3 x 30 s
 
 
 @pytest.mark.parametrize("kw, field", [({"timeout": 0}, "openai.timeout"), ({"timeout": "60"}, "openai.timeout"),

@@ -1,11 +1,13 @@
 """Nothing already indexed is lost: pruning is scoped to the folder indexed, an empty or unreadable source prunes
 nothing, concurrent writers are serialised, a long-lived index sees other processes' writes, bad settings and
 homes give one-line errors."""
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -98,18 +100,42 @@ def test_pruned_real_queries_are_counted(make_index, kb):
     assert report.human_queries_deleted == 1 and report.documents_deleted == 1
 
 
+@contextlib.contextmanager
+def another_process_writing(home):
+    """Another process is inside a write on the home (its lock held, the lexical index marked stale) until the
+    block ends."""
+    script = textwrap.dedent(f"""
+        import sys
+        from rag_augment.augment_index import AugmentIndex
+        from rag_augment.testing import HashEmbedder
+        with AugmentIndex({str(home)!r}, embedder=HashEmbedder(128))._writing():
+            print("writing", flush=True)
+            sys.stdin.read()
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        yield
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=300)
+
+
 def test_second_writer_is_refused_clearly(make_index, kb):
-    index = make_index()
-    other = make_index(lock_timeout=0.2)
-    with index._writing(), pytest.raises(StoreError, match="being written by another process"):
-        other.index_path(kb, RulesGenerator())
+    other = make_index(lock_timeout=0.5)
+    with another_process_writing(other.home):
+        start = time.perf_counter()
+        with pytest.raises(StoreError, match="being written by another process") as refused:
+            other.index_path(kb, RulesGenerator())
+        waited = time.perf_counter() - start
+    assert waited >= 0.5 and "\n" not in str(refused.value)
 
 
 def test_reader_searches_while_another_process_writes(make_index, kb):
     index = make_index()
     index.index_path(kb, RulesGenerator())
     reader = make_index()
-    with index._writing():  # a write in progress: the lexical index is marked stale and the lock is held
+    with another_process_writing(index.home):
         hits = reader.query("transit benefit", k=3)
     assert hits
 
@@ -239,13 +265,27 @@ def test_a_chunk_the_model_keeps_refusing_is_given_up_after_three_tries(make_ind
 
 def test_unique_temp_names(make_index, kb, tmp_path):
     """Concurrent writers of the same file (settings, state, a review export) use their own temp files: 40
-    threads writing at once never crash and always leave one complete file."""
+    threads of this process and 4 other processes writing at once never crash and always leave one complete
+    file."""
     import threading
 
     from rag_augment.home import atomic_write
     index = make_index()
     index.index_path(kb, RulesGenerator())
-    target, errors = tmp_path / "settings-like.json", []
+    target, errors, stop = tmp_path / "settings-like.json", [], tmp_path / "stop"
+    script = textwrap.dedent(f"""
+        import json
+        from pathlib import Path
+        from rag_augment.home import atomic_write
+        print("ready", flush=True)
+        n = 0
+        while n == 0 or not Path({str(stop)!r}).exists():  # other processes write the same file meanwhile
+            atomic_write(Path({str(target)!r}), json.dumps({{"writer": "process", "pad": "x" * 10000}}))
+            n += 1
+        print(n)
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    assert [p.stdout.readline().strip() for p in procs] == ["ready"] * 4
 
     def write(i):
         try:
@@ -259,6 +299,9 @@ def test_unique_temp_names(make_index, kb, tmp_path):
         t.start()
     for t in threads:
         t.join()
+    stop.touch()
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4 and all(int(out) >= 1 for out in outs)
     assert errors == []
     assert json.loads(target.read_text())["pad"] == "x" * 10000
     assert len((tmp_path / "review.jsonl").read_text().splitlines()) == index.store.counts()["queries"]

@@ -12,7 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from rag_augment.errors import ConfigError, GenerationError, InputError, RagAugmentError, StoreError
-from rag_augment.provenance import Provenance
+from rag_augment.trust.provenance import Provenance
 from rag_augment.types import Chunk, Document, Hit, IndexReport, SyntheticQuery
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())  # the host app decides where logs go

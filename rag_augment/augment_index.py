@@ -32,12 +32,12 @@ from rag_augment.indexer import Indexer
 from rag_augment.lexical import LexicalIndex
 from rag_augment.profiles import load_profile
 from rag_augment.retriever import AugmentedRetriever
-from rag_augment.review import ReviewBook
 from rag_augment.store.chroma import ChromaStore, open_chroma_client
+from rag_augment.trust.review import ReviewBook
 from rag_augment.types import GENERATED_KINDS, Chunk, Document, Hit, IndexReport, SyntheticQuery
 
 if TYPE_CHECKING:
-    from rag_augment.feedback import FeedbackStore
+    from rag_augment.trust.feedback import FeedbackStore
 
 DEFAULT_HOME = ".rag_augment"
 log = logging.getLogger(__name__)
@@ -304,29 +304,29 @@ class AugmentIndex:
 
     def add_real_queries(self, source: str | Path | Iterable[dict], holdout: Iterable[str] = ()) -> dict:
         """Real queries with known answers (a JSONL file or dicts with "text" and "chunk_id" or "doc_id")."""
-        from rag_augment.real_queries import add_real_queries
+        from rag_augment.trust.real_queries import add_real_queries
         return add_real_queries(self, source, holdout)
 
     # ---- human review ---------------------------------------------------------------------------------------
     def export_rows(self, kinds: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
         """One flat row per stored query vector with its provenance and chunk, for reviewers."""
-        from rag_augment.reviewing import export_rows
+        from rag_augment.trust.reviewing import export_rows
         return export_rows(self, tuple(kinds) if kinds else None)
 
     def export_review(self, path: str | Path, fmt: str | None = None, kinds: Sequence[str] | None = None) -> int:
-        from rag_augment.reviewing import export
+        from rag_augment.trust.reviewing import export
         return export(self, path, fmt, tuple(kinds) if kinds else None)
 
     def apply_review(self, source: str | Path | Sequence[dict]) -> dict[str, Any]:
         """Apply review decisions (a filled-in export file, or rows with query_id/parent_id/text/decision/
         edited_text) to the live index and remember them for every future indexing run."""
-        from rag_augment.reviewing import apply_review
+        from rag_augment.trust.reviewing import apply_review
         return apply_review(self, source)
 
     # ---- feedback loop ---------------------------------------------------------------------------------------
     def feedback_store(self) -> FeedbackStore:
         """The durable store of failed queries (a context manager)."""
-        from rag_augment.feedback import FeedbackStore
+        from rag_augment.trust.feedback import FeedbackStore
         return FeedbackStore.for_index(self)
 
     def record_feedback(self, query: str, verdict: str = "thumbs_down", chunk_id: str | None = None,
@@ -336,13 +336,13 @@ class AugmentIndex:
             return fb.add(query, verdict, chunk_id, doc_id, rephrasing, session_id, collection=self.store.name)
 
     def apply_feedback(self, generator=None, **options) -> dict:
-        """One feedback round over the open failed queries (see rag_augment.feedback.apply_feedback)."""
-        from rag_augment.feedback import apply_feedback
+        """One feedback round over the open failed queries (see rag_augment.trust.feedback.apply_feedback)."""
+        from rag_augment.trust.feedback import apply_feedback
         return apply_feedback(self, generator, **options)
 
     # ---- reports ---------------------------------------------------------------------------------------------
     def diversity(self, m: int = 3, kinds: Sequence[str] | None = GENERATED_KINDS) -> dict[str, Any]:
-        from rag_augment.diversity import index_diversity
+        from rag_augment.trust.diversity import index_diversity
         return index_diversity(self, m=m, kinds=kinds)
 
     # ---- the lexical index ------------------------------------------------------------------------------------

@@ -28,8 +28,8 @@ from rag_augment.filters import FilterConfig, exempt, filter_queries, off_topic
 from rag_augment.generators.base import GenerationResult, QueryGenerator, identity_key
 from rag_augment.generators.prompts import persona_for
 from rag_augment.hashing import sha1_hex
-from rag_augment.provenance import Provenance
 from rag_augment.store.chroma import ChromaStore
+from rag_augment.trust.provenance import Provenance
 from rag_augment.types import GENERATED_KINDS, Chunk, IndexReport, SyntheticQuery
 
 ProgressFactory = Callable[[int, str], Any]  # a tqdm-like bar: update(n), close(), optionally set_postfix_str

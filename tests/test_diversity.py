@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag_augment.diversity import (
+from rag_augment.trust.diversity import (
     coverage,
     dispersion,
     distinct_n,
@@ -143,7 +143,7 @@ def test_index_diversity_over_a_live_index(tmp_path):
 
 def test_topic_coverage_finds_the_topic_without_queries():
     """Two well-separated groups of chunks; only the first has queries: the second topic reports 0 coverage."""
-    from rag_augment.diversity import topic_coverage
+    from rag_augment.trust.diversity import topic_coverage
     from rag_augment.types import SyntheticQuery
 
     rng = np.random.default_rng(0)

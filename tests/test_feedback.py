@@ -19,11 +19,11 @@ import pytest
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.embedding import HashEmbedder
 from rag_augment.errors import InputError
-from rag_augment.feedback import JUDGE_SYSTEM, FeedbackStore, apply_feedback, parse_judgement, rewriter_for
 from rag_augment.fusion import FusionProfile
 from rag_augment.generators.rules import RulesGenerator
-from rag_augment.real_queries import add_real_queries
 from rag_augment.testing import FakeChatBackend, RecordingGenerator
+from rag_augment.trust.feedback import JUDGE_SYSTEM, FeedbackStore, apply_feedback, parse_judgement, rewriter_for
+from rag_augment.trust.real_queries import add_real_queries
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "sample_kb" / "docs"
@@ -91,7 +91,7 @@ def test_store_records_lists_and_validates(tmp_path):
 WRITER = r"""
 import hashlib, sys
 sys.path.insert(0, sys.argv[2])
-from rag_augment.feedback import FeedbackStore
+from rag_augment.trust.feedback import FeedbackStore
 fb = FeedbackStore(sys.argv[1])
 i = 0
 while True:
@@ -207,7 +207,7 @@ def test_retry_failing_only_when_asked(index):
 
 
 def test_feedback_respects_review_decisions(index, tmp_path):
-    from rag_augment.reviewing import apply_review
+    from rag_augment.trust.reviewing import apply_review
     text = failing_query(index, ZOOM)
     with FeedbackStore.for_index(index) as fb:
         fb.add(text, "thumbs_down", doc_id=ZOOM)
@@ -481,7 +481,7 @@ def test_cli_feedback_apply_style_flags_reach_the_paraphrase_prompt(index, capsy
 def test_a_paraphrase_copied_from_the_passage_is_dropped():
     """A small model sometimes answers the paraphrase prompt with a stretch of the passage it was shown (seen with
     the 0.5B model on sample_kb's transit page): that is not a rewording of the query, and is dropped."""
-    from rag_augment.feedback import rewriter_for
+    from rag_augment.trust.feedback import rewriter_for
     passage = ("All GSA employees who take mass/public transit to work are eligible for transit subsidies. To "
                "receive a transit subsidy, you need to enroll using the process below.")
     backend = FakeChatBackend("P: subsidies. To receive a transit subsidy, you need to enroll using the process\n"

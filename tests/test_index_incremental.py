@@ -71,7 +71,7 @@ def test_changed_document_replaces_its_chunks_and_queries(make_index, kb, tmp_pa
 
 
 def test_real_queries_move_to_the_new_chunk_when_their_chunk_changes(make_index, kb, tmp_path):
-    from rag_augment.real_queries import add_real_queries
+    from rag_augment.trust.real_queries import add_real_queries
     from rag_augment.types import REAL
 
     index = make_index()

@@ -1,10 +1,10 @@
 """Personas: one per chunk, named in the prompt and in every query's provenance, counted by the diversity report;
 a persona-less prompt keeps its identity (so committed caches stay valid)."""
-from rag_augment.diversity import persona_coverage
 from rag_augment.generators.base import LLMQueryGenerator
 from rag_augment.generators.prompts import PromptConfig, build_messages, persona_for
 from rag_augment.hashing import sha1_hex
 from rag_augment.testing import FakeChatBackend
+from rag_augment.trust.diversity import persona_coverage
 from rag_augment.types import Chunk
 
 PERSONAS = ("a new employee on their first day", "a manager approving requests", "a contractor")

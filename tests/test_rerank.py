@@ -398,9 +398,9 @@ def test_explain_prints_the_rerankers_score(index, capsys):
 
 def test_weight_tuning_leaves_out_the_real_queries_the_model_trained_on(index, tiny_model):
     from rag_augment.errors import InputError
-    from rag_augment.real_queries import add_real_queries
     from rag_augment.rerank.model_home import HUMAN_QUERIES_FILE
     from rag_augment.rerank.training import tune_rerank_weight
+    from rag_augment.trust.real_queries import add_real_queries
     seen = "How Many Hours of annual leave per pay period"
     add_real_queries(index, [{"text": seen, "doc_id": "leave.md"}])
     meta = train_reranker(index, tiny(tiny_model, seed=2))

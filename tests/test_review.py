@@ -13,9 +13,9 @@ from rag_augment.augment_index import AugmentIndex
 from rag_augment.embedding import HashEmbedder
 from rag_augment.errors import InputError
 from rag_augment.generators.rules import RulesGenerator
-from rag_augment.review import ReviewBook
-from rag_augment.reviewing import EXPORT_FIELDS, apply_review, export, read_decisions
 from rag_augment.testing import RecordingGenerator
+from rag_augment.trust.review import ReviewBook
+from rag_augment.trust.reviewing import EXPORT_FIELDS, apply_review, export, read_decisions
 from rag_augment.types import SyntheticQuery
 
 DOCS = Path(__file__).resolve().parent.parent / "sample_kb" / "docs"

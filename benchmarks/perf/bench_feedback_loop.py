@@ -31,10 +31,10 @@ import numpy as np
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.chunking import ChunkingConfig
 from rag_augment.eval.datasets import build_subset, load_dataset
-from rag_augment.feedback import FeedbackStore, apply_feedback
 from rag_augment.fusion import fuse
 from rag_augment.generators.rules import RulesGenerator
 from rag_augment.metrics import paired_bootstrap, score_query, wins_losses
+from rag_augment.trust.feedback import FeedbackStore, apply_feedback
 
 METRICS = ("R@1", "R@5", "MRR@10", "nDCG@10")
 

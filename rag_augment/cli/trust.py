@@ -21,7 +21,7 @@ COMMANDS = ("export", "review", "feedback", "real", "report", "tune")
 
 
 def add_parsers(sub) -> None:
-    from rag_augment.feedback import STATUSES, VERDICTS
+    from rag_augment.trust.feedback import STATUSES, VERDICTS
 
     p = sub.add_parser("export", help="write every query vector with provenance and its chunk, for reviewers")
     p.add_argument("--output", "-o", required=True, help="file to write (.jsonl or .csv)")
@@ -150,7 +150,7 @@ def _feedback(args, index) -> Any:
 
 
 def _feedback_file(path: str) -> list[dict]:
-    from rag_augment.real_queries import read_jsonl
+    from rag_augment.trust.real_queries import read_jsonl
     return [{**rec, "query": rec.get("query") or rec.get("text"), "_where": f"{path}: line {n}"}
             for n, rec in read_jsonl(path)]
 
@@ -162,7 +162,7 @@ def _holdout(path: str | None) -> list[str]:
     from pathlib import Path
 
     from rag_augment.errors import InputError
-    from rag_augment.real_queries import read_jsonl
+    from rag_augment.trust.real_queries import read_jsonl
     if path.endswith(".jsonl"):
         return [str(rec.get("text") or rec.get("query") or "") for _, rec in read_jsonl(path)]
     try:

@@ -41,7 +41,7 @@ from rag_augment.filters import FilterConfig
 from rag_augment.fusion import LEG_NAMES, FusionProfile, fuse
 from rag_augment.hashing import norm_text
 from rag_augment.profiles import load_profile
-from rag_augment.real_queries import add_real_queries
+from rag_augment.trust.real_queries import add_real_queries
 from rag_augment.types import FEEDBACK, REAL
 
 Progress = Callable[[int, str], Any]

@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from rag_augment.errors import ConfigError, StoreError
-from rag_augment.provenance import PROVENANCE_KEYS as _PROV_KEYS
+from rag_augment.trust.provenance import PROVENANCE_KEYS as _PROV_KEYS
 from rag_augment.types import Chunk, SyntheticQuery
 
 log = logging.getLogger(__name__)

@@ -220,7 +220,7 @@ def probe_generator(generator: Any, seed: int) -> Any | None:
 def sample_probes(index, generator: Any = None, n_chunks: int = DEFAULT_CHUNKS, seed: int = 0,
                   per_chunk: int = 2) -> tuple[list[Probe], dict[str, Any]]:
     """Probes for a seeded sample of the index's chunks, and how they were written. Never indexed."""
-    from rag_augment.real_queries import stored_chunk
+    from rag_augment.trust.real_queries import stored_chunk
 
     states = index.store.chunk_states()
     picked = sorted(random.Random(seed).sample(sorted(states), min(n_chunks, len(states))))
@@ -447,7 +447,7 @@ def human_queries(index) -> list[HumanQuery]:
 
 
 def _feedback_originals(index) -> dict[int, str]:
-    from rag_augment.feedback import FILE_NAME, FeedbackStore
+    from rag_augment.trust.feedback import FILE_NAME, FeedbackStore
 
     path = Path(index.home) / FILE_NAME
     if not path.exists():

@@ -28,7 +28,7 @@ from rag_augment.augment_index import AugmentIndex
 from rag_augment.eval.datasets import load_dataset
 from rag_augment.eval.harness import chunk_docs, clear_human_queries
 from rag_augment.profiles import load_profile
-from rag_augment.real_queries import add_real_queries
+from rag_augment.trust.real_queries import add_real_queries
 
 WEIGHTS = (1.0, 1.1, 1.25, 1.5, 2.0)
 

@@ -25,7 +25,6 @@ import numpy as np
 
 from rag_augment.errors import ConfigError, InputError
 from rag_augment.fusion import FusionProfile, Ranked, combine, fuse
-from rag_augment.provenance import now_iso
 from rag_augment.rerank import model_home
 from rag_augment.rerank.training.pairs import TrainingGroup, TrainingQuery, index_queries, mine_groups
 from rag_augment.rerank.training.train import (
@@ -40,6 +39,7 @@ from rag_augment.rerank.training.train import (
     replan_due,
     revise,
 )
+from rag_augment.trust.provenance import now_iso
 
 if TYPE_CHECKING:
     from rag_augment.augment_index import AugmentIndex

@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any
 
 from rag_augment.errors import ConfigError, InputError
 from rag_augment.hashing import sha1_hex
-from rag_augment.provenance import now_iso
 from rag_augment.rerank import model_home
 from rag_augment.rerank.stage import load_cross_encoder
 from rag_augment.rerank.training.pairs import (
@@ -45,6 +44,7 @@ from rag_augment.rerank.training.pairs import (
     mine_groups,
     save_groups,
 )
+from rag_augment.trust.provenance import now_iso
 
 if TYPE_CHECKING:
     from rag_augment.augment_index import AugmentIndex

@@ -20,8 +20,8 @@ from typing import Any
 from rag_augment.errors import InputError
 from rag_augment.hashing import norm_text
 from rag_augment.indexer import query_id
-from rag_augment.real_queries import now_iso, read_jsonl
-from rag_augment.review import check_record
+from rag_augment.trust.real_queries import now_iso, read_jsonl
+from rag_augment.trust.review import check_record
 from rag_augment.types import SyntheticQuery
 
 PROVENANCE_FIELDS = ("origin", "generator", "model", "model_hash", "prompt_version", "prompt_hash", "temperature",

@@ -32,8 +32,8 @@ from rag_augment.generators.prompts import JUDGE_SYSTEM, judge_messages  # noqa:
 from rag_augment.generators.quality import line_reason
 from rag_augment.hashing import norm_text, sha1_hex
 from rag_augment.indexer import query_id
-from rag_augment.provenance import Provenance
-from rag_augment.real_queries import ChunkPicker, now_iso, stored_chunk
+from rag_augment.trust.provenance import Provenance
+from rag_augment.trust.real_queries import ChunkPicker, now_iso, stored_chunk
 from rag_augment.types import FEEDBACK, Chunk, SyntheticQuery
 
 VERDICTS = ("thumbs_down", "flagged_wrong", "rephrased")

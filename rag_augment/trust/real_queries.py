@@ -15,7 +15,7 @@ import numpy as np
 from rag_augment.errors import InputError
 from rag_augment.hashing import norm_text
 from rag_augment.indexer import query_id
-from rag_augment.provenance import Provenance, now_iso  # noqa: F401  (now_iso re-exported)
+from rag_augment.trust.provenance import Provenance, now_iso  # noqa: F401  (now_iso re-exported)
 from rag_augment.types import REAL, Chunk, SyntheticQuery
 
 

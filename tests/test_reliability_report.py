@@ -77,3 +77,37 @@ def test_unknown_tests_are_listed_and_load_is_read_from_json(tmp_path):
                                                      "index_errors": 0}})
     assert "| query p99, ms | 41.5 |" in text and summary["load"]["query_errors"] == 0
     assert "The million-vector part was not run" in text
+
+
+def test_every_test_is_indexed_with_its_section(tmp_path):
+    text, _ = render(tmp_path)
+    listed = reliability.listed_tests(text)
+    assert set(reliability.defined_tests()) <= listed  # read from the files, run or not
+    assert ("test_something_new", "test_new_thing") in listed  # and what the run reported
+    row = next(line for line in text.splitlines() if line.startswith("| test_cli.py::"))
+    assert row == "| test_cli.py::test_errors_are_one_line_and_nonzero | Bad inputs | 1 of 1 passed |"
+
+
+def test_the_committed_report_is_current():
+    """RELIABILITY.md lists exactly the test functions of TESTS, runs them all, and names a commit of this history:
+    a test added, renamed or removed since the page was written fails here until it is regenerated
+    (`python -m benchmarks.reliability`)."""
+    import re
+    import shutil
+    import subprocess
+
+    text = (reliability.BENCHMARKS / "RELIABILITY.md").read_text()
+    listed, defined = reliability.listed_tests(text), set(reliability.defined_tests())
+    missing, gone = sorted(defined - listed), sorted(listed - defined)
+    assert not missing, f"{len(missing)} tests missing from RELIABILITY.md (regenerate it), e.g. {missing[:5]}"
+    assert not gone, f"RELIABILITY.md lists {len(gone)} tests the files no longer define, e.g. {gone[:5]}"
+    tests_line = next(line for line in text.splitlines() if line.startswith("- Tests: "))
+    assert all(f" {t} " in tests_line for t in reliability.TESTS), tests_line
+    commit = re.search(r"^- Commit: ([0-9a-f]{7,40})\b", text, re.M)
+    assert commit, "RELIABILITY.md names no commit"
+    git = shutil.which("git")
+    if git is None or not (reliability.REPO_ROOT / ".git").exists():
+        return  # no history here to check the commit against
+    known = subprocess.run([git, "merge-base", "--is-ancestor", commit[1], "HEAD"], cwd=reliability.REPO_ROOT,
+                           capture_output=True, text=True)
+    assert known.returncode == 0, f"commit {commit[1]} is not in this history: {known.stderr.strip()}"

@@ -206,7 +206,7 @@ def test_a_useless_tuning_change_is_not_installed_and_the_command_says_why(index
 
     class Args:  # `rag-augment tune` prints the same evidence
         command, seed, min_real, dry_run, json, force = "tune", 2, None, False, False, False
-    monkeypatch.setattr(trust, "open_index", lambda args: index)
+    monkeypatch.setattr("rag_augment.cli.commands.open_index", lambda args: index)
     trust.run(Args())
     assert "not installed, the current profile stays" in capsys.readouterr().out
 

@@ -362,10 +362,10 @@ def test_real_queries_bad_lines_name_file_and_line(index, tmp_path):
 
 # ---- CLI (the real parser; the index opened with the test's embedder) ---------------------------------------
 def cli(args, capsys, monkeypatch=None):
-    from rag_augment.cli import build_parser, trust
+    from rag_augment.cli import build_parser, commands, trust
     ns = build_parser().parse_args(args)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(trust, "open_index", lambda a, **_: AugmentIndex(a.home, embedder=HashEmbedder(128)))
+        mp.setattr(commands, "open_index", lambda a, **_: AugmentIndex(a.home, embedder=HashEmbedder(128)))
         assert trust.run(ns) == 0
     return json.loads(capsys.readouterr().out)
 

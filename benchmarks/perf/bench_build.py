@@ -16,6 +16,7 @@ import datetime
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -80,6 +81,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=12, help="sample_kb chunks per timing")
     ap.add_argument("--repeat", type=int, default=1, help="alternate the builds this many times; report medians")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=None, help="also write every run's figures as JSON here")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -87,7 +89,7 @@ def main() -> None:
         return
 
     builds: dict[str, str | None] = {"installed (scripts/build_llama_cpp.sh: native, no AMX)": None}
-    builds.update(dict(spec.split("=", 1) for spec in args.build))
+    builds.update(dict(spec.rsplit("=", 1) for spec in args.build))  # a name may hold "=", a folder not
     runs: dict[str, list[dict]] = {name: [] for name in builds}
     start_load = os.getloadavg()
     for rep in range(args.repeat):
@@ -99,25 +101,34 @@ def main() -> None:
           f"{' '.join(canary.cpu_flags())}; date {datetime.date.today()}; {args.n} sample_kb chunks, default model, "
           f"hr_policy prompt; median of {args.repeat} alternating run(s); load average {start_load[0]:.1f} at start, "
           f"{os.getloadavg()[0]:.1f} at the end\n")
+    print(f"Command: `python -m benchmarks.perf.bench_build {' '.join(sys.argv[1:])}`\n")
     print("## What leaving AMX out changes in the compiled code\n")
     print("gcc's enabled target options for `-march=X` against `-march=X " + canary.NO_AMX + "`:\n")
     print("| -march | difference |\n|---|---|")
     for march, diff in compiler_check():
         print(f"| {march} | {diff} |")
     print("\n## Chunks per minute by build\n")
-    print("| build | llama.cpp features | chunks/min | vs installed | queries/chunk | result |")
-    print("|---|---|---:|---:|---:|---|")
+    if args.out:
+        args.out.write_text(json.dumps({"machine": canary.cpu_model(), "flags": canary.cpu_flags(), "n": args.n,
+                                        "repeat": args.repeat, "date": str(datetime.date.today()), "runs": runs},
+                                       indent=1) + "\n")
+    print("Chunks per CPU-minute (the process's own CPU time) is steadier than chunks per minute when something else "
+          "runs on the machine.\n")
+    print("| build | llama.cpp features | chunks/min | chunks/CPU-min | vs installed (CPU-min) | queries/chunk | "
+          "result |")
+    print("|---|---|---:|---:|---:|---:|---|")
     base = None
     for name, rs in runs.items():
-        ok = sorted((r for r in rs if "chunks_per_min" in r), key=lambda r: r["chunks_per_min"])
-        feats = next((" ".join(r["build"]["features"]) for r in rs if r.get("build", {}).get("features")), "?")
+        ok = [r for r in rs if "chunks_per_min" in r]
+        feats = next((" ".join(f.removeprefix("CPU : ") for f in r["build"]["features"]) for r in rs
+                      if r.get("build", {}).get("features")), "?")
         if not ok:
-            print(f"| {name} | {feats} | - | - | - | {rs[-1].get('error', '?')} |")
+            print(f"| {name} | {feats} | - | - | - | - | {rs[-1].get('error', '?')} |")
             continue
-        med = ok[len(ok) // 2]
-        base = base or med["chunks_per_min"]
-        print(f"| {name} | {feats} | {med['chunks_per_min']:.2f} | {med['chunks_per_min'] / base:.2f}x | "
-              f"{med['queries_per_chunk']:.1f} | ok ({len(ok)} of {len(rs)} runs) |")
+        wall, cpu = (statistics.median(r[k] for r in ok) for k in ("chunks_per_min", "chunks_per_cpu_min"))
+        base = base or cpu
+        print(f"| {name} | {feats} | {wall:.2f} | {cpu:.2f} | {cpu / base:.2f}x | "
+              f"{statistics.median(r['queries_per_chunk'] for r in ok):.1f} | ok ({len(ok)} of {len(rs)} runs) |")
 
 
 if __name__ == "__main__":

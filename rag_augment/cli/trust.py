@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rag_augment.cli.commands import open_index
+from rag_augment.cli import commands
 from rag_augment.cli.options import (
     add_backend_options,
     add_index_options,
@@ -88,7 +88,7 @@ def add_parsers(sub) -> None:
 
 
 def run(args) -> int:
-    index = open_index(args)
+    index = commands.open_index(args)  # looked up at call time: one definition of how a command opens an index
     if args.command == "review" and args.review_command == "serve":
         return _serve(args, index)
     result = _dispatch(args, index)

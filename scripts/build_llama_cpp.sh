@@ -4,6 +4,8 @@
 # built elsewhere). ARM64 and macOS keep llama.cpp's own defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# the project's venv unless another environment is active (scripts/setup.sh calls this with .venv active)
+if [ -z "${VIRTUAL_ENV:-}" ] && [ -x .venv/bin/python ]; then . .venv/bin/activate; fi
 spec="$(grep -o '"llama-cpp-python==[0-9.]*"' pyproject.toml | head -1 | tr -d '"')"
 state="$(python - <<'PY' 2>/dev/null || echo missing
 import llama_cpp

@@ -130,8 +130,9 @@ def test_review_serve_starts_the_page(indexed, tmp_path):
 
 
 def test_tune_prints_the_choice_and_queries_use_it(indexed, capsys):
-    """`rag-augment tune` with no labels prints the chosen weights and the held-out evidence and saves the
-    index's own profile, which a plain `query` then uses; --dry-run saves nothing."""
+    """`rag-augment tune` with no labels prints the chosen weights, the held-out evidence and its self-check, and
+    saves the index's own profile only when the check passed (or --force), which a plain `query` then uses;
+    --dry-run saves nothing."""
     from rag_augment import AugmentIndex
     _, home = indexed
     profile_file = home / "profile-rag_augment.json"
@@ -139,16 +140,22 @@ def test_tune_prints_the_choice_and_queries_use_it(indexed, capsys):
     assert main(["tune", "--home", str(home), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "chosen profile" in out and "synthetic held-out evidence" in out and not profile_file.exists()
+    assert "self-check of the chosen profile on " in out
     assert main(["tune", "--home", str(home), "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
-    assert rep["source"] == "synthetic" and rep["synthetic"]["scores"] and profile_file.exists()
+    assert rep["source"] == "synthetic" and rep["synthetic"]["scores"] and rep["check"]["queries"] > 0
+    assert rep["installed"] == rep["check"]["passed"] == profile_file.exists()
+    assert main(["tune", "--home", str(home), "--json", "--force"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["installed"] and profile_file.exists()
     assert AugmentIndex(home).profile.to_json() == AugmentIndex(home, profile=None).profile.to_json()
     assert AugmentIndex(home).profile.name == rep["profile"]["name"]
     profile_file.unlink()
 
 
 def test_index_tune_writes_the_index_profile_at_the_end(tmp_path, capsys):
-    """`index --tune` indexes, then chooses and saves the index's own profile, reported in the same JSON."""
+    """`index --tune` indexes, then chooses the index's own profile and saves it if it passes its self-check,
+    reported in the same JSON."""
     import shutil
 
     from conftest import SAMPLE_DOCS
@@ -159,5 +166,7 @@ def test_index_tune_writes_the_index_profile_at_the_end(tmp_path, capsys):
     assert main(["index", str(kb), "--home", str(home), "--generator", "rules", "--tune", "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert rep["chunks_total"] > 0 and rep["tune"]["source"] == "synthetic"
-    saved = json.loads((home / "profile-rag_augment.json").read_text())
-    assert saved["profile"]["name"] == rep["tune"]["profile"]["name"]
+    profile_file = home / "profile-rag_augment.json"
+    assert rep["tune"]["installed"] == rep["tune"]["check"]["passed"] == profile_file.exists()  # the self-check
+    if profile_file.exists():
+        assert json.loads(profile_file.read_text())["profile"]["name"] == rep["tune"]["profile"]["name"]

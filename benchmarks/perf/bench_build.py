@@ -16,6 +16,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -101,7 +102,7 @@ def main() -> None:
           f"{' '.join(canary.cpu_flags())}; date {datetime.date.today()}; {args.n} sample_kb chunks, default model, "
           f"hr_policy prompt; median of {args.repeat} alternating run(s); load average {start_load[0]:.1f} at start, "
           f"{os.getloadavg()[0]:.1f} at the end\n")
-    print(f"Command: `python -m benchmarks.perf.bench_build {' '.join(sys.argv[1:])}`\n")
+    print(f"Command: `python -m benchmarks.perf.bench_build {shlex.join(sys.argv[1:])}`\n")
     print("## What leaving AMX out changes in the compiled code\n")
     print("gcc's enabled target options for `-march=X` against `-march=X " + canary.NO_AMX + "`:\n")
     print("| -march | difference |\n|---|---|")

@@ -27,7 +27,7 @@ from rag_augment.filters import FilterConfig
 from rag_augment.fusion import FusionProfile
 from rag_augment.generators.base import QueryGenerator
 from rag_augment.hashing import sha1_hex
-from rag_augment.home import atomic_write, load_index_profile, save_index_profile
+from rag_augment.home import IndexHome, atomic_write, load_index_profile, save_index_profile
 from rag_augment.indexer import Indexer
 from rag_augment.lexical import LexicalIndex
 from rag_augment.profiles import load_profile
@@ -51,14 +51,15 @@ class AugmentIndex:
         """`create=False` refuses a home that does not exist (read-only commands must not make one).
         `lock_timeout`: seconds a writer waits for another process's write on the same home before giving up."""
         self.home = Path(home)
+        self.files = IndexHome(self.home, collection)  # every file name of the home
         _check_home(self.home, create)
         self.settings = self._settings(embedder.name if embedder else (embedding_model or DEFAULT_MODEL),
                                        collection, chroma_url)
         self._embedder = embedder
         self.embedding_model = self.settings["embedding_model"]
         self.store = self._open_store(collection, chroma_url)
-        self.cache = GenerationCache(cache_path or self.home / "generations.jsonl")
-        self.lexical = LexicalIndex(self.home / f"lexical-{collection}")
+        self.cache = GenerationCache(cache_path or self.files.generations)
+        self.lexical = LexicalIndex(self.files.lexical)
         self.profile = profile if isinstance(profile, FusionProfile) else self._own_or(profile)
         self._lock_timeout = lock_timeout
         self._lock: Any = None  # a filelock.FileLock, made on the first write
@@ -72,7 +73,7 @@ class AugmentIndex:
         died mid-write, or one still writing, leaves the state dirty: then a fresh view of whatever is on disk)."""
         if url:
             return ChromaStore(open_chroma_client(url=url), collection)
-        return ChromaStore.embedded(str(self.home / "chroma"), collection, _weak_call(self._current_version),
+        return ChromaStore.embedded(str(self.files.chroma), collection, _weak_call(self._current_version),
                                     fresh=bool(self._state().get("lexical_dirty")))
 
     def _current_version(self) -> str:
@@ -117,7 +118,7 @@ class AugmentIndex:
 
     # ---- settings and state ---------------------------------------------------------------------------
     def _settings(self, model: str, collection: str, url: str | None) -> dict[str, Any]:
-        path = self.home / "settings.json"
+        path = self.files.settings
         data = _read_json(path, "settings")
         coll = data.setdefault("collections", {}).setdefault(collection, {})
         stored = coll.get("embedding_model")
@@ -131,7 +132,7 @@ class AugmentIndex:
         return {"embedding_model": model, "collection": collection, "chroma_url": url}
 
     def _state_path(self) -> Path:
-        return self.home / f"state-{self.settings['collection']}.json"
+        return self.files.state
 
     def _state(self) -> dict[str, Any]:
         try:
@@ -154,7 +155,7 @@ class AugmentIndex:
     @property
     def review_book(self) -> ReviewBook:
         """Human review decisions for this collection; they outlive re-indexing."""
-        return ReviewBook(self.home / f"reviews-{self.store.name}.jsonl")
+        return ReviewBook(self.files.reviews)
 
     # ---- the one write path -----------------------------------------------------------------------------
     @contextmanager
@@ -163,7 +164,7 @@ class AugmentIndex:
         from filelock import FileLock, Timeout
 
         if self._lock is None:
-            self._lock = FileLock(str(self.home / f"write-{self.store.name}.lock"))
+            self._lock = FileLock(str(self.files.write_lock))
         try:
             self._lock.acquire(timeout=self._lock_timeout if timeout is None else timeout)
         except Timeout:

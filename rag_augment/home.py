@@ -1,19 +1,12 @@
-"""The index home: the names of the files an index keeps in its folder, and the one way they are written.
-
-    HOME/chroma/                   the embedded Chroma database (unless --chroma-url)
-    HOME/settings.json             embedding model, collection, Chroma URL (checked on open)
-    HOME/state-<c>.json            the write version and whether the lexical index is stale
-    HOME/lexical-<c>/              the BM25 indexes (chunks, doc2query, synthetic queries)
-    HOME/generations.jsonl         the generation cache (append-only)
-    HOME/profile-<c>.json          this index's own fusion profile, with the evidence it was chosen on (`tune`)
-    HOME/reranker-<c>/             the trained reranker (rag_augment.rerank.model_home)
+"""The index home: the names of the files an index keeps in its folder (IndexHome), and the one way they are
+written (atomic_write). No other module spells a file name of the home.
 """
 from __future__ import annotations
 
 import json
 import os
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -36,8 +29,57 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
+@dataclass(frozen=True)
+class IndexHome:
+    """The files of one collection's index in its home folder."""
+    path: Path
+    collection: str
+
+    @property
+    def chroma(self) -> Path:  # the embedded Chroma database (unless a Chroma server is used)
+        return self.path / "chroma"
+
+    @property
+    def settings(self) -> Path:  # embedding model, collection, Chroma URL (checked on open)
+        return self.path / "settings.json"
+
+    @property
+    def state(self) -> Path:  # the write version and whether the lexical index is stale
+        return self.path / f"state-{self.collection}.json"
+
+    @property
+    def lexical(self) -> Path:  # the BM25 indexes (chunks, doc2query, synthetic queries)
+        return self.path / f"lexical-{self.collection}"
+
+    @property
+    def generations(self) -> Path:  # the generation cache (append-only, shared by the home's collections)
+        return self.path / "generations.jsonl"
+
+    @property
+    def reviews(self) -> Path:  # people's review decisions
+        return self.path / f"reviews-{self.collection}.jsonl"
+
+    @property
+    def write_lock(self) -> Path:  # one writer at a time
+        return self.path / f"write-{self.collection}.lock"
+
+    @property
+    def profile(self) -> Path:  # this index's own fusion profile, with the evidence it was chosen on (`tune`)
+        return self.path / f"profile-{self.collection}.json"
+
+    @property
+    def feedback(self) -> Path:  # failed queries and their rounds
+        return self.path / "feedback.sqlite"
+
+    def model(self, kind: str) -> Path:  # a trained model (the reranker), installed
+        return self.path / f"{kind}-{self.collection}"
+
+    def model_work(self, kind: str) -> Path:  # a training run's checkpoints and mined data
+        return self.path / f"{kind}-{self.collection}.work"
+
+
 def index_profile_path(home: str | Path, collection: str) -> Path:
-    return Path(home) / f"profile-{collection}.json"
+    return IndexHome(Path(home), collection).profile
 
 
 def save_index_profile(index, profile: FusionProfile, evidence: Any = None

@@ -151,7 +151,8 @@ def _estimate(args):
         return open_index(args, cache_path=args.cache).estimate(args.path, generator, chunking, **options)
     from rag_augment.augment_index import estimate_source  # a new index: everything is to do, nothing is created
     from rag_augment.cache import GenerationCache
-    cache = GenerationCache(args.cache or Path(args.home) / "generations.jsonl")
+    from rag_augment.home import IndexHome
+    cache = GenerationCache(args.cache or IndexHome(Path(args.home), args.collection).generations)
     return estimate_source(args.path, generator, chunking, {}, cache, **options)
 
 

@@ -33,11 +33,11 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
 def model_dir(index: AugmentIndex, kind: str = "reranker") -> Path:
-    return index.home / f"{kind}-{index.store.name}"
+    return index.files.model(kind)
 
 
 def work_dir(index: AugmentIndex, kind: str = "reranker") -> Path:
-    return index.home / f"{kind}-{index.store.name}.work"
+    return index.files.model_work(kind)
 
 
 def index_fingerprint(index: AugmentIndex) -> dict[str, Any]:

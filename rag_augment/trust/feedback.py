@@ -39,7 +39,6 @@ from rag_augment.types import FEEDBACK, Chunk, SyntheticQuery
 VERDICTS = ("thumbs_down", "flagged_wrong", "rephrased")
 STATUSES = ("open", "fixed", "failing", "skipped")
 PROMPT_VERSION = "feedback-v1"
-FILE_NAME = "feedback.sqlite"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -100,7 +99,7 @@ class FeedbackStore:
 
     @classmethod
     def for_index(cls, index) -> FeedbackStore:
-        return cls(Path(index.home) / FILE_NAME)
+        return cls(index.files.feedback)
 
     def close(self) -> None:
         self._db.close()

@@ -447,9 +447,9 @@ def human_queries(index) -> list[HumanQuery]:
 
 
 def _feedback_originals(index) -> dict[int, str]:
-    from rag_augment.trust.feedback import FILE_NAME, FeedbackStore
+    from rag_augment.trust.feedback import FeedbackStore
 
-    path = Path(index.home) / FILE_NAME
+    path = index.files.feedback
     if not path.exists():
         return {}
     try:

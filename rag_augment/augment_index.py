@@ -198,10 +198,22 @@ class AugmentIndex:
         self.store.sync(str(state.get("version", "")), fresh=bool(state.get("lexical_dirty")))
         self._set_state(dirty=True)
 
-    def batch(self):
-        """Group several writes (e.g. a reviewer's decisions in a burst): one lock held and one lexical rebuild
-        at the end, instead of one per write. Other writers to this home wait, then are refused, meanwhile."""
+    def writing(self):
+        """The one write path for code outside this class (`with index.writing() as store:`): the home's lock,
+        the lexical index marked stale, the caller's writes to the store, then one lexical rebuild. Several writes
+        grouped this way (a reviewer's decisions in a burst) cost one lock and one rebuild. Other writers to this
+        home wait, then are refused, meanwhile."""
         return self._writing()
+
+    batch = writing  # the earlier name
+
+    def lexical_state(self) -> str:
+        """How the lexical index stands against Chroma: current, stale, dirty (a write did not finish) or missing."""
+        if self._state().get("lexical_dirty"):
+            return "dirty"
+        if not self.lexical.load():
+            return "missing"
+        return "stale" if self._lexical_stale() else "current"
 
     @property
     def version(self) -> str:

@@ -53,13 +53,10 @@ def _home(home: Path, chroma_url: str | None, collection: str) -> dict[str, Any]
     try:
         index = AugmentIndex(home, chroma_url=chroma_url, collection=collection, create=False)
         counts = index.store.counts()
-        state = index._state()
-        lexical_loaded = index.lexical.load()
+        lexical = index.lexical_state()
         return {"path": str(home), "exists": True, "chunks": counts["chunks"], "query_vectors": counts["queries"],
-                "version": state.get("version", ""), "embedding_model": index.embedding_model,
-                "lexical": ("dirty (rebuilt on the next query)" if state.get("lexical_dirty") else
-                            "missing" if not lexical_loaded else
-                            "stale (rebuilt on the next query)" if index._lexical_stale() else "current")}
+                "version": index.version, "embedding_model": index.embedding_model,
+                "lexical": lexical + (" (rebuilt on the next query)" if lexical in ("dirty", "stale") else "")}
     except RagAugmentError as exc:
         return {"path": str(home), "exists": True, "error": str(exc)}
 

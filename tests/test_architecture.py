@@ -107,3 +107,13 @@ def test_the_store_is_searched_for_a_leg_in_one_place():
     found = {str(p.relative_to(PACKAGE.parent)) for p in PACKAGE.rglob("*.py")
              if call.search(p.read_text()) and p.parent.name != "store"}
     assert found == {"rag_augment/search/legs.py", "rag_augment/eval/datasets.py"}
+
+
+def test_no_module_reaches_into_the_index_s_private_parts():
+    """Code outside augment_index.py writes through `index.writing()` and reads `index.version`,
+    `index.lexical_state()`: never `index._something`."""
+    import re
+    private = re.compile(r"\bindex\._[a-z]")
+    found = {str(p.relative_to(PACKAGE.parent)) for p in PACKAGE.rglob("*.py")
+             if p.name != "augment_index.py" and private.search(p.read_text())}
+    assert found == set(), found

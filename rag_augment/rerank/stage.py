@@ -159,21 +159,12 @@ def cached(index: AugmentIndex, kind: str, load: Callable[[], T]) -> T:
     """What `load` returns for this index and model folder, kept on the index object until either changes."""
     from rag_augment.rerank import model_home
     meta = model_home.model_dir(index, kind) / model_home.META_FILE
-    key = (_index_version(index), meta.stat().st_mtime if meta.exists() else None)
+    key = (index.version, meta.stat().st_mtime if meta.exists() else None)
     store = index.__dict__.setdefault("_rerank_models", {})
     hit = store.get(kind)
     if hit is None or hit[0] != key:
         hit = store[kind] = (key, load())
     return hit[1]
-
-
-def _index_version(index: AugmentIndex) -> str:
-    """The version every write of the index stamps into its state file (AugmentIndex._writing)."""
-    import json
-    try:
-        return str(json.loads(index._state_path().read_text(encoding="utf-8")).get("version", ""))
-    except (OSError, ValueError):
-        return ""
 
 
 def load_cross_encoder(folder: str | Path, layers: int | None = None, max_length: int | None = None):

@@ -152,7 +152,7 @@ def apply_review(index, source: str | Path | Sequence[dict]) -> dict[str, Any]:
             reject.append(stored.query_id)
         else:
             edits.append((stored, rec["edited_text"].strip()))
-    with index._writing() as store:
+    with index.writing() as store:
         index.review_book.record(records)
         _approve(store, approve)
         store.delete_queries(reject)

@@ -90,3 +90,16 @@ def test_the_canary_passes_a_real_model_once_and_records_it(tmp_path, monkeypatc
     monkeypatch.setattr(canary, "run_child", no_child)
     monkeypatch.setattr(canary, "_checked", set())  # a new process: the record on disk answers
     assert canary.ensure_model_runs(path)["ok"]
+
+
+def test_a_file_llama_cpp_cannot_read_is_a_model_problem_not_a_build_problem(tmp_path, monkeypatch):
+    from rag_augment.errors import ConfigError
+    monkeypatch.setenv("RAG_AUGMENT_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setattr(canary, "_checked", set())
+    bad = tmp_path / "notes.gguf"
+    bad.write_text("not a model")
+    with pytest.raises(ConfigError) as err:
+        canary.ensure_model_runs(str(bad))
+    line = str(err.value)
+    assert line.startswith("the local model notes.gguf failed to generate (") and "\n" not in line
+    assert "Check the model file" in line and "Rebuild" not in line

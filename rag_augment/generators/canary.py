@@ -35,6 +35,10 @@ CHILD_TIMEOUT_S = 180.0
 PROMPT = ("Write one question a new employee could ask about this policy. Policy: staff may carry over up to "
           "240 hours of annual leave into the next leave year; hours above that are forfeited unless restored.")
 
+# the child imports this package from where the parent found it (a host app may have put it on sys.path itself)
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+_CHILD = ("import sys; sys.path.insert(0, sys.argv[1]); from rag_augment.generators.canary import _child; "
+          "sys.exit(_child(sys.argv[2]))")
 _checked: set[str] = set()
 _lock = threading.Lock()
 
@@ -144,17 +148,20 @@ def crash_message(model_path: str, what: str, build: dict[str, Any], flags: list
     amx_build = [f for f in build.get("features", []) if "AMX" in f.upper()]
     why = (f"This llama.cpp build has {', '.join(amx_build)} kernels, which crash on CPUs like this one. "
            if amx_build else "")
+    head = f"the local model {os.path.basename(model_path)} {what} in a one-token test in a child process"
+    other = "--generator openai (any OpenAI-compatible endpoint) or --generator rules (no model)"
+    if not what.startswith("crashed") and not amx_build:  # a Python-level failure: the model file, not the build
+        reader = f"llama-cpp-python {build.get('version', '')}"
+        return f"{head}. Check the model file (a GGUF that {reader} reads), or use {other}"
     fix = rebuild_command(build.get("version", "0.3.36"))
-    return (f"the local model {os.path.basename(model_path)} {what} in a one-token test in a child process "
-            f"(CPU: {cpu_model()}; flags: {' '.join(amx_cpu) or ' '.join(flags) or 'unknown'}). {why}"
-            f"Rebuild llama-cpp-python without AMX: {fix} ; or use --generator openai "
-            f"(any OpenAI-compatible endpoint) or --generator rules (no model)")
+    return (f"{head} (CPU: {cpu_model()}; flags: {' '.join(amx_cpu) or ' '.join(flags) or 'unknown'}). {why}"
+            f"Rebuild llama-cpp-python without AMX: {fix} ; or use {other}")
 
 
 def run_child(model_path: str, timeout: float = CHILD_TIMEOUT_S,
               argv: list[str] | None = None) -> tuple[bool, str]:
     """(ok, what happened) of one test generation in a child process; `argv` replaces the child's command."""
-    cmd = argv or [sys.executable, "-m", "rag_augment.generators.canary", model_path]
+    cmd = argv or [sys.executable, "-c", _CHILD, _PACKAGE_ROOT, model_path]
     start = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)

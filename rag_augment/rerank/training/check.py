@@ -25,14 +25,15 @@ def check_reranker(index: AugmentIndex, kind: str = "reranker", n_chunks: int = 
     stage = load_reranker(index, kind=kind)
     chunk_doc, retriever = chunk_docs(index), index.retriever
 
-    def ranked(text: str, reranker) -> list[str]:
-        hits = retriever.search(text, k=10, with_text=False, reranker=reranker)
-        return [chunk_doc.get(h.chunk_id, h.chunk_id) for h in hits]
-
+    now: list[list[str]] = []
+    new: list[list[str]] = []
+    for p in probes:  # the legs once per probe; fused and explained with and without the reranker
+        legs = retriever.legs_for(p.text)
+        for out, reranker in ((now, None), (new, stage)):
+            hits = retriever.hits_from(legs, retriever.profile, 10, with_text=False, reranker=reranker, query=p.text)
+            out.append([chunk_doc.get(h.chunk_id, h.chunk_id) for h in hits])
     targets = [p.doc_id for p in probes]
-    now = document_ndcg([ranked(p.text, None) for p in probes], targets)
-    new = document_ndcg([ranked(p.text, stage) for p in probes], targets)
-    return verdict(new, now, EVIDENCE, seed)
+    return verdict(document_ndcg(new, targets), document_ndcg(now, targets), EVIDENCE, seed)
 
 
 def gate_reranker(index: AugmentIndex, force: bool = False, kind: str = "reranker",

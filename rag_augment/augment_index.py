@@ -31,7 +31,7 @@ from rag_augment.home import IndexHome, atomic_write, load_index_profile, save_i
 from rag_augment.indexer import Indexer
 from rag_augment.lexical import LexicalIndex
 from rag_augment.profiles import load_profile
-from rag_augment.retriever import AugmentedRetriever
+from rag_augment.search.pipeline import SearchPipeline
 from rag_augment.store.chroma import ChromaStore, open_chroma_client
 from rag_augment.trust.review import ReviewBook
 from rag_augment.types import GENERATED_KINDS, Chunk, Document, Hit, IndexReport, SyntheticQuery
@@ -65,7 +65,7 @@ class AugmentIndex:
         self._lock: Any = None  # a filelock.FileLock, made on the first write
         self._write_depth = 0
         self._lexical_version: str | None = None  # the state version our lexical index was loaded at
-        self._retriever: AugmentedRetriever | None = None
+        self._retriever: SearchPipeline | None = None
         self._remove_stale_lexical_temps()
 
     def _open_store(self, collection: str, url: str | None) -> ChromaStore:
@@ -406,12 +406,12 @@ class AugmentIndex:
 
     # ---- reading ------------------------------------------------------------------------------------------
     @property
-    def retriever(self) -> AugmentedRetriever:
+    def retriever(self) -> SearchPipeline:
         """One retriever per index (its thread pool serves every query), remade if the profile was replaced."""
         self._ensure_lexical()
         r = self._retriever
         if r is None or r.profile is not self.profile or r.lexical is not self.lexical:
-            r = self._retriever = AugmentedRetriever(self.store, self.embedder, self.lexical, self.profile,
+            r = self._retriever = SearchPipeline(self.store, self.embedder, self.lexical, self.profile,
                                                      before_search=_weak_call(self._ensure_lexical))
         return r
 

@@ -15,7 +15,7 @@ from rag_augment.errors import StoreError
 from rag_augment.generators.rules import RulesGenerator
 from rag_augment.lexical import Tokenizer
 from rag_augment.profiles import load_profile
-from rag_augment.retriever import AugmentedRetriever
+from rag_augment.search.pipeline import SearchPipeline
 
 DOCS = Path(__file__).resolve().parent.parent / "sample_kb" / "docs"
 QUERIES = ["can I carry over vacation days", "lost my badge", "video calls with guests", "transit subsidy",
@@ -36,8 +36,8 @@ def index(tmp_path_factory):
 
 
 def retrievers(index, **kw):
-    return (AugmentedRetriever(index.store, index.embedder, index.lexical, workers=1, **kw),
-            AugmentedRetriever(index.store, index.embedder, index.lexical, workers=4, **kw))
+    return (SearchPipeline(index.store, index.embedder, index.lexical, workers=1, **kw),
+            SearchPipeline(index.store, index.embedder, index.lexical, workers=4, **kw))
 
 
 @pytest.mark.parametrize("kind_weights", [{"real": 1.0}, {"real": 2.0, "question": 0.5}])

@@ -34,7 +34,7 @@ from rag_augment.embedding import SentenceTransformerEmbedder
 from rag_augment.fusion import FusionProfile
 from rag_augment.lexical import LexicalIndex
 from rag_augment.profiles import load_profile
-from rag_augment.retriever import AugmentedRetriever
+from rag_augment.search.pipeline import SearchPipeline
 from rag_augment.store.chroma import ChromaStore, open_chroma_client
 from rag_augment.types import Chunk, SyntheticQuery
 
@@ -122,13 +122,13 @@ def bench_dense(docs, queries, embedder, sizes, n_queries, tmp: Path) -> dict:
         lex_s = time.perf_counter() - t0
         # legs at once (the default retriever) and in turn (workers=1), interleaved per profile
         row = {}
-        for _suffix, r in (("", AugmentedRetriever(store, embedder, lex)),
-                           (IN_TURN, AugmentedRetriever(store, embedder, lex, workers=1))):
+        for _suffix, r in (("", SearchPipeline(store, embedder, lex)),
+                           (IN_TURN, SearchPipeline(store, embedder, lex, workers=1))):
             for prof in PROFILES:
                 time_queries(r, prof, qvecs[:20], qtexts[:20])  # warm caches
         for prof in PROFILES:
-            for suffix, r in (("", AugmentedRetriever(store, embedder, lex)),
-                              (IN_TURN, AugmentedRetriever(store, embedder, lex, workers=1))):
+            for suffix, r in (("", SearchPipeline(store, embedder, lex)),
+                              (IN_TURN, SearchPipeline(store, embedder, lex, workers=1))):
                 row[prof.name + suffix] = time_queries(r, prof, qvecs, qtexts)
         for suffix in ("", IN_TURN):
             base = row["chunks-only" + suffix]["p50_ms"]

@@ -1,7 +1,7 @@
 """The systems compared side by side. All read the same index: the same chunks, the same embedder and the same
 generated queries (one generation cache). Raw legs are retrieved once per query (`QueryLegs`); every system is
 then a cheap offline function of them, except rag_augment's own profiles, which run the product path
-(AugmentedRetriever.legs_for with the profile, then fusion.fuse) so the reported figures are the product's.
+(SearchPipeline.legs_for with the profile, then fusion.fuse) so the reported figures are the product's.
 
 (a) dense          chunk vectors only.
 (b) rag_augment    the product's fused search with a profile (the shipped default, and the one tuned on train).

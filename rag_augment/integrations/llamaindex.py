@@ -29,7 +29,7 @@ import importlib.util
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,14 +57,14 @@ from rag_augment.chunking import clean_markup
 from rag_augment.embedding import Embedder, SentenceTransformerEmbedder
 from rag_augment.errors import ConfigError, GenerationError, InputError
 from rag_augment.filters import FilterConfig
-from rag_augment.fusion import LEG_NAMES, FusionProfile, Ranked, combine, fuse
+from rag_augment.fusion import LEG_NAMES, FusionProfile, Ranked
 from rag_augment.generators.base import QueryGenerator, SamplingParams
 from rag_augment.hashing import sha1_hex
 from rag_augment.profiles import load_profile
-from rag_augment.rerank.stage import RERANK_LEG, RerankStage, load_reranker, rerank
-from rag_augment.retriever import AugmentedRetriever
-from rag_augment.search.explain import leg_positions, matched_queries
+from rag_augment.rerank.stage import RerankStage, load_reranker
+from rag_augment.search.explain import fetch_matched_texts
 from rag_augment.search.legs import LegResults
+from rag_augment.search.pipeline import Plan, SearchPipeline, explained, restage
 from rag_augment.types import Chunk, IndexReport
 
 EXPLAIN_KEY = "rag_augment"
@@ -221,14 +221,6 @@ class _Request:
     key: str
 
 
-@dataclass
-class _Plan:
-    ranked: Ranked                  # the top parents with their fused scores
-    legs: dict[str, Ranked]         # raw, fused and base legs, to explain each hit
-    to_fetch: list[str]             # parents whose text and metadata must come from the store
-    query_ids: list[str]            # matched synthetic queries whose text is not known yet
-
-
 def _merge(parts: list[LegResults]) -> LegResults:
     out = LegResults()
     for part in parts:
@@ -255,7 +247,7 @@ class _Search:
         """`rerank`: True loads the index's trained reranker on first use; a RerankStage is used as given."""
         self.index = index
         self.profile = profile or index.profile
-        self._retriever: AugmentedRetriever | None = None
+        self._retriever: SearchPipeline | None = None
         self._lock = threading.Lock()
         self._rerank = rerank
         self._stage: RerankStage | None = rerank if isinstance(rerank, RerankStage) else None
@@ -268,7 +260,7 @@ class _Search:
                 self._stage = load_reranker(self.index)
             return self._stage
 
-    def retriever(self) -> AugmentedRetriever:
+    def retriever(self) -> SearchPipeline:
         # index.retriever loads (or rebuilds) the lexical index on first use: once, even under concurrency
         with self._lock:
             retriever = self._retriever
@@ -288,29 +280,22 @@ class _Search:
                                                          self.profile, g) for g in groups))
         return _merge(list(parts))
 
-    def plan(self, res: LegResults, req: _Request, stage: RerankStage | None = None) -> _Plan:
-        """The fused top k; with a reranker, the fused top max(k, top_n) as candidates, all read from the store
-        (the reranker scores the text rag_augment indexed) and cut to k by `rerank`."""
-        _, legs = fuse(res.legs, self.profile, 0)  # the legs as fused: the two dense legs merged per the profile
-        if req.base:
-            legs["base"] = req.base
-        weights = {**self.profile.weights, "base": req.base_weight}
-        scores = combine(legs, weights, self.profile)
-        depth = max(req.k, stage.top_n) if stage is not None else req.k
-        ranked = [(p, s) for p, s in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-                  if req.add_missing or p in req.base_nodes][:max(depth, 0)]
-        return _Plan(ranked=ranked, legs={**res.legs, **legs},
-                     to_fetch=[p for p, _ in ranked if stage is not None or p not in req.base_nodes],
-                     query_ids=[q for p, _ in ranked for q, _, _ in res.matched.get(p, []) if q not in res.query_text])
+    def plan(self, res: LegResults, req: _Request, stage: RerankStage | None = None) -> Plan:
+        """The fused top k, the app's ranking as the leg "base"; with a reranker, the fused top max(k, top_n)."""
+        extra = {"base": (req.base, req.base_weight)} if req.base else None
+        return self.retriever().plan(res, self.profile, req.k, stage, extra,
+                                     None if req.add_missing else req.base_nodes)
 
-    def fetch(self, plan: _Plan, res: LegResults) -> dict[str, dict[str, Any]]:
-        """The blocking reads: text and metadata of added parents, text of lexically matched queries."""
-        for q in self.index.store.get_queries(plan.query_ids) if plan.query_ids else []:
-            res.query_text[q.query_id] = (q.text, q.kind)
-        return self.index.store.get_chunks(plan.to_fetch) if plan.to_fetch else {}
+    def fetch(self, plan: Plan, res: LegResults, req: _Request, stage: RerankStage | None
+              ) -> dict[str, dict[str, Any]]:
+        """The blocking reads: text and metadata of added parents (of every candidate for a reranker, which scores
+        the text rag_augment indexed), text of lexically matched queries."""
+        fetch_matched_texts(self.index.store, res, [p for p, _ in plan.ranked])
+        to_fetch = [p for p, _ in plan.ranked if stage is not None or p not in req.base_nodes]
+        return self.index.store.get_chunks(to_fetch) if to_fetch else {}
 
     @staticmethod
-    def rerank(plan: _Plan, stored: dict[str, dict[str, Any]], req: _Request, stage: RerankStage | None) -> _Plan:
+    def rerank(plan: Plan, stored: dict[str, dict[str, Any]], req: _Request, stage: RerankStage | None) -> Plan:
         """Score the candidates (the stored text; a base node rag_augment never indexed: the node's own text),
         fuse with their fused score, keep the top k. Blocking: the model runs here."""
         if stage is None:
@@ -318,34 +303,29 @@ class _Search:
         texts = {p: (stored[p].get("text") if p in stored else None) or
                  (req.base_nodes[p].node.get_content(MetadataMode.NONE) if p in req.base_nodes else "")
                  for p, _ in plan.ranked}
-        ranked, own = rerank(req.query, plan.ranked, texts, stage)
-        return replace(plan, ranked=ranked[:max(req.k, 0)], legs={**plan.legs, RERANK_LEG: own})
+        return restage(plan, req.query, texts, stage, req.k)
 
     @staticmethod
-    def build(plan: _Plan, res: LegResults, stored: dict[str, dict[str, Any]], req: _Request) -> list[NodeWithScore]:
-        positions = leg_positions(plan.legs, [p for p, _ in plan.ranked])
+    def build(plan: Plan, res: LegResults, stored: dict[str, dict[str, Any]], req: _Request) -> list[NodeWithScore]:
         out = []
-        for parent, score in plan.ranked:
-            if parent in req.base_nodes:
-                node = req.base_nodes[parent].node
-            elif parent in stored:
-                node = node_from_store(parent, stored[parent]["text"] or "", stored[parent]["metadata"] or {})
+        for hit in explained(plan, res, stored):
+            if hit.chunk_id in req.base_nodes:
+                node = req.base_nodes[hit.chunk_id].node
+            elif hit.chunk_id in stored:
+                node = node_from_store(hit.chunk_id, hit.text, hit.metadata)
             else:
                 continue  # deleted from the store between the search and the fetch
-            explain = {
-                "score": round(score, 6), "added": parent not in req.base_nodes,
-                "legs": {leg: {"rank": pos[parent][0], "score": round(pos[parent][1], 6)}
-                         for leg, pos in positions.items() if parent in pos},
-                "matched_queries": matched_queries(res, parent),
-            }
-            out.append(NodeWithScore(node=_with_explain(node, req.key, explain), score=score))
+            shown = hit.to_dict()
+            explain = {"score": shown["score"], "added": hit.chunk_id not in req.base_nodes, "legs": shown["legs"],
+                       "matched_queries": shown["matched_queries"]}
+            out.append(NodeWithScore(node=_with_explain(node, req.key, explain), score=hit.score))
         return out
 
     def run(self, req: _Request) -> list[NodeWithScore]:
         stage = self.stage()
         res = self.legs(req)
         plan = self.plan(res, req, stage)
-        stored = self.fetch(plan, res)
+        stored = self.fetch(plan, res, req, stage)
         return self.build(self.rerank(plan, stored, req, stage), res, stored, req)
 
     async def arun(self, req: _Request) -> list[NodeWithScore]:
@@ -353,7 +333,7 @@ class _Search:
             await asyncio.to_thread(self.stage)  # the first load reads the model from disk
         res = await self.alegs(req)
         plan = self.plan(res, req, stage)
-        stored = await asyncio.to_thread(self.fetch, plan, res)
+        stored = await asyncio.to_thread(self.fetch, plan, res, req, stage)
         if stage is not None:
             plan = await asyncio.to_thread(self.rerank, plan, stored, req, stage)
         return self.build(plan, res, stored, req)

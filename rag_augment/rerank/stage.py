@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
 import numpy as np
 
@@ -79,12 +79,16 @@ class RerankStage:
     top_n: int = 20
     stale: bool = False
     off_reason: str = ""  # why a trained reranker is switched off (its self-check), shown by `query --rerank`
+    leg: ClassVar[str] = RERANK_LEG  # its own ranking, as the explanation shows it
 
     def __post_init__(self) -> None:
         if self.weight < 0:
             raise ConfigError(f"rerank weight must be >= 0, not {self.weight}")
         if self.top_n < 1:
             raise ConfigError(f"rerank top_n must be >= 1, not {self.top_n}")
+
+    def apply(self, query: str, ranked: Ranked, texts: Mapping[str, str]) -> tuple[Ranked, Ranked]:
+        return rerank(query, ranked, texts, self)
 
 
 def _minmax(values: np.ndarray) -> np.ndarray:

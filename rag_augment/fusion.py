@@ -37,6 +37,13 @@ class FusionProfile:
     depth: dict[str, int] = field(default_factory=lambda: {
         "chunk_dense": 50, "query_dense": 200, "chunk_lexical": 50, "query_lexical": 200, "doc2query_lexical": 50})
     kind_weights: dict[str, float] = field(default_factory=lambda: {"real": 1.0})  # e.g. real above synthetic
+    # the guard on users' queries (kinds real and feedback): a user query votes for its chunk (in the query legs
+    # and in its chunk's doc2query document) only when the incoming query's cosine to it is at least this; below,
+    # the legs are as if it were not in the index. 0: off (user queries vote like synthetic ones). See
+    # rag_augment.search.legs. The shipped default's 0.4 (MiniLM): on the train splits of the lifecycle sets, the
+    # lowest of 0.3-0.7 that lets under 1% of pairs of questions about different documents through (0.6% XQuAD,
+    # 0.95% SciFact) while 62% and 91% of pairs about the same document pass (python -m benchmarks.lifecycle.floor).
+    real_floor: float = 0.0
     notes: str = ""
 
     def __post_init__(self) -> None:
@@ -51,6 +58,8 @@ class FusionProfile:
             raise ConfigError(f"fusion.normalize: {self.normalize!r} is not one of {sorted(NORMALIZERS)}")
         if self.rrf_k < 1:
             raise ConfigError("fusion.rrf_k must be >= 1")
+        if not 0.0 <= self.real_floor < 1.0:
+            raise ConfigError(f"fusion.real_floor: {self.real_floor!r} is not in [0, 1)")
 
     def leg_enabled(self, leg: str) -> bool:
         """A raw leg runs when its own weight, or the merged dense leg's weight, is positive."""

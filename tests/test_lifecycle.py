@@ -58,8 +58,6 @@ def test_a_reported_failure_rises(kb_run):
         assert ranks[0] is not None and ranks[0] < (ranks[1] or 10 ** 6), (r, ranks)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 32 item 3: nothing guards an unrelated query yet; here q142, whose "
-                   "page got no click and no report, drops from rank 3 to 4 after other pages got feedback")
 def test_an_unrelated_query_does_not_fall(kb_run):
     _, result = kb_run
     # queries scored later whose document never received a click or a report are unrelated to what was fed in:

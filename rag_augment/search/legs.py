@@ -2,9 +2,20 @@
 thread pool), children are collapsed to their parent chunks, and each leg's ranked parents come back together.
 
 The product's search, the label-free tuner, the eval harness and the LlamaIndex adapter all call LegSearch.search;
-nothing else searches the store or the lexical index for a leg. Depths come from the profile (FusionProfile holds
-the defaults); tuning and evaluation pass their own, and can leave some query vectors out (`exclude`, with a
-lexical index built without them) or score some chunks by other vectors (`chunk_vectors`).
+nothing else searches the store or the lexical index for a leg.
+
+The guard on users' queries (FusionProfile.real_floor > 0): a query of kind real or feedback (a click, a support
+person's fix, a feedback paraphrase) votes for its chunk only when the incoming query's cosine to it is at least the
+floor. Below it, the query is left out of query_dense and query_lexical, and its chunk is scored in doc2query_lexical
+by a document of its text and synthetic queries only (a second BM25 index without users' queries, built here when
+the lexical index changes). Without the guard, a logged query of another page that shares a few words with an
+unrelated question raised that page's doc2query and query_lexical scores, which moved the legs' min-max scale and
+pushed the question's own page down (issue 32: q142 on sample_kb fell from rank 3 to 4); with it, a question that
+is close to no logged query is ranked as the index was before any was logged.
+
+Depths come from the profile (FusionProfile holds the defaults); tuning and evaluation pass their own, and can
+leave some query vectors out (`exclude`, with a lexical index built without them) or score some chunks by other
+vectors (`chunk_vectors`).
 """
 from __future__ import annotations
 
@@ -19,11 +30,46 @@ import numpy as np
 
 from rag_augment.embedding import Embedder
 from rag_augment.fusion import LEG_NAMES, FusionProfile, Ranked, collapse_to_parents
-from rag_augment.lexical import LexicalIndex
+from rag_augment.lexical import LexicalIndex, _Bm25
 from rag_augment.store.chroma import ChromaStore
+from rag_augment.types import FEEDBACK, GENERATED_KINDS, REAL
 
 LEXICAL_LEGS = {"chunk_lexical": "chunks", "doc2query_lexical": "doc2query", "query_lexical": "queries"}
 DEFAULT_PROFILE = FusionProfile()
+# a query id ends in "::" + the first letter of its kind (rag_augment.indexer.query_id): users' kinds by that letter
+USER_LETTERS = frozenset(k[:1] for k in (REAL, FEEDBACK))
+assert not USER_LETTERS & {k[:1] for k in GENERATED_KINDS}, "query kinds must differ in their first letter"
+
+
+def is_user_query(query_id: str) -> bool:
+    return query_id.rpartition("::")[2][:1] in USER_LETTERS
+
+
+class _UserGuard:
+    """What the guard needs of one lexical index: which query ids are users', and (built on first need) the BM25
+    index of chunk text plus synthetic queries only. Kept per lexical index state (its query_parent object is
+    replaced whenever it is rebuilt or reloaded)."""
+
+    def __init__(self, lex: LexicalIndex):
+        self.key = lex.query_parent
+        self.user = frozenset(q for q in lex.query_parent if is_user_query(q))
+        self._synthetic: _Bm25 | None = None
+        self._lock = threading.Lock()
+
+    def synthetic_doc2query(self, store: ChromaStore, lex: LexicalIndex) -> _Bm25:
+        with self._lock:
+            if self._synthetic is None:
+                docs: dict[str, list[str]] = {}
+                for ids, texts, _ in store.iter_all("chunks", include=("documents",)):
+                    for cid, text in zip(ids, texts or []):
+                        docs[cid] = list(lex.tokenize(text or ""))
+                parent = lex.query_parent
+                for ids, texts, _ in store.iter_all("queries", include=("documents",)):
+                    for qid, text in zip(ids, texts or []):
+                        if qid in parent and qid not in self.user and parent[qid] in docs:
+                            docs[parent[qid]].extend(lex.tokenize(text or ""))
+                self._synthetic = _Bm25.build(list(docs), list(docs.values()))
+            return self._synthetic
 
 
 @dataclass
@@ -60,6 +106,19 @@ class LegSearch:
         self.before_search = before_search
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        self._guards: dict[int, _UserGuard] = {}
+
+    def _guard(self, lex: LexicalIndex | None, prof: FusionProfile) -> _UserGuard | None:
+        """The guard of this lexical index when the profile sets a floor and the index holds users' queries."""
+        if prof.real_floor <= 0 or lex is None:
+            return None
+        with self._pool_lock:
+            g = self._guards.get(id(lex))
+            if g is None or g.key is not lex.query_parent:
+                g = self._guards[id(lex)] = _UserGuard(lex)
+                if len(self._guards) > 8:  # temporary indexes of the tuner: keep the latest few
+                    self._guards.pop(next(iter(self._guards)))
+        return g if g.user else None
 
     def search(self, query: str, embedding: np.ndarray | None = None, profile: FusionProfile | None = None,
                legs: Iterable[str] | None = None, depths: Mapping[str, int] | None = None,
@@ -74,29 +133,38 @@ class LegSearch:
         depth = {**DEFAULT_PROFILE.depth, **prof.depth, **(depths or {})}
         lex = lexical if lexical is not None else self.lexical
         excluded = frozenset(exclude)
+        guard = self._guard(lex, prof) if wanted & {"query_dense", "query_lexical", "doc2query_lexical"} else None
         dense = wanted & {"chunk_dense", "query_dense"}
-        if dense and embedding is None:
-            if self.embedder is None:
-                raise ValueError("LegSearch: a dense leg needs an embedder or the query's embedding")
+        if (dense or guard is not None) and embedding is None and self.embedder is not None:
             embedding = self.embedder.embed([query])[0]
+        if dense and embedding is None:
+            raise ValueError("LegSearch: a dense leg needs an embedder or the query's embedding")
         tasks: dict[str, Callable[[], Any]] = {}
         if embedding is not None and "chunk_dense" in wanted:
             tasks["chunk_dense"] = partial(self._chunk_dense, embedding, depth["chunk_dense"], chunk_vectors)
-        if embedding is not None and "query_dense" in wanted:
+        if embedding is not None and ("query_dense" in wanted or guard is not None):
             tasks["query_dense"] = partial(self._query_dense, embedding, prof, depth["query_dense"], excluded, lex)
         lexical_legs = [leg for leg in LEXICAL_LEGS if leg in wanted]
         if lex is not None and lexical_legs:
             tokens = lex.tokenize(query)  # once for the three lexical legs
             for leg in lexical_legs:
                 tasks[leg] = partial(lex.search, LEXICAL_LEGS[leg], tokens, depth[leg])
-        return self._collect(self._run(tasks), lex, excluded)
+            if guard is not None and "doc2query_lexical" in wanted:
+                synthetic = guard.synthetic_doc2query(self.store, lex)
+                tasks["doc2query_synthetic"] = partial(synthetic.search, tokens, depth["doc2query_lexical"])
+        raw = self._run(tasks)
+        if guard is not None:
+            raw = _apply_guard(raw, guard, prof.real_floor, lex, depth["doc2query_lexical"])
+            if "query_dense" not in wanted:
+                raw.pop("query_dense", None)
+        return self._collect(raw, lex, excluded)
 
     def _collect(self, raw: dict[str, Any], lex: LexicalIndex | None, excluded: frozenset[str]) -> LegResults:
         out = LegResults()
         if "chunk_dense" in raw:
             out.legs["chunk_dense"] = raw["chunk_dense"]
         if "query_dense" in raw:
-            children, texts = raw["query_dense"]
+            children, texts, _ = raw["query_dense"]
             out.query_text.update(texts)
             for rank, (_, parent, _) in enumerate(children, 1):
                 out.child_rank.setdefault(parent, rank)
@@ -131,24 +199,47 @@ class LegSearch:
         return _override(hits, dict(zip(override.ids, (override.matrix @ embedding).tolist())), depth)
 
     def _query_dense(self, embedding: np.ndarray, prof: FusionProfile, depth: int, excluded: frozenset[str],
-                     lex: LexicalIndex | None) -> tuple[list[tuple[str, str, float]], dict[str, tuple[str, str]]]:
-        """Child hits as (query id, parent id, score), and the texts read on the way. The lexical index already
-        maps every query id to its parent, so when no kind weight is set only ids and distances are read from
-        Chroma (the hot path)."""
+                     lex: LexicalIndex | None
+                     ) -> tuple[list[tuple[str, str, float]], dict[str, tuple[str, str]], dict[str, float]]:
+        """Child hits as (query id, parent id, score), the texts read on the way, and each hit's cosine before
+        any kind weight. The lexical index already maps every query id to its parent, so when no kind weight is
+        set only ids and distances are read from Chroma (the hot path)."""
         parent = lex.query_parent if lex is not None else {}
         n = depth + len(excluded)
         if parent and all(w == 1.0 for w in prof.kind_weights.values()):
             hits = [h for h in self.store.search("queries", embedding, n, include_meta=False) if h[0] not in excluded]
             if all(qid in parent for qid, _, _, _ in hits):
-                return [(qid, parent[qid], score) for qid, score, _, _ in hits][:depth], {}
-        children, texts = [], {}
+                hits = hits[:depth]
+                return [(qid, parent[qid], score) for qid, score, _, _ in hits], {}, {h[0]: h[1] for h in hits}
+        children, texts, cosine = [], {}, {}
         for qid, score, meta, text in self.store.search("queries", embedding, n, include_docs=True):
             if qid in excluded:
                 continue
             kind = meta.get("kind", "")
             children.append((qid, meta["parent_id"], score * prof.kind_weights.get(kind, 1.0)))
-            texts[qid] = (text, kind)
-        return children[:depth], texts
+            texts[qid], cosine[qid] = (text, kind), score
+        return children[:depth], texts, cosine
+
+
+def _apply_guard(raw: dict[str, Any], guard: _UserGuard, floor: float, lex: LexicalIndex | None,
+                 d2q_depth: int) -> dict[str, Any]:
+    """The guard (see the module's text): users' queries below the floor leave the query legs, and a chunk none of
+    whose users' queries is at the floor is scored in doc2query_lexical without them."""
+    close: set[str] = set()
+    if "query_dense" in raw:
+        children, texts, cosine = raw["query_dense"]
+        close = {q for q in guard.user if cosine.get(q, -1.0) >= floor}
+        keep = [c for c in children if c[0] not in guard.user or c[0] in close]
+        raw = {**raw, "query_dense": (keep, texts, cosine)}
+    if "query_lexical" in raw:
+        raw = {**raw, "query_lexical": [(q, s) for q, s in raw["query_lexical"] if q not in guard.user or q in close]}
+    if "doc2query_synthetic" in raw:
+        parent = lex.query_parent if lex is not None else {}
+        voted = {parent[q] for q in close if q in parent}
+        merged = dict(raw.pop("doc2query_synthetic"))
+        merged.update({p: s for p, s in raw.get("doc2query_lexical", []) if p in voted})
+        raw = {**raw, "doc2query_lexical": sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))[:d2q_depth]}
+    return raw
 
 
 def _note_matches(out: LegResults, matched: dict[str, list[str]], scores: dict[str, float], leg: str) -> None:

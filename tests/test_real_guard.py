@@ -1,0 +1,101 @@
+"""The guard on users' queries (FusionProfile.real_floor, rag_augment.search.legs): a logged query votes for its
+chunk only when the incoming query is within the floor's cosine of it. A question close to no logged query gets the
+legs it got before anything was logged (so the min-max scale of doc2query_lexical and query_dense cannot move under
+it); a question close to one gets that query's vote in every leg it lives in; with the floor at 0, users' queries
+vote like synthetic ones (the behaviour before the guard)."""
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag_augment.augment_index import AugmentIndex
+from rag_augment.embedding import HashEmbedder
+from rag_augment.errors import ConfigError
+from rag_augment.fusion import FusionProfile
+from rag_augment.generators.rules import RulesGenerator
+from rag_augment.profiles import load_profile
+from rag_augment.search.legs import LegSearch, is_user_query
+
+DOCS = Path(__file__).resolve().parent.parent / "sample_kb" / "docs"
+FILES = ("getting-started/piv.md", "tools/zoom.md", "tools/office.md", "travel-and-leave/leave.md",
+         "general-information-and-resources/sensitive-information.md")
+LOGGED = "how do I send a file with PII to a partner agency whose email strips attachments"
+UNRELATED = "partner agency only sends excel files and can't use google sheets, what do I do"
+GUARDED = replace(load_profile("default"), real_floor=0.4)
+OPEN = replace(GUARDED, real_floor=0.0)
+QUERY_LEGS = ("query_dense", "query_lexical", "doc2query_lexical")
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("guard")
+    for rel in FILES:
+        (tmp / "kb" / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(DOCS / rel, tmp / "kb" / rel)
+    idx = AugmentIndex(tmp / "home", embedder=HashEmbedder(256))
+    idx.index_path(tmp / "kb", RulesGenerator())
+    _ = idx.retriever
+    return idx
+
+
+def legs(index: AugmentIndex, text: str, profile: FusionProfile) -> dict:
+    res = LegSearch(index.store, index.embedder, index.lexical, workers=1).search(text, profile=profile)
+    return {**res.legs, "voters": {q for m in res.matched.values() for q, _, _ in m if is_user_query(q)}}
+
+
+@pytest.fixture(scope="module")
+def logged(index):
+    """The legs of both questions before and after LOGGED is stored as a real query of the sensitive-information
+    chunk it names (the q142 case of tests/test_lifecycle.py)."""
+    before = {t: {p.real_floor: legs(index, t, p) for p in (GUARDED, OPEN)} for t in (LOGGED, UNRELATED)}
+    vec = index.embedder.embed([LOGGED, UNRELATED])
+    assert float(vec[0] @ vec[1]) < GUARDED.real_floor, "the two questions must sit below the floor"
+    # the page's chunk that the unrelated question finds best by its words (as in the q142 case)
+    page = "general-information-and-resources/sensitive-information.md"
+    target = next(p for p, _ in before[UNRELATED][0.0]["doc2query_lexical"] if p.startswith(page + "#"))
+    index.add_real_queries([{"text": LOGGED, "chunk_id": target}])
+    after = {t: {p.real_floor: legs(index, t, p) for p in (GUARDED, OPEN)} for t in (LOGGED, UNRELATED)}
+    return before, after, target
+
+
+def test_a_question_far_from_every_logged_query_keeps_its_legs(logged):
+    before, after, _ = logged
+    b, a = before[UNRELATED][0.4], after[UNRELATED][0.4]
+    for leg in ("chunk_dense", "query_dense", "doc2query_lexical"):
+        assert a[leg] == b[leg], leg
+    # query_lexical: the logged query's words change the BM25 statistics of the query corpus, so its scores may
+    # move a little, but no user query enters it (nor any other leg)
+    assert not a["voters"] and after[UNRELATED][0.0]["voters"]
+
+
+def test_without_the_floor_the_logged_query_moves_the_unrelated_questions_legs(logged):
+    """What the guard prevents (the test above could not fail otherwise): with the floor at 0 the logged query
+    raises its chunk in doc2query_lexical and so moves that leg's top score, the min-max scale of every other chunk."""
+    before, after, target = logged
+    b, a = before[UNRELATED][0.0], after[UNRELATED][0.0]
+    assert dict(a["doc2query_lexical"])[target] > dict(b["doc2query_lexical"]).get(target, 0.0)
+    assert a["doc2query_lexical"][0] == (target, pytest.approx(dict(a["doc2query_lexical"])[target]))
+    assert a["doc2query_lexical"][0][1] > b["doc2query_lexical"][0][1]
+
+
+def test_a_close_question_gets_the_logged_querys_vote(logged):
+    _, after, target = logged
+    guarded, unguarded = after[LOGGED][0.4], after[LOGGED][0.0]
+    for leg in QUERY_LEGS:
+        assert dict(guarded[leg]).get(target) == pytest.approx(dict(unguarded[leg]).get(target)), leg
+    assert guarded["query_dense"][0] == (target, pytest.approx(1.0, abs=1e-4))
+    assert guarded["voters"]
+
+
+def test_the_floor_is_checked_and_the_kind_letters_are_distinct():
+    with pytest.raises(ConfigError):
+        FusionProfile(real_floor=1.0)
+    with pytest.raises(ConfigError):
+        FusionProfile(real_floor=-0.1)
+    assert is_user_query("a.md#1::r0123") and is_user_query("a.md#1::f0123")
+    assert not is_user_query("a.md#1::q0123") and not is_user_query("a::b.md#1::p0123")
+    assert np.isclose(load_profile("default").real_floor, 0.4)

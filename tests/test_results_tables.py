@@ -39,12 +39,29 @@ def test_results_md_section_is_what_the_per_query_files_give(committed):
         "`python -m benchmarks.run_benchmarks --results-only` and commit")
 
 
-def test_every_plot_the_section_shows_is_committed(committed):
+def test_every_run_page_is_what_its_per_query_file_gives(committed):
+    """benchmarks/results/runs/: each run's page (settings, every system's metrics and latency, the lifts, the
+    reading) rendered again from its per-query file; the section links each page, and no page is left over."""
+    pages = rb.render_run_pages(committed)
+    folder = rb.RESULTS / rb.RUNS_PAGES
+    assert sorted(p.name for p in folder.glob("*.md")) == sorted(pages), (
+        "benchmarks/results/runs/ holds other pages than the committed runs give")
+    for name, text in pages.items():
+        assert (folder / name).read_text() == text, (
+            f"benchmarks/results/runs/{name} differs from what its per-query file gives: run "
+            "`python -m benchmarks.run_benchmarks --results-only` and commit")
     section = rb.committed_section()
-    shown_pngs = re.findall(r"\]\((results/[^)]+\.png)\)", section)
+    for r in committed:
+        assert f"](results/runs/{r['run']['name']}.md)" in section, r["run"]["name"]
+
+
+def test_every_plot_a_run_page_shows_is_committed(committed):
+    folder = rb.RESULTS / rb.RUNS_PAGES
+    shown_pngs = [(page, png) for page in folder.glob("*.md") for png in re.findall(r"\]\(([^)]+\.png)\)",
+                                                                                    page.read_text())]
     assert len(shown_pngs) == 2 * len(committed)
-    for png in shown_pngs:
-        assert (REPO / "benchmarks" / png).exists(), png
+    for page, png in shown_pngs:
+        assert (page.parent / png).exists(), png
 
 
 def test_readme_block_is_what_the_per_query_files_give(committed):
@@ -97,15 +114,18 @@ def fake_result(name="fake", scores=None):
 def test_a_run_renders_from_its_file_and_a_changed_score_changes_the_section(tmp_path):
     write_per_query(fake_result(), tmp_path / "fake.json.gz")
     results = rb.load_results(tmp_path)
-    section = rb.render_section(results, notes={"fake": "Default [[m fake rag_augment nDCG@10]], lift "
-                                                        "[[d fake rag_augment dense nDCG@10]], [[wl fake rag_augment "
-                                                        "dense]], [[x fake index.chunks]] chunks."})
-    assert "| rag_augment | 0.688 |" in section and "| dense | 0.438 |" in section  # means of the stored scores
-    assert "Default 0.688, lift +25.0 [" in section and ", 2/0, 9 chunks." in section
-    assert "| 11.5 | 12.8 |" in section  # p50 / p95 of the stored per-query milliseconds (10, 11, 12, 13)
+    notes = {"fake": "Default [[m fake rag_augment nDCG@10]], lift [[d fake rag_augment dense nDCG@10]], "
+                     "[[wl fake rag_augment dense]], [[x fake index.chunks]] chunks."}
+    page = rb.render_run_pages(results, notes=notes)["fake.md"]
+    assert "| rag_augment | 0.688 |" in page and "| dense | 0.438 |" in page  # means of the stored scores
+    assert "Default 0.688, lift +25.0 [" in page and ", 2/0, 9 chunks." in page
+    assert "| 11.5 | 12.8 |" in page  # p50 / p95 of the stored per-query milliseconds (10, 11, 12, 13)
+    section = rb.render_section(results, notes=notes)
+    assert "| fake | rules | 0.438 / " in section and "[fake](results/runs/fake.md)" in section
     changed = fake_result(scores={"dense": [1.0, 0.5, 0.0, 0.25], "rag_augment": [1.0, 1.0, 0.5, 0.0]})
     write_per_query(changed, tmp_path / "fake.json.gz")
     assert rb.render_section(rb.load_results(tmp_path)) != rb.render_section(results)
+    assert rb.render_run_pages(rb.load_results(tmp_path), notes=notes) != rb.render_run_pages(results, notes=notes)
 
 
 def test_notes_placeholders(tmp_path):
@@ -139,8 +159,9 @@ def test_readme_block_is_written_between_the_markers_only(tmp_path):
     assert text.startswith("# x\n\nbefore\n" + rb.README_START) and text.endswith(rb.README_END + "\nafter\n")
     assert "old figures" not in text
     out = results_md.read_text()
-    assert "## Other\n\nkept\n" in out and "| rag_augment | 0.688 |" in out and "\nold\n" not in out
+    assert "## Other\n\nkept\n" in out and "[fake](results/runs/fake.md)" in out and "\nold\n" not in out
     assert (tmp_path / "results" / "fake-recall.png").exists()
+    assert "| rag_augment | 0.688 |" in (tmp_path / "results" / "runs" / "fake.md").read_text()
 
 
 def test_headline_table_names_the_best_rival_and_its_interval(tmp_path):
@@ -224,17 +245,23 @@ def test_readme_headline_keeps_the_tuned_hybrid_column():
 
 
 def test_every_rendered_block_is_what_the_committed_files_give(committed):
-    """README.md's and RESULTS.md's `<!-- rendered:NAME -->` blocks (throughput, the advice on tune and train, the
-    shipped-default findings) rendered again from the committed files: a hand-typed figure there fails here."""
-    for path in (REPO / "README.md", rb.RESULTS_MD):
+    """README.md's, RESULTS.md's and the detail pages' `<!-- rendered:NAME -->` blocks (throughput, search latency,
+    the reranker study, the lifecycle bar, the advice on tune and train, the shipped-default findings) rendered
+    again from the committed files: a hand-typed figure there fails here."""
+    details = rb.detail_pages()
+    assert {p.name for p in details} >= {"generation.md", "reranker.md", "search-latency.md"}
+    for path in (REPO / "README.md", rb.RESULTS_MD, *details):
         text = path.read_text()
         names = re.findall(r"<!-- rendered:([a-z0-9_-]+):start -->", text)
         assert names, f"{path.name} has no rendered block"
         assert rb.render_blocks(text, committed) == text, (
             f"{path.name}'s rendered blocks differ from the committed files: run "
             "`python -m benchmarks.run_benchmarks --results-only` and commit")
-    readme = (REPO / "README.md").read_text()
-    assert "<!-- rendered:readme-throughput:start -->" in readme and "<!-- rendered:readme-switches:start -->" in readme
+    readme, results = (REPO / "README.md").read_text(), rb.RESULTS_MD.read_text()
+    for name in ("readme-throughput", "readme-switches", "readme-demo", "readme-lifecycle"):
+        assert f"<!-- rendered:{name}:start -->" in readme, name
+    for name in ("shipped-default", "reranker-verdict", "generation-summary", "search-summary", "lifecycle-bar"):
+        assert f"<!-- rendered:{name}:start -->" in results, name
 
 
 def test_generation_table_gives_queries_per_minute_beside_chunks_per_minute(tmp_path):
@@ -267,14 +294,16 @@ def test_conditional_text_only_when_its_runs_were_made(tmp_path):
 
 
 def test_reranker_study_table_is_what_its_per_query_files_give():
-    """RESULTS.md's issue-19 table is rendered from the reranker study's committed per-query files alone."""
+    """The issue-19 table (benchmarks/results/reranker.md) and its verdict (there and in RESULTS.md) are rendered
+    from the reranker study's committed per-query files alone."""
     from benchmarks.studies.reranker import report
     results = report.load_results()
     assert results, "benchmarks/studies/reranker/results/ holds no study result"
-    assert report.committed_block() == report.block(results), (
-        "benchmarks/RESULTS.md's reranker table differs from the study's per-query files: run "
-        "`python -m benchmarks.studies.reranker.report` and commit")
-    verdict = report.committed_block(None, report.VERDICT_START, report.VERDICT_END)
-    assert verdict == report.verdict_block(results, report.load_latencies()), (
-        "benchmarks/RESULTS.md's reranker verdict differs from the study's files: run "
-        "`python -m benchmarks.studies.reranker.report` and commit")
+    assert report.committed_block(report.TABLE_BLOCK).strip() == report.render(results).strip(), (
+        "benchmarks/results/reranker.md's table differs from the study's per-query files: run "
+        "`python -m benchmarks.run_benchmarks --results-only` and commit")
+    verdict = report.render_verdict(results, report.load_latencies()).strip()
+    for path in (report.DETAIL_MD, report.RESULTS_MD):
+        assert report.committed_block(report.VERDICT_BLOCK, path).strip() == verdict, (
+            f"{path.name}'s reranker verdict differs from the study's files: run "
+            "`python -m benchmarks.run_benchmarks --results-only` and commit")

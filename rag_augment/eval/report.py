@@ -282,14 +282,12 @@ def _delta_hist(result: dict[str, Any], path: Path, plt) -> None:
     plt.close(fig)
 
 
-def results_section(results: Sequence[dict[str, Any]], png_dir: str = "results",
-                    notes: dict[str, str] | None = None) -> str:
-    """The '## Retrieval quality' body for benchmarks/RESULTS.md: one subsection per run, each followed by its notes."""
-    parts = []
-    for r in results:
-        name = r["run"]["name"]
-        pngs = {"recall": f"{png_dir}/{name}-recall.png", "ndcg delta": f"{png_dir}/{name}-ndcg-delta.png"}
-        parts.append(markdown(r, pngs, level=3))
-        if notes and notes.get(name):
-            parts.append(notes[name].strip() + "\n")
-    return "\n".join(parts)
+def run_page(result: dict[str, Any], png_dir: str = "..", note: str = "") -> str:
+    """One run's detail page (benchmarks/results/runs/<run>.md): its settings, every system's metrics and latency,
+    the lifts, its two plots and, when given, the reading written after looking at its figures."""
+    name = result["run"]["name"]
+    pngs = {"recall": f"{png_dir}/{name}-recall.png", "ndcg delta": f"{png_dir}/{name}-ndcg-delta.png"}
+    text = markdown(result, pngs, level=1)
+    if note.strip():
+        text += "\n" + note.strip() + "\n"
+    return text

@@ -44,6 +44,9 @@ class FusionProfile:
     # lowest of 0.3-0.7 that lets under 1% of pairs of questions about different documents through (0.6% XQuAD,
     # 0.95% SciFact) while 62% and 91% of pairs about the same document pass (python -m benchmarks.lifecycle.floor).
     real_floor: float = 0.0
+    # with the guard on: where a user query votes (at the floor), its chunk's synthetic queries step aside (they
+    # leave the query legs, and the chunk's doc2query document holds its text and users' queries only)
+    step_aside: bool = False
     notes: str = ""
 
     def __post_init__(self) -> None:

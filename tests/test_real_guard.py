@@ -91,6 +91,20 @@ def test_a_close_question_gets_the_logged_querys_vote(logged):
     assert guarded["voters"]
 
 
+def test_synthetic_queries_step_aside_only_where_a_user_query_votes(index, logged):
+    _, _, target = logged
+    search = LegSearch(index.store, index.embedder, index.lexical, workers=1)
+    stepped = replace(GUARDED, step_aside=True)
+    close, far = (search.search(t, profile=stepped) for t in (LOGGED, UNRELATED))
+    kept = {q for m in close.matched.values() for q, _, _ in m if q.startswith(target + "::")}
+    assert kept and all(is_user_query(q) for q in kept)  # only its users' queries speak for the voted chunk
+    assert target in dict(close.legs["doc2query_lexical"])
+    other = [q for p, m in close.matched.items() if p != target for q, _, _ in m]
+    assert other and not any(is_user_query(q) for q in other)  # the other chunks keep their synthetic queries
+    # a question no user query votes for: as with the guard alone
+    assert far.legs == search.search(UNRELATED, profile=GUARDED).legs
+
+
 def test_the_floor_is_checked_and_the_kind_letters_are_distinct():
     with pytest.raises(ConfigError):
         FusionProfile(real_floor=1.0)

@@ -13,6 +13,10 @@ unrelated question raised that page's doc2query and query_lexical scores, which 
 pushed the question's own page down (issue 32: q142 on sample_kb fell from rank 3 to 4); with it, a question that
 is close to no logged query is ranked as the index was before any was logged.
 
+With FusionProfile.step_aside (and the guard on), a chunk whose users' queries vote for it is found through them
+and its text alone: its synthetic queries leave query_dense and query_lexical, and its doc2query document holds its
+text and its users' queries (a third BM25 index). Where no user query votes, the synthetic queries stay.
+
 Depths come from the profile (FusionProfile holds the defaults); tuning and evaluation pass their own, and can
 leave some query vectors out (`exclude`, with a lexical index built without them) or score some chunks by other
 vectors (`chunk_vectors`).
@@ -53,23 +57,26 @@ class _UserGuard:
     def __init__(self, lex: LexicalIndex):
         self.key = lex.query_parent
         self.user = frozenset(q for q in lex.query_parent if is_user_query(q))
-        self._synthetic: _Bm25 | None = None
+        self._doc2query: dict[str, _Bm25] = {}
         self._lock = threading.Lock()
 
-    def synthetic_doc2query(self, store: ChromaStore, lex: LexicalIndex) -> _Bm25:
+    def doc2query(self, which: str, store: ChromaStore, lex: LexicalIndex) -> _Bm25:
+        """"synthetic": every chunk's text and synthetic queries; "users": its text and users' queries."""
         with self._lock:
-            if self._synthetic is None:
-                docs: dict[str, list[str]] = {}
+            if not self._doc2query:
+                chunk: dict[str, list[str]] = {}
                 for ids, texts, _ in store.iter_all("chunks", include=("documents",)):
                     for cid, text in zip(ids, texts or []):
-                        docs[cid] = list(lex.tokenize(text or ""))
+                        chunk[cid] = list(lex.tokenize(text or ""))
+                docs = {"synthetic": {c: list(t) for c, t in chunk.items()}, "users": chunk}
                 parent = lex.query_parent
                 for ids, texts, _ in store.iter_all("queries", include=("documents",)):
                     for qid, text in zip(ids, texts or []):
-                        if qid in parent and qid not in self.user and parent[qid] in docs:
-                            docs[parent[qid]].extend(lex.tokenize(text or ""))
-                self._synthetic = _Bm25.build(list(docs), list(docs.values()))
-            return self._synthetic
+                        if qid in parent and parent[qid] in chunk:
+                            docs["users" if qid in self.user else "synthetic"][parent[qid]].extend(
+                                lex.tokenize(text or ""))
+                self._doc2query = {k: _Bm25.build(list(d), list(d.values())) for k, d in docs.items()}
+            return self._doc2query[which]
 
 
 @dataclass
@@ -150,11 +157,12 @@ class LegSearch:
             for leg in lexical_legs:
                 tasks[leg] = partial(lex.search, LEXICAL_LEGS[leg], tokens, depth[leg])
             if guard is not None and "doc2query_lexical" in wanted:
-                synthetic = guard.synthetic_doc2query(self.store, lex)
-                tasks["doc2query_synthetic"] = partial(synthetic.search, tokens, depth["doc2query_lexical"])
+                for which in ("synthetic", "users") if prof.step_aside else ("synthetic",):
+                    tasks["doc2query_" + which] = partial(guard.doc2query(which, self.store, lex).search, tokens,
+                                                          depth["doc2query_lexical"])
         raw = self._run(tasks)
         if guard is not None:
-            raw = _apply_guard(raw, guard, prof.real_floor, lex, depth["doc2query_lexical"])
+            raw = _apply_guard(raw, guard, prof, lex, depth["doc2query_lexical"])
             if "query_dense" not in wanted:
                 raw.pop("query_dense", None)
         return self._collect(raw, lex, excluded)
@@ -221,23 +229,31 @@ class LegSearch:
         return children[:depth], texts, cosine
 
 
-def _apply_guard(raw: dict[str, Any], guard: _UserGuard, floor: float, lex: LexicalIndex | None,
+def _apply_guard(raw: dict[str, Any], guard: _UserGuard, prof: FusionProfile, lex: LexicalIndex | None,
                  d2q_depth: int) -> dict[str, Any]:
     """The guard (see the module's text): users' queries below the floor leave the query legs, and a chunk none of
-    whose users' queries is at the floor is scored in doc2query_lexical without them."""
+    whose users' queries is at the floor is scored in doc2query_lexical without them. With step_aside, a chunk one
+    of whose users' queries is at the floor loses its synthetic queries instead."""
+    parent = lex.query_parent if lex is not None else {}
     close: set[str] = set()
     if "query_dense" in raw:
+        close = {q for q in guard.user if raw["query_dense"][2].get(q, -1.0) >= prof.real_floor}
+    voted = {parent[q] for q in close if q in parent}
+
+    def kept(qid: str) -> bool:
+        if qid in guard.user:
+            return qid in close
+        return not (prof.step_aside and parent.get(qid) in voted)
+
+    if "query_dense" in raw:
         children, texts, cosine = raw["query_dense"]
-        close = {q for q in guard.user if cosine.get(q, -1.0) >= floor}
-        keep = [c for c in children if c[0] not in guard.user or c[0] in close]
-        raw = {**raw, "query_dense": (keep, texts, cosine)}
+        raw = {**raw, "query_dense": ([c for c in children if kept(c[0])], texts, cosine)}
     if "query_lexical" in raw:
-        raw = {**raw, "query_lexical": [(q, s) for q, s in raw["query_lexical"] if q not in guard.user or q in close]}
+        raw = {**raw, "query_lexical": [(q, s) for q, s in raw["query_lexical"] if kept(q)]}
     if "doc2query_synthetic" in raw:
-        parent = lex.query_parent if lex is not None else {}
-        voted = {parent[q] for q in close if q in parent}
-        merged = dict(raw.pop("doc2query_synthetic"))
-        merged.update({p: s for p, s in raw.get("doc2query_lexical", []) if p in voted})
+        merged = {p: s for p, s in raw.pop("doc2query_synthetic") if not (prof.step_aside and p in voted)}
+        voting = raw.pop("doc2query_users", None) if prof.step_aside else raw.get("doc2query_lexical", [])
+        merged.update({p: s for p, s in voting or [] if p in voted})
         raw = {**raw, "doc2query_lexical": sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))[:d2q_depth]}
     return raw
 

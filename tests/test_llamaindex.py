@@ -449,6 +449,24 @@ def test_postprocessor_rerank_scores_base_nodes_and_added_ones(app):
     assert "rerank" in explain(out[0])["legs"] and "base" in explain(out[0])["legs"]
 
 
+def test_rerank_true_on_a_switched_off_reranker_ranks_as_before_and_says_why(app, monkeypatch, caplog):
+    from rag_augment.integrations import llamaindex as adapter
+    from rag_augment.rerank import RerankStage
+    _, augment, _ = app
+    query = QueryBundle("reimbursement for my commute")
+    scorer = _PreferScorer("laptops")
+    reason = "the reranker is off: its self-check lost"
+    monkeypatch.setattr(adapter, "load_reranker", lambda index: RerankStage(scorer, 0.0, 20, False, reason))
+    plain = RagAugmentRetriever(augment, similarity_top_k=3, profile=LEXICAL_LED).retrieve(query)
+    asked = RagAugmentRetriever(augment, similarity_top_k=3, profile=LEXICAL_LED, rerank=True)
+    with caplog.at_level("WARNING", logger="rag_augment"):
+        out = asked.retrieve(query)
+        again = asyncio.run(asked.aretrieve(query))
+    assert [n.node.node_id for n in out] == [n.node.node_id for n in again] == [n.node.node_id for n in plain]
+    assert scorer.calls == 0 and "rerank" not in explain(out[0])["legs"]
+    assert [r.getMessage() for r in caplog.records] == [reason]
+
+
 def test_rerank_true_without_a_trained_reranker_is_a_clear_error(app):
     _, augment, _ = app
     with pytest.raises(ConfigError, match="rag-augment train"):

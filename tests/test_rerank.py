@@ -479,6 +479,23 @@ def test_a_reranker_trained_on_shuffled_labels_is_switched_off_and_query_says_wh
     assert "off_reason" not in forced["rerank"]
 
 
+def test_a_switched_off_reranker_is_not_read_from_disk_to_say_so(index, tiny_model, monkeypatch):
+    from rag_augment.rerank import stage as stage_mod
+    from rag_augment.rerank.training import gate_reranker
+    train_reranker(index, tiny(tiny_model, seed=0))
+    meta = gate_reranker(index)
+    if meta["self_check"]["passed"]:
+        pytest.skip("this tiny reranker passed its self-check")  # the shuffled-label test covers the off path
+    loads = []
+    real = stage_mod.CrossEncoderScorer
+    monkeypatch.setattr(stage_mod, "_LOADED", {})
+    monkeypatch.setattr(stage_mod, "CrossEncoderScorer", lambda folder: loads.append(folder) or real(folder))
+    index.query("annual leave accrues", k=3, rerank=True)
+    assert loads == []
+    stage_mod.load_reranker(index, weight=1.0)  # asked for at a weight: the model is read
+    assert len(loads) == 1
+
+
 def test_train_stops_when_the_budget_fits_too_little_training(index, tiny_model):
     from rag_augment.rerank.training.train import MIN_EPOCH_SHARE
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 import re
 import threading
 from collections.abc import Sequence
@@ -67,6 +68,7 @@ from rag_augment.search.legs import LegResults
 from rag_augment.search.pipeline import Plan, SearchPipeline, explained, restage
 from rag_augment.types import Chunk, IndexReport
 
+log = logging.getLogger(__name__)
 EXPLAIN_KEY = "rag_augment"
 _DENSE = ("dense", "chunk_dense", "query_dense")
 _LEXICAL = ("chunk_lexical", "query_lexical", "doc2query_lexical")
@@ -253,12 +255,16 @@ class _Search:
         self._stage: RerankStage | None = rerank if isinstance(rerank, RerankStage) else None
 
     def stage(self) -> RerankStage | None:
+        """None also when the index's reranker was switched off by its self-check: nodes rank as without it, and
+        the reason is logged once, as `AugmentIndex.query(rerank=True)` does."""
         if self._rerank is False:
             return None
         with self._lock:
             if self._stage is None:
                 self._stage = load_reranker(self.index)
-            return self._stage
+                if self._stage.off_reason:
+                    log.warning("%s", self._stage.off_reason)
+            return None if self._stage.off_reason else self._stage
 
     def retriever(self) -> SearchPipeline:
         # index.retriever loads (or rebuilds) the lexical index on first use: once, even under concurrency
@@ -329,7 +335,7 @@ class _Search:
         return self.build(self.rerank(plan, stored, req, stage), res, stored, req)
 
     async def arun(self, req: _Request) -> list[NodeWithScore]:
-        stage = self._stage if self._stage is not None or self._rerank is False else \
+        stage = self.stage() if self._stage is not None or self._rerank is False else \
             await asyncio.to_thread(self.stage)  # the first load reads the model from disk
         res = await self.alegs(req)
         plan = self.plan(res, req, stage)

@@ -144,13 +144,27 @@ def load_reranker(index: AugmentIndex, weight: float | None = None, top_n: int |
     stored = meta.get("rerank", {})
     weights = next((folder / n for n in model_home.WEIGHT_FILES if (folder / n).exists()), folder / "config.json")
     key = (str(folder.resolve()), weights.stat().st_mtime)  # a retrained model is a new file
-    with _LOAD_LOCK:  # one model in memory per folder version, shared by every index object and thread
-        scorer = _LOADED.get(key)
-        if scorer is None:
-            scorer = _LOADED[key] = CrossEncoderScorer(folder)
+
+    def model() -> CrossEncoderScorer:
+        with _LOAD_LOCK:  # one model in memory per folder version, shared by every index object and thread
+            scorer = _LOADED.get(key)
+            if scorer is None:
+                scorer = _LOADED[key] = CrossEncoderScorer(folder)
+            return scorer
+    off = stored.get("off_reason", "") if weight is None else ""
+    # switched off by its self-check: the model is read only if someone scores with it anyway
+    scorer: Scorer = _Deferred(model) if off else model()
     return RerankStage(scorer, stored.get("weight", 1.0) if weight is None else weight,
-                       stored.get("top_n", 20) if top_n is None else top_n, bool(info.get("stale")),
-                       stored.get("off_reason", "") if weight is None else "")
+                       stored.get("top_n", 20) if top_n is None else top_n, bool(info.get("stale")), off)
+
+
+class _Deferred:
+    def __init__(self, load: Callable[[], Scorer]):
+        self._load = load
+        self.name = "deferred"
+
+    def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
+        return self._load().score(query, texts)
 
 
 def cached_reranker(index: AugmentIndex, kind: str = "reranker") -> RerankStage:

@@ -18,6 +18,7 @@ CACHE = BENCHMARKS / "cache"                       # committed generation caches
 RESULTS = BENCHMARKS / "results"                   # committed outputs that RESULTS.md cites
 SUBSETS = BENCHMARKS / "data_prep" / "subsets"     # committed document/query subsets
 RUNS = BENCHMARKS / "runs"                         # run folders and study work folders (gitignored)
+PROFILES = BENCHMARKS / "profiles"                 # fusion profiles tuned on benchmark sets: study starts, not shipped
 
 
 def shown(path: str | Path) -> str:
@@ -28,6 +29,19 @@ def shown(path: str | Path) -> str:
     absolute = Path(os.path.abspath(path))
     relative = Path(os.path.relpath(absolute, REPO_ROOT))
     return relative.as_posix() if relative.parts[:2] != ("..", "..") else absolute.as_posix()
+
+
+def profile_names() -> list[str]:
+    """The package's shipped profiles and the benchmark sets' tuned ones (PROFILES), sorted by name."""
+    from rag_augment.profiles import available
+    return sorted(set(available()) | {p.stem for p in PROFILES.glob("*.json")})
+
+
+def load_named_profile(name: str):
+    """A profile of profile_names() by name (a benchmark set's tuned profile, else a shipped one)."""
+    from rag_augment.profiles import load_profile
+    path = PROFILES / f"{name}.json"
+    return load_profile(str(path) if path.exists() else name)
 
 
 def command_line(module: str, argv: list[str]) -> str:

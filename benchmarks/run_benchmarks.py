@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.paths import CACHE, REPO_ROOT, RESULTS, RUNS, SHARED, SUBSETS, shown
+from benchmarks.paths import PROFILES as PROFILE_DIR
 from rag_augment.eval import command
 from rag_augment.eval.report import (
     plot,
@@ -48,13 +49,14 @@ def run_table(shared: str, runs: str) -> dict[str, list[str]]:
     subset = shown(SUBSETS / "scifact_test_1000.json")
     random_subset = shown(SUBSETS / "scifact_test_random_1000.json")  # data_prep/build_random_subset.py
     random_cache = shown(CACHE / "scifact_random1000_qwen15b.jsonl")  # made by build_random_subset.py --generate
+    tuned_sf, tuned_kb = shown(PROFILE_DIR / "scifact.json"), shown(PROFILE_DIR / "sample_kb.json")
     kb_cache, scifact_cache = shown(CACHE / "sample_kb_qwen15b_hr_policy.jsonl"), shown(
         CACHE / "scifact_test1000_qwen15b.jsonl")
     return {
         "sample_kb-rules": ["--dataset", "sample_kb", "--split", "test", "--generator", "rules", "--tune",
                             "--train-split", "train", "--profile-name", "sample_kb"],
         "xquad-rules": ["--dataset", xquad, "--split", "test", "--generator", "rules", "--chunk-size", "2048",
-                        "--profile", "scifact", "--profile", "sample_kb"],  # no train split: the tuned profiles, moved
+                        "--profile", tuned_sf, "--profile", tuned_kb],  # no train split: the tuned profiles, moved
         "scifact-rules": ["--dataset", scifact, "--split", "test", "--generator", "rules", "--chunk-size", "2048",
                           "--tune", "--train-split", "train", "--profile-name", "scifact"],
         # Local-model runs replay committed caches (benchmarks/cache/PROVENANCE.md). Their tuned profiles stay in
@@ -62,16 +64,16 @@ def run_table(shared: str, runs: str) -> dict[str, list[str]]:
         "sample_kb-qwen05b": ["--dataset", "sample_kb", "--split", "test", "--generator", "replay",
                               "--cache", shown(CACHE / "sample_kb_qwen05b_hr_policy.jsonl"), "--tune",
                               "--train-split", "train", "--profile-name", "sample_kb-qwen05b",
-                              "--profile-dir", f"{runs}/sample_kb-qwen05b", "--profile", "sample_kb"],
+                              "--profile-dir", f"{runs}/sample_kb-qwen05b", "--profile", tuned_kb],
         "sample_kb-qwen15b": ["--dataset", "sample_kb", "--split", "test", "--generator", "replay",
                               "--cache", kb_cache, "--tune", "--train-split", "train",
                               "--profile-name", "sample_kb-qwen15b", "--profile-dir", f"{runs}/sample_kb-qwen15b",
-                              "--profile", "sample_kb"],
+                              "--profile", tuned_kb],
         "scifact1k-qwen15b": ["--dataset", scifact, "--split", "test", "--pool", subset,
                               "--generator", "replay", "--cache", scifact_cache,
                               "--chunk-size", "2048", "--tune", "--train-split", "train",
                               "--profile-name", "scifact1k-qwen15b", "--profile-dir", f"{runs}/scifact1k-qwen15b",
-                              "--profile", "scifact"],
+                              "--profile", tuned_sf],
         # The same subset and prompt with the packaged 0.5B model (the default generator since 2026-11-30, about
         # 2.3x the 1.5B's throughput): what the faster generator costs in retrieval.
         "scifact1k-qwen05b": ["--dataset", scifact, "--split", "test", "--pool", subset,
@@ -126,9 +128,9 @@ def run_table(shared: str, runs: str) -> dict[str, list[str]]:
         # Two more domains, with no train split (benchmarks/data_prep/README.md: source, licence, how to get them):
         # entity search over DBpedia abstracts, and web questions over MS MARCO passages (TREC DL judgments).
         "dbpedia5k-rules": ["--dataset", f"{runs}/datasets/dbpedia_5k", "--split", "test", "--generator", "rules",
-                            "--profile", "scifact", "--profile", "sample_kb"],
+                            "--profile", tuned_sf, "--profile", tuned_kb],
         "msmarco5k-rules": ["--dataset", f"{runs}/datasets/msmarco_5k", "--split", "test", "--generator", "rules",
-                            "--profile", "scifact", "--profile", "sample_kb"],
+                            "--profile", tuned_sf, "--profile", tuned_kb],
         # sample_kb's labelled queries over the whole handbook it was cut from: 246 pages, 226 of them unlabelled
         # distractors (some may answer a query too: that can only lower every system's score).
         # The same with the default generator's queries for every page (`rag-augment index` on the whole handbook
@@ -137,10 +139,10 @@ def run_table(shared: str, runs: str) -> dict[str, list[str]]:
                              "--split", "test", "--generator", "replay", "--cache",
                              shown(CACHE / "handbook_qwen05b_hr_policy.jsonl"), "--tune", "--train-split", "train",
                              "--profile-name", "handbook-qwen05b", "--profile-dir", f"{runs}/handbook-qwen05b",
-                             "--profile", "sample_kb"],
+                             "--profile", tuned_kb],
         "handbook-rules": ["--dataset", "sample_kb", "--docs", f"{shared}/kb/handbook_18f/pages",
                            "--split", "test", "--generator", "rules", "--tune", "--train-split", "train",
-                           "--profile-name", "handbook", "--profile", "sample_kb"],
+                           "--profile-name", "handbook", "--profile", tuned_kb],
     }
 
 
@@ -260,8 +262,12 @@ def render_run_pages(results: list[dict], notes: dict[str, str] | None = None) -
     head = ("<!-- generated by benchmarks/run_benchmarks.py from benchmarks/results/per_query/{} and "
             "benchmarks/results/notes.md: edit those, then `python -m benchmarks.run_benchmarks --results-only` "
             "-->\n\n")
-    pages = {f"{name}.md": head.format(f"{name}.json.gz") + run_page(r, "..", render_note(notes.get(name, ""), by_name))
-             for name, r in by_name.items()}
+    again = ("To make this run again: `python -m benchmarks.run_benchmarks {}` (the `command` below is the one "
+             "recorded when it was made; paths it names may have moved since).\n\n")
+    pages = {}
+    for name, r in by_name.items():
+        title, body = run_page(r, "..", render_note(notes.get(name, ""), by_name)).split("\n\n", 1)
+        pages[f"{name}.md"] = head.format(f"{name}.json.gz") + title + "\n\n" + again.format(name) + body
     readme = render_note(notes.get("runs-readme", ""), by_name).strip()
     pages["README.md"] = (head.format("") + "# The retrieval-quality runs\n\n" + readme + "\n\n"
                           + "\n".join(f"- [{n}]({n}.md)" for n in by_name) + "\n")

@@ -8,7 +8,7 @@ every other shipped profile and from the hybrid without synthetic queries tuned 
 score wins. No eval split is read.
 
     python -m benchmarks.tune_default benchmarks/runs/scifact1k-qwen15b benchmarks/runs/sample_kb-qwen15b \\
-        --name tune-start --out rag_augment/profiles
+        --name tune-start --out rag_augment/profiles  # (the shipped start; study profiles are in benchmarks/profiles)
 
 (the run folders come from `python -m benchmarks.run_benchmarks scifact1k-qwen15b sample_kb-qwen15b`).
 """
@@ -19,10 +19,11 @@ import json
 import sys
 from pathlib import Path
 
+from benchmarks.paths import load_named_profile, profile_names
 from rag_augment.eval.harness import TRAIN_LEGS_FILE
 from rag_augment.eval.systems import EVAL_DEPTH, hybrid_profile
 from rag_augment.eval.tune import load_tune_set, tune_profile, write_profile
-from rag_augment.profiles import available, load_profile
+from rag_augment.profiles import load_profile
 
 METRICS = ("nDCG@10", "R@10", "R@5")
 
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     note = "tuned jointly on " + ", ".join(f"{ts.name} ({len(ts.qrels)} queries)" for ts in sets)
     hybrid = tune_profile(sets, hybrid_profile(), "hybrid-tuned", EVAL_DEPTH, synthetic=False).profile
     start = args.start or "tune-start"
-    others = [load_profile(n) for n in available() if n not in (args.name, start)]
+    others = [load_named_profile(n) for n in profile_names() if n not in (args.name, start)]
     result = tune_profile(sets, load_profile(start), args.name, EVAL_DEPTH, notes=note,
                           also_from=[*others, hybrid])
     path = write_profile(result.profile, args.out)

@@ -18,14 +18,14 @@ import math
 import sys
 from pathlib import Path
 
-from benchmarks.paths import RUNS, SCIFACT
+from benchmarks.paths import RUNS, SCIFACT, load_named_profile, profile_names
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.eval.datasets import load_dataset
 from rag_augment.eval.harness import TRAIN_LEGS_FILE
 from rag_augment.eval.systems import EVAL_DEPTH, QueryLegs, hybrid_profile, single_leg
 from rag_augment.eval.tune import TuneSet, evaluate, load_tune_set, tune_profile
 from rag_augment.fusion import Ranked
-from rag_augment.profiles import available, load_profile
+from rag_augment.profiles import load_profile
 
 
 def _second(v: list[float]) -> float:
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         hits = index.store.search("queries", emb, EVAL_DEPTH["query_dense"], include_meta=False)
         children[q] = [(parent[h[0]], h[1]) for h in hits]
     hybrid = tune_profile([ts], hybrid_profile(), "hybrid", EVAL_DEPTH, synthetic=False).profile
-    starts = [load_profile("default")] + [load_profile(n) for n in available() if n != "default"] + [hybrid]
+    starts = [load_profile("default")] + [load_named_profile(n) for n in profile_names() if n != "default"] + [hybrid]
     print(f"{len(qids)} SciFact train claims; tuned hybrid without synthetic queries, train nDCG@10 "
           f"{evaluate(hybrid, ts.legs, ts.qrels, ts.chunk_doc)['nDCG@10']:.4f}\n")
     print("| aggregation | query vectors alone | tuned fusion |\n|---|---:|---:|")

@@ -39,13 +39,13 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.paths import CACHE, REPO_ROOT, RUNS, SCIFACT, SHARED, SUBSETS
+from benchmarks.paths import CACHE, REPO_ROOT, RUNS, SCIFACT, SHARED, SUBSETS, load_named_profile, profile_names
 from benchmarks.studies.label_free_tuning import corrections
 from rag_augment import metrics as M
 from rag_augment.eval.systems import EVAL_DEPTH, hybrid_profile, single_leg, truncate
 from rag_augment.eval.tune import TuneSet, load_tune_set, save_tune_set
 from rag_augment.fusion import LEG_NAMES, FusionProfile, fuse
-from rag_augment.profiles import available, load_profile
+from rag_augment.profiles import load_profile
 from rag_augment.tuning.ascent import ascend, profile_key
 
 HERE = Path(__file__).resolve().parent
@@ -241,7 +241,7 @@ def cmd_analyse(names: Sequence[str]) -> None:
     default = load_profile(None)
     trains = [d[SETS[n].train] for n, d in loaded.items() if SETS[n].train]
     print(f"part 3: robust default on {len(trains)} train sets", flush=True)
-    starts = [default, hybrid_profile()] + [load_profile(n) for n in available() if n != "default"]
+    starts = [default, hybrid_profile()] + [load_named_profile(n) for n in profile_names() if n != "default"]
     robust, robust_info = robust_default(trains, starts)
     dump(RESULTS / "robust_default.json.gz", {"profile": asdict(robust), **robust_info})
     (HERE / "robust-default.json").write_text(robust.to_json() + "\n")

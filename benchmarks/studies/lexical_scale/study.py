@@ -24,14 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.paths import RUNS, SCIFACT
+from benchmarks.paths import RUNS, SCIFACT, load_named_profile, profile_names
 from rag_augment import fusion
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.eval.datasets import load_dataset
 from rag_augment.eval.harness import TRAIN_LEGS_FILE
 from rag_augment.eval.systems import EVAL_DEPTH, QueryLegs, hybrid_profile
 from rag_augment.eval.tune import TuneSet, evaluate, load_tune_set, tune_profile
-from rag_augment.profiles import available, load_profile
+from rag_augment.profiles import load_profile
 
 LEG_INDEX = {"chunk_lexical": "chunks", "query_lexical": "queries", "doc2query_lexical": "doc2query"}
 
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{run}: no saved train legs; run `python -m benchmarks.run_benchmarks {run.name}` first")
     fusion.NORMALIZERS["none"] = lambda scores: (0.0, 1.0)  # this study only: scores as they are, clipped
     pairs = [scaled(r, d) for r, d in runs]
-    shipped = [load_profile("default")] + [load_profile(n) for n in available() if n != "default"]
+    shipped = [load_profile("default")] + [load_named_profile(n) for n in profile_names() if n != "default"]
     print("Train nDCG@10, coordinate ascent from every shipped profile (and the same with normalize none), the "
           "tuned hybrid among the starts.\n")
     print("| train sets | lexical scores | tuned hybrid (no synthetic) | tuned rag_augment | its normalisation |")

@@ -27,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.paths import RUNS, SCIFACT
+from benchmarks.paths import RUNS, SCIFACT, load_named_profile, profile_names
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.eval.datasets import load_dataset
 from rag_augment.eval.harness import TRAIN_LEGS_FILE
 from rag_augment.eval.systems import EVAL_DEPTH, QueryLegs, hybrid_profile, single_leg
 from rag_augment.eval.tune import TuneSet, evaluate, load_tune_set, tune_profile
-from rag_augment.profiles import available, load_profile
+from rag_augment.profiles import load_profile
 
 TAU, SEED = 0.05, 0
 
@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     c = Corpus(args.run, args.dataset)
     base = c.embedder.embed(c.claims)
     hybrid = tune_profile([c.ts], hybrid_profile(), "hybrid", EVAL_DEPTH, synthetic=False)
-    starts = [load_profile("default")] + [load_profile(n) for n in available() if n != "default"] + [hybrid.profile]
+    starts = [load_profile("default"), *(load_named_profile(n) for n in profile_names() if n != "default"),
+              hybrid.profile]
     print(f"{len(c.qids)} SciFact train claims; {len(c.chunk_ids)} chunks, {len(c.query_ids)} synthetic queries; "
           f"hybrid without synthetic queries tuned on these claims: train nDCG@10 {hybrid.score:.4f}\n")
     print("| query side | chunk vectors alone | query vectors alone | tuned fusion, all legs |\n|---|---:|---:|---:|")

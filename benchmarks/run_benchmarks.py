@@ -175,11 +175,11 @@ def run_pool(shared: str, runs: str) -> None:
     """Cross-check against shared/experiments/scifact_pool_qwen15b: its 100 test queries and 663 documents, its
     generations (imported into benchmarks/cache/scifact_pool_qwen15b.jsonl), no filters, every leg retrieved in
     full, the README's systems."""
+    from benchmarks.pool_ablation import ablation_systems
     from rag_augment.chunking import ChunkingConfig
     from rag_augment.eval.datasets import load_dataset, restrict
     from rag_augment.eval.harness import EvalSpec, run_eval
     from rag_augment.eval.replay import ReplayGenerator
-    from rag_augment.eval.systems import ablation_systems
     from rag_augment.filters import FilterConfig
 
     pool_json = f"{shared}/experiments/scifact_pool_qwen15b/pool.json"

@@ -185,13 +185,6 @@ def build_subset(ds: EvalDataset, splits: Sequence[str], n_docs: int, seed: int 
     return sub
 
 
-def sample_queries(ds: EvalDataset, split: str, n: int, seed: int) -> list[str]:
-    """n query ids of a split, shuffled with random.Random(seed) (the shared pool used seed 7, first 100)."""
-    ids = sorted(ds.split(split))
-    random.Random(seed).shuffle(ids)
-    return ids[:n]
-
-
 def bm25_top_documents(ds: EvalDataset, query_ids: Sequence[str], k: int) -> dict[str, list[str]]:
     """Each query's top k documents by BM25 over the whole corpus: hard distractors for build_subset."""
     import tempfile

@@ -1,15 +1,11 @@
 """In-memory systems built from an index's chunks and queries, for recipes the product does not implement:
-(d) the LlamaIndex QuestionsAnsweredExtractor recipe (queries written into the chunk's embedded text), and a
-reference Okapi BM25 as the shared experiment computed it (rank_bm25 formula, no stemming) for the cross-check.
+(d) the LlamaIndex QuestionsAnsweredExtractor recipe (queries written into the chunk's embedded text).
 
 A builder takes (index, work folder) and returns a searcher (query text, query embedding) -> chunk ids.
 """
 from __future__ import annotations
 
 import hashlib
-import math
-import re
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,7 +29,7 @@ def chunks_and_queries(index) -> tuple[list[str], list[str], dict[str, list[tupl
     return ids, texts, {p: sorted(v) for p, v in queries.items()}
 
 
-def _top(ids: list[str], scores: np.ndarray, k: int = MAX_K) -> list[str]:
+def top_ids(ids: list[str], scores: np.ndarray, k: int = MAX_K) -> list[str]:
     k = min(k, len(ids))
     if k <= 0:
         return []
@@ -59,7 +55,7 @@ def qa_extractor(fmt: str = "prepend", kinds: tuple[str, ...] = ()) -> Builder:
         texts = [qa_text(t, [q for k, q in queries.get(c, []) if not kinds or k in kinds], fmt)
                  for c, t in zip(ids, texts)]
         vecs = _cached_vectors(index.embedder, texts, work, f"qa-{fmt}")
-        return lambda text, emb: _top(ids, vecs @ emb)
+        return lambda text, emb: top_ids(ids, vecs @ emb)
     return build
 
 
@@ -73,33 +69,3 @@ def _cached_vectors(embedder, texts: list[str], work: Path, prefix: str) -> np.n
     work.mkdir(parents=True, exist_ok=True)
     np.save(path, vecs)
     return vecs
-
-
-_ALNUM = re.compile(r"[a-z0-9]+")
-
-
-def okapi_reference(with_queries: bool = False, k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25) -> Builder:
-    """rank_bm25's BM25Okapi (defaults k1 1.5, b 0.75, negative idf floored at epsilon x mean idf) on lower-cased
-    alphanumeric tokens, no stemming, no stop words: the shared experiment's BM25, re-implemented for the
-    cross-check only. The product's lexical leg is bm25s with stemming (rag_augment.lexical)."""
-    def build(index, work: Path) -> Searcher:
-        ids, texts, queries = chunks_and_queries(index)
-        if with_queries:
-            texts = [" ".join([t, *(q for _, q in queries.get(c, []))]) for c, t in zip(ids, texts)]
-        docs = [Counter(_ALNUM.findall(t.lower())) for t in texts]
-        lengths = np.array([sum(d.values()) for d in docs], dtype=float)
-        df = Counter(w for d in docs for w in d)
-        idf = {w: math.log(len(docs) - n + 0.5) - math.log(n + 0.5) for w, n in df.items()}
-        floor = epsilon * (sum(idf.values()) / len(idf)) if idf else 0.0
-        idf = {w: (v if v >= 0 else floor) for w, v in idf.items()}
-        norm = k1 * (1 - b + b * lengths / (lengths.mean() if len(lengths) else 1.0))
-
-        def search(text: str, emb: np.ndarray | None) -> list[str]:
-            scores = np.zeros(len(docs))
-            for w in _ALNUM.findall(text.lower()):
-                if w in idf:
-                    tf = np.array([d.get(w, 0) for d in docs], dtype=float)
-                    scores += idf[w] * tf * (k1 + 1) / (tf + norm)
-            return _top(ids, scores)
-        return search
-    return build

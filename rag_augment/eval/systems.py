@@ -24,9 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from rag_augment.eval.memory import Builder, okapi_reference, qa_extractor
+from rag_augment.eval.memory import Builder, qa_extractor
 from rag_augment.fusion import LEG_NAMES, FusionProfile, Ranked, fuse
-from rag_augment.profiles import load_profile
 from rag_augment.search.legs import LegResults
 
 MAX_K = 100
@@ -148,55 +147,3 @@ def latency(system: System, q: QueryLegs, fuse_seconds: float = 0.0) -> float:
     legs = (system.key,) if system.kind == "memory" else tuple(subs.get(leg, leg) for leg in system.legs)
     own = sum(q.seconds.get(leg, 0.0) for leg in legs)
     return (q.seconds.get("embed", 0.0) if system.dense else 0.0) + own + fuse_seconds
-
-
-def ablation_systems() -> list[System]:
-    """The ablations of shared/experiments/scifact_pool_qwen15b (its README's rows, in order), every leg used as
-    far as it was retrieved, plus (b) the shipped profile and (e). Q = questions, C = claims."""
-    full = dict.fromkeys(LEG_NAMES, AS_RETRIEVED)
-
-    def prof(name: str, **kw) -> FusionProfile:
-        return FusionProfile(name=name, depth=full, **kw)
-
-    pc = ("chunk_dense", "query_dense")
-    rrf_dense_bm25 = prof("rrf-dense-bm25", dense_pair="separate", weights={"chunk_dense": 1.0, "chunk_lexical": 1.0})
-    rrf_3 = prof("rrf-3", dense_pair="separate", weights={"chunk_dense": 1.0, "query_dense": 1.0, "chunk_lexical": 1.0})
-    return [
-        System("dense", "dense baseline (chunk vectors only)", "fuse", ("chunk_dense",), single_leg("chunk_dense")),
-        System("synthetic", "children only, max score (MultiVector style, k counts parents)", "fuse",
-               ("query_dense",), single_leg("query_dense")),
-        System("max_pc", "max(parent, best child)", "fuse", pc, prof("max", weights={"dense": 1.0})),
-        System("rrf_pc", "RRF(parent, children) k=60", "fuse", pc,
-               prof("rrf-pc", dense_pair="separate", weights={"chunk_dense": 1.0, "query_dense": 1.0})),
-        System("sum_pc", "parent + 0.5 x best child", "fuse", pc,
-               prof("sum", dense_pair="sum", child_weight=0.5, weights={"dense": 1.0})),
-        System("qa_prepend_q", "questions prepended to the text (QA-extractor)", "memory",
-               build=qa_extractor("prepend", ("question",))),
-        System("qa_prepend", "Q + C prepended to the text (QA-extractor, all items)", "memory",
-               build=qa_extractor("prepend")),
-        System("qa_append_q", "questions appended to the text", "memory",
-               build=qa_extractor("append", ("question",))),
-        System("max_pc_q", "max(parent, child), questions only (Q)", "product", pc,
-               prof("max-q", weights={"dense": 1.0}, kind_weights={"claim": 0.0})),
-        System("max_pc_c", "max(parent, child), claims only (C)", "product", pc,
-               prof("max-c", weights={"dense": 1.0}, kind_weights={"question": 0.0})),
-        System("bm25_okapi", "BM25 on the text, as the experiment (rank_bm25 formula, no stemming)", "memory",
-               dense=False, build=okapi_reference()),
-        System("bm25_okapi_d2q", "BM25 on text + Q + C, as the experiment (no stemming)", "memory", dense=False,
-               build=okapi_reference(with_queries=True)),
-        System("bm25", "BM25 on the text (ours: bm25s, stemmed)", "fuse", ("chunk_lexical",),
-               single_leg("chunk_lexical"), dense=False),
-        System("bm25_doc2query", "BM25 on text + Q + C (ours, doc2query leg)", "fuse", ("doc2query_lexical",),
-               single_leg("doc2query_lexical"), dense=False),
-        System("rrf_dense_bm25", "RRF(dense, BM25), no synthetic", "fuse", ("chunk_dense", "chunk_lexical"),
-               rrf_dense_bm25),
-        System("rrf_3", "RRF(dense, children, BM25)", "fuse", pc + ("chunk_lexical",), rrf_3),
-        System("rrf_dense_okapi", "RRF(dense, BM25 as the experiment), no synthetic", "fuse",
-               ("chunk_dense", "chunk_lexical"), rrf_dense_bm25, substitute=(("chunk_lexical", "bm25_okapi"),)),
-        System("rrf_3_okapi", "RRF(dense, children, BM25 as the experiment)", "fuse", pc + ("chunk_lexical",),
-               rrf_3, substitute=(("chunk_lexical", "bm25_okapi"),)),
-        System("rag_augment", "(b) rag_augment, shipped default profile", "product",
-               legs_used(load_profile(None)), load_profile(None)),
-        System("multivector", "(e) LangChain MultiVectorRetriever (k counts child vectors)", "multivector",
-               ("children",)),
-    ]

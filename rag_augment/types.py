@@ -1,8 +1,11 @@
 """Plain data carried between the stages. No I/O here."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Any
+
+from rag_augment.errors import InputError
 
 # Kinds of synthetic (or real) queries attached to a chunk.
 QUESTION = "question"      # hypothetical query the chunk answers
@@ -37,6 +40,35 @@ class Chunk:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+class ReviewStatus(str, Enum):
+    """Where a stored query stands in human review. Stored as the plain string in provenance["review_status"]
+    (Chroma metadata, review files); a rejected query is deleted, so it has no status."""
+    UNREVIEWED = "unreviewed"
+    NEEDS_REVIEW = "needs_review"  # a feedback round guessed its target chunk: a person should look
+    APPROVED = "approved"
+    EDITED = "edited"              # a reviewer's own wording (it stays edited when approved again)
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def by_person(self) -> bool:
+        """A person approved or wrote it (the filters keep such queries)."""
+        return self in (ReviewStatus.APPROVED, ReviewStatus.EDITED)
+
+    @classmethod
+    def of(cls, value: Any, where: str = "") -> ReviewStatus:
+        """The status a stored string names; missing or empty (nothing reviewed it) is UNREVIEWED. Any other
+        string is an InputError naming `where` (a query written by a newer version, or edited by hand)."""
+        if value in (None, ""):
+            return cls.UNREVIEWED
+        try:
+            return cls(value)
+        except ValueError:
+            raise InputError(f"{where or 'query'}: review_status {value!r} is not one of "
+                             f"{', '.join(s.value for s in cls)}") from None
+
+
 @dataclass(frozen=True)
 class SyntheticQuery:
     query_id: str
@@ -45,6 +77,13 @@ class SyntheticQuery:
     parent_id: str
     doc_id: str
     provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def review_status(self) -> ReviewStatus:
+        return ReviewStatus.of(self.provenance.get("review_status"), f"query {self.query_id}")
+
+    def with_status(self, status: ReviewStatus) -> SyntheticQuery:
+        return replace(self, provenance={**self.provenance, "review_status": status.value})
 
 
 @dataclass

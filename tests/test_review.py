@@ -222,3 +222,18 @@ def test_review_book_validates_all_records_before_writing(tmp_path):
         book.record([{"parent_id": "c1", "text": "a", "decision": "approve"},
                      {"parent_id": "c1", "text": "b", "decision": "edit"}])
     assert not book.decisions and not (tmp_path / "book.jsonl").exists()
+
+
+def test_review_status_is_a_plain_string_on_disk_and_an_unknown_one_is_named():
+    from rag_augment.trust.provenance import Provenance
+    from rag_augment.types import ReviewStatus
+
+    prov = Provenance.feedback("rules", "", "", "h", 1, 2, needs_review=True).to_dict()
+    assert type(prov["review_status"]) is str and json.loads(json.dumps(prov))["review_status"] == "needs_review"
+    q = SyntheticQuery("c1::q1", "a query", "question", "c1", "d1", provenance={})
+    assert q.review_status is ReviewStatus.UNREVIEWED  # an index written before statuses: not reviewed yet
+    approved = q.with_status(ReviewStatus.APPROVED)
+    assert approved.provenance["review_status"] == "approved" and approved.review_status.by_person
+    odd = SyntheticQuery("c1::q2", "a query", "question", "c1", "d1", provenance={"review_status": "maybe"})
+    with pytest.raises(InputError, match=r"query c1::q2: review_status 'maybe' is not one of unreviewed, "):
+        _ = odd.review_status

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
+from rag_augment.types import ReviewStatus
+
 GENERATED, REAL_ORIGIN, FEEDBACK_ORIGIN = "generated", "real", "feedback"
 
 
@@ -29,13 +31,14 @@ class Provenance:
     persona: str = ""
     created_at: str = field(default_factory=now_iso)
     source_chunk_hash: str = ""
-    review_status: str = "unreviewed"
+    review_status: ReviewStatus = ReviewStatus.UNREVIEWED
     round: int | None = None           # feedback round that attached it
     feedback_id: int | None = None     # the failed query it answers
     reattached_from: str = ""          # the chunk it pointed at before its document changed
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None and v != ""}
+        return {k: v.value if isinstance(v, ReviewStatus) else v for k, v in asdict(self).items()
+                if v is not None and v != ""}
 
     @classmethod
     def generated(cls, identity: dict[str, Any], source_chunk_hash: str, persona: str = "",
@@ -57,7 +60,13 @@ class Provenance:
                  feedback_id: int, needs_review: bool) -> Provenance:
         return cls(origin=FEEDBACK_ORIGIN, generator=generator, model=model, prompt_version=prompt_version,
                    source_chunk_hash=source_chunk_hash, round=round_id, feedback_id=feedback_id,
-                   review_status="needs_review" if needs_review else "unreviewed")
+                   review_status=ReviewStatus.NEEDS_REVIEW if needs_review else ReviewStatus.UNREVIEWED)
 
 
 PROVENANCE_KEYS = tuple(f.name for f in fields(Provenance))
+
+
+def shown(provenance: dict[str, Any]) -> dict[str, Any]:
+    """What a reviewer sees of a query's provenance: every field it has, its review status aside (shown apart)."""
+    return {k: provenance[k] for k in PROVENANCE_KEYS
+            if k != "review_status" and provenance.get(k) not in (None, "")}

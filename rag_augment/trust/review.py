@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rag_augment.errors import InputError
 from rag_augment.hashing import norm_text
-from rag_augment.types import IndexReport, SyntheticQuery
+from rag_augment.types import IndexReport, ReviewStatus, SyntheticQuery
 
 DECISIONS = ("approve", "reject", "edit")
 
@@ -70,8 +70,6 @@ class ReviewBook:
         return out
 
     def _resolve(self, q: SyntheticQuery) -> SyntheticQuery | None:
-        from rag_augment.indexer import query_id
-
         seen: set[str] = set()
         while (key := review_key(q.parent_id, q.text)) in self.decisions and key not in seen:
             seen.add(key)
@@ -79,12 +77,22 @@ class ReviewBook:
             if rec["decision"] == "reject":
                 return None
             if rec["decision"] == "approve":
-                status = "edited" if q.provenance.get("review_status") == "edited" else "approved"
-                return replace(q, provenance={**q.provenance, "review_status": status})
-            text = rec["edited_text"].strip()
-            q = replace(q, text=text, query_id=query_id(q.parent_id, q.kind, text),
-                        provenance={**q.provenance, "review_status": "edited"})
+                return approved(q)
+            q = edited(q, rec["edited_text"])
         return q
+
+
+def approved(q: SyntheticQuery) -> SyntheticQuery:
+    """q approved: a reviewer's own wording stays edited."""
+    return q if q.review_status.by_person else q.with_status(ReviewStatus.APPROVED)
+
+
+def edited(q: SyntheticQuery, text: str) -> SyntheticQuery:
+    """q in a reviewer's wording: a new id (the id follows the text) and the status edited."""
+    from rag_augment.indexer import query_id
+
+    text = text.strip()
+    return replace(q, text=text, query_id=query_id(q.parent_id, q.kind, text)).with_status(ReviewStatus.EDITED)
 
 
 def check_record(rec: dict, where: str) -> None:

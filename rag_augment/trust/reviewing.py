@@ -1,4 +1,6 @@
-"""Human review of a live index: export every query vector for reviewers, apply their decisions back.
+"""Human review of a live index: what reviewers read, the export of every query vector, their decisions applied back.
+
+The review page reads the index through the functions below (`show`, `entries`, `chunk_infos`, `stored_queries`).
 
 `export` writes one flat row per query (text, kind, provenance, and the chunk it points at) as JSONL or CSV; a
 reviewer fills in `decision` (approve / reject / edit) and, for edits, `edited_text`. `apply_review` records the
@@ -14,15 +16,16 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rag_augment.errors import InputError
+from rag_augment.filters import echoes_injection, injection_sentences, pii_found
 from rag_augment.hashing import norm_text
-from rag_augment.indexer import query_id
 from rag_augment.trust.real_queries import now_iso, read_jsonl
-from rag_augment.trust.review import check_record
-from rag_augment.types import SyntheticQuery
+from rag_augment.trust.review import check_record, edited
+from rag_augment.types import ReviewStatus, SyntheticQuery
 
 PROVENANCE_FIELDS = ("origin", "generator", "model", "model_hash", "prompt_version", "prompt_hash", "temperature",
                      "seed", "persona", "created_at", "source_chunk_hash", "review_status")  # reviewers' subset
@@ -34,26 +37,93 @@ _SYNONYMS = {"approved": "approve", "ok": "approve", "keep": "approve", "rejecte
              "delete": "reject", "edited": "edit"}
 
 
+# ---- reading the index for reviewers ------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One stored query as the review queue filters it (metadata only)."""
+    query_id: str
+    parent_id: str
+    doc_id: str
+    kind: str
+    persona: str
+    generator: str
+    status: ReviewStatus
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChunkInfo:
+    doc_id: str
+    position: int
+    title: str
+    planted: tuple[str, ...] = ()  # sentences of the chunk that read like instructions to a model
+
+
+def query_flags(text: str, status: ReviewStatus, planted: Sequence[str] = ()) -> tuple[str, ...]:
+    """What the indexing filters would say about this text now, plus a feedback round's needs_review mark.
+    A query the filters dropped is not in the index; these flag queries a person kept or wrote (filters off,
+    edits, feedback paraphrases) and judge picks that wait for a person."""
+    flags = []
+    if pii_found(text):
+        flags.append("pii")
+    if echoes_injection(text, planted):
+        flags.append("injection_echo")
+    if status == ReviewStatus.NEEDS_REVIEW:
+        flags.append("needs_review")
+    return tuple(flags)
+
+
+def entry_of(q: SyntheticQuery, planted: Sequence[str] = ()) -> Entry:
+    status = q.review_status
+    return Entry(q.query_id, q.parent_id, q.doc_id, q.kind, str(q.provenance.get("persona") or ""),
+                 str(q.provenance.get("generator") or ""), status, query_flags(q.text, status, planted))
+
+
+def chunk_infos(index) -> dict[str, ChunkInfo]:
+    out = {}
+    for ids, texts, metas in index.store.iter_all("chunks", include=("documents", "metadatas")):
+        for cid, text, meta in zip(ids, texts, metas):
+            meta = meta or {}
+            out[cid] = ChunkInfo(str(meta.get("doc_id") or ""), int(meta.get("position") or 0),
+                                 str(meta.get("title") or ""), tuple(injection_sentences(text or "")))
+    return out
+
+
+def entries(index, chunks: dict[str, ChunkInfo], parent_ids: Sequence[str] | None = None) -> list[Entry]:
+    """Every stored query's entry, or those of these chunks."""
+    queries = (q for q, _ in index.store.iter_queries()) if parent_ids is None else \
+        index.store.queries_of(list(parent_ids))
+    return [entry_of(q, chunks[q.parent_id].planted if q.parent_id in chunks else ()) for q in queries]
+
+
+def show(index, chunk_id: str) -> tuple[dict[str, Any], list[SyntheticQuery]]:
+    """A stored chunk ({"text", "metadata"}) and its queries by kind, then text; an InputError when it is gone."""
+    got = index.store.get_chunks([chunk_id])
+    if chunk_id not in got:
+        raise InputError(f"chunk {chunk_id!r} is not in the index")
+    return got[chunk_id], sorted(index.store.queries_of([chunk_id]), key=lambda q: (q.kind, q.text.lower()))
+
+
+def stored_queries(index, ids: Sequence[str]) -> list[SyntheticQuery]:
+    return index.store.get_queries(ids)
+
+
 # ---- export -------------------------------------------------------------------------------------------------
 def export_rows(index, kinds: tuple[str, ...] | None = None) -> Iterator[dict[str, Any]]:
     """One flat row per stored query vector, grouped by document and chunk position."""
-    metas = {}
-    for ids, docs, ms in index.store.iter_all("queries"):
-        metas.update({i: (d, m) for i, d, m in zip(ids, docs, ms) if not kinds or m.get("kind") in kinds})
-    chunks = index.store.get_chunks(sorted({m["parent_id"] for _, m in metas.values()}))
+    queries = [q for q, _ in index.store.iter_queries() if not kinds or q.kind in kinds]
+    chunks = index.store.get_chunks(sorted({q.parent_id for q in queries}))
 
-    def order(qid):
-        text, m = metas[qid]
-        pos = (chunks.get(m["parent_id"], {}).get("metadata") or {}).get("position", 0)
-        return m.get("doc_id", ""), pos, m["parent_id"], m.get("kind", ""), text
+    def order(q: SyntheticQuery):
+        pos = (chunks.get(q.parent_id, {}).get("metadata") or {}).get("position", 0)
+        return q.doc_id, pos, q.parent_id, q.kind, q.text
 
-    for qid in sorted(metas, key=order):
-        text, m = metas[qid]
-        chunk = chunks.get(m["parent_id"], {})
+    for q in sorted(queries, key=order):
+        chunk = chunks.get(q.parent_id, {})
         cmeta = chunk.get("metadata") or {}
-        yield {"query_id": qid, "kind": m.get("kind", ""), "text": text, "decision": "", "edited_text": "",
-               "reviewer_note": "", "parent_id": m["parent_id"], "doc_id": m.get("doc_id", ""),
-               **{f: m.get(f, "") for f in PROVENANCE_FIELDS},
+        yield {"query_id": q.query_id, "kind": q.kind, "text": q.text, "decision": "", "edited_text": "",
+               "reviewer_note": "", "parent_id": q.parent_id, "doc_id": q.doc_id,
+               **{f: q.provenance.get(f, "") for f in PROVENANCE_FIELDS},
                "chunk_title": cmeta.get("title", ""), "chunk_section": cmeta.get("section", ""),
                "chunk_text": chunk.get("text") or ""}
 
@@ -194,18 +264,14 @@ def _decision_record(rec: dict, stored: SyntheticQuery | None, label: str) -> di
 
 def _approve(store, ids: list[str]) -> None:
     # Chroma merges metadata on update: only review_status changes; an edited query stays "edited".
-    keep_edited = {q.query_id for q in store.get_queries(ids) if q.provenance.get("review_status") == "edited"}
-    store.set_review_status([i for i in ids if i not in keep_edited], "approved")
+    store.set_review_status([q.query_id for q in store.get_queries(ids) if not q.review_status.by_person],
+                            ReviewStatus.APPROVED.value)
 
 
 def _edit(index, store, edits: list[tuple[SyntheticQuery, str]]) -> None:
     if not edits:
         return
-    new = {}
-    for old, text in edits:
-        qid = query_id(old.parent_id, old.kind, text)
-        new[qid] = SyntheticQuery(query_id=qid, text=text, kind=old.kind, parent_id=old.parent_id,
-                                  doc_id=old.doc_id, provenance={**old.provenance, "review_status": "edited"})
+    new = {q.query_id: q for q in (edited(old, text) for old, text in edits)}
     queries = list(new.values())
     store.upsert_queries(queries, index.embedder.embed([q.text for q in queries]))
     store.delete_queries([old.query_id for old, _ in edits if old.query_id not in new])

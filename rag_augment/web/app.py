@@ -1,8 +1,9 @@
 """The review web app: Queue, Search playground, Feedback and Diversity pages over one AugmentIndex.
 
 Server-rendered (Starlette + Jinja2); one small static script adds keyboard shortcuts and in-place decisions,
-and every form also works without it. Reads go to the index and an in-memory catalog of its queries; writes go
-through the index's own write paths (`apply_review`, `record_feedback`) on one writer thread (see writes.py).
+and every form also works without it. Reads go through rag_augment.trust and an in-memory catalog of the queries
+that follows `index.version`; writes go through the index's own write paths (`apply_review`, `record_feedback`)
+on one writer thread (see writes.py).
 """
 from __future__ import annotations
 
@@ -24,9 +25,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from rag_augment.errors import InputError, RagAugmentError, StoreError
-from rag_augment.indexer import query_id as make_query_id
+from rag_augment.trust import reviewing
+from rag_augment.trust.provenance import shown
+from rag_augment.trust.review import DECISIONS, edited
 from rag_augment.web import charts
-from rag_augment.web.catalog import QueryCatalog, QueueFilter, entry_of
+from rag_augment.web.catalog import QueryCatalog, QueueFilter
 from rag_augment.web.highlight import highlight, stems
 from rag_augment.web.security import Guard, add_headers, check_post, new_token
 from rag_augment.web.writes import BatchedWriter
@@ -35,9 +38,6 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 MAX_FORM_BYTES = 64 * 1024
 MAX_K = 50
-DECISIONS = ("approve", "reject", "edit")
-_PROV_SHOWN = ("generator", "model", "model_hash", "prompt_version", "prompt_hash", "persona", "temperature", "seed",
-               "created_at", "origin", "round", "feedback_id", "reattached_from", "source_chunk_hash")
 
 
 class ReviewApp:
@@ -47,8 +47,8 @@ class ReviewApp:
         self.index = index
         self.token = token
         self.csrf = csrf or new_token()
-        self.catalog = QueryCatalog(index.store, index.review_book.path)
-        self.writer = BatchedWriter(index, idle=writer_idle)
+        self.catalog = QueryCatalog(index)
+        self.writer = BatchedWriter(index, idle=writer_idle, on_close=self.catalog.adopt)
         self.env = Environment(loader=FileSystemLoader(str(HERE / "templates")),
                                autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
         self.env.globals.update(qs=_qs, csrf=self.csrf)
@@ -57,7 +57,7 @@ class ReviewApp:
 
     # ---- helpers ---------------------------------------------------------------------------------------------
     def render(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-        ctx.setdefault("collection", self.index.store.name)
+        ctx.setdefault("collection", self.index.files.collection)
         ctx.setdefault("to_review", self.catalog.matching_count(QueueFilter()))
         return HTMLResponse(self.env.get_template(name).render(**ctx), status)
 
@@ -76,54 +76,50 @@ class ReviewApp:
         if not chunk_id:
             return self.render("queue.html", page="queue", flt=flt, facets=facets, chunk=None, pos=None,
                                total_queries=0)
-        got = self.index.store.get_chunks([chunk_id])
-        if chunk_id not in got:
-            raise InputError(f"chunk {chunk_id!r} is not in the index")
-        chunk = got[chunk_id]
+        chunk, queries = reviewing.show(self.index, chunk_id)
         planted = self.catalog.planted(chunk_id)
-        shown, hidden = [], 0
-        for q in sorted(self.index.store.queries_of([chunk_id]), key=lambda q: (q.kind, q.text.lower())):
-            entry = entry_of(q, planted)
+        listed: list[dict[str, Any]] = []
+        hidden = 0
+        for q in queries:
+            entry = reviewing.entry_of(q, planted)
             if not flt.matches(entry):
                 hidden += 1
                 continue
-            shown.append({"q": q, "entry": entry, "stems": " ".join(stems(q.text)),
-                          "prov": {k: q.provenance[k] for k in _PROV_SHOWN if q.provenance.get(k) not in (None, "")}})
+            listed.append({"q": q, "entry": entry, "stems": " ".join(stems(q.text)), "prov": shown(q.provenance)})
         meta = chunk.get("metadata") or {}
         return self.render(
             "queue.html", page="queue", flt=flt, facets=facets, pos=self.catalog.position(flt, chunk_id),
-            total_queries=self.catalog.matching_count(flt), queries=shown, hidden=hidden,
+            total_queries=self.catalog.matching_count(flt), queries=listed, hidden=hidden,
             chunk={"id": chunk_id, "doc_id": meta.get("doc_id", ""), "title": meta.get("title", ""),
                    "section": meta.get("section", ""), "position": meta.get("position", 0),
-                   "html": highlight(chunk.get("text") or "", [s["q"].text for s in shown])})
+                   "html": highlight(chunk.get("text") or "", [s["q"].text for s in listed])})
 
     def decide(self, form: dict[str, str]) -> dict[str, Any]:
         qid, decision = form.get("query_id", ""), form.get("decision", "").strip().lower()
         if decision not in DECISIONS:
             raise InputError(f"decision {decision!r} is not one of {', '.join(DECISIONS)}")
-        stored = self.index.store.get_queries([qid]) if qid else []
+        stored = reviewing.stored_queries(self.index, [qid]) if qid else []
         if not stored:
             raise InputError(f"query {qid!r} is no longer in the index (decided already, or re-indexed); "
                              "reload the page")
         q = stored[0]
-        edited = form.get("edited_text", "").strip()
-        if decision == "edit" and (not edited or edited == q.text.strip()):
+        text = form.get("edited_text", "").strip()
+        if decision == "edit" and (not text or text == q.text.strip()):
             raise InputError("edit: write the new wording (it must differ from the query)")
         row = {"query_id": q.query_id, "parent_id": q.parent_id, "text": q.text, "decision": decision,
-               "edited_text": edited if decision == "edit" else "", "reviewer_note": form.get("note", "").strip()}
+               "edited_text": text if decision == "edit" else "", "reviewer_note": form.get("note", "").strip()}
         counts = self.writer.submit(self.index.apply_review, [row])
         self.catalog.reload_chunks([q.parent_id])
         out = {"ok": True, "decision": decision, "query_id": q.query_id, "counts": counts}
         if decision == "edit":
-            out.update(new_query_id=make_query_id(q.parent_id, q.kind, edited), text=edited)
+            out.update(new_query_id=edited(q, text).query_id, text=text)
         return out
 
     def approve_chunk(self, form: dict[str, list[str]]) -> dict[str, Any]:
         ids = [i for i in form.get("query_id", []) if i]
         if not ids:
             raise InputError("approve chunk: no query ids given")
-        stored = [q for q in self.index.store.get_queries(ids)
-                  if q.provenance.get("review_status") not in ("approved", "edited")]
+        stored = [q for q in reviewing.stored_queries(self.index, ids) if not q.review_status.by_person]
         parents = {q.parent_id for q in stored}
         if len(parents) > 1:
             raise InputError("approve chunk: the queries belong to more than one chunk")
@@ -155,17 +151,18 @@ class ReviewApp:
             raise InputError("feedback: the failed query text is empty")
         if not chunk_id:
             raise InputError("feedback: name the chunk that should have answered")
-        got = self.index.store.get_chunks([chunk_id])
-        if chunk_id not in got:
-            raise InputError(f"feedback: chunk {chunk_id!r} is not in the index")
-        doc_id = (got[chunk_id].get("metadata") or {}).get("doc_id") or None
+        try:
+            chunk, _ = reviewing.show(self.index, chunk_id)
+        except InputError as exc:
+            raise InputError(f"feedback: {exc}") from None
+        doc_id = (chunk.get("metadata") or {}).get("doc_id") or None
         fid = self.index.record_feedback(text, "flagged_wrong", chunk_id=chunk_id, doc_id=doc_id,
                                          session_id="review-page")
         return {"ok": True, "feedback_id": fid, "query": text, "chunk_id": chunk_id}
 
     # ---- feedback ----------------------------------------------------------------------------------------
     def feedback(self, request: Request) -> Response:
-        collection = self.index.store.name
+        collection = self.index.files.collection
         with self.index.feedback_store() as fb:
             records = [r.to_dict() for r in fb.list(collection)]
             rounds = fb.rounds(collection, with_summary=True)

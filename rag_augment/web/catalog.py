@@ -2,71 +2,37 @@
 page through 100k queries without a Chroma scan per request.
 
 Chroma cannot list "the chunks that have an unreviewed query of persona X" page by page, so the catalog reads
-every query's metadata once (over the store's public `iter_all`), keeps one small entry per query, and answers
-filters from memory. It stays current two ways: the review page's own writes replace the touched chunk's entries
-(`reload_chunks`), and a write by anyone else (the CLI, another client of a Chroma server) changes the store's
-counts or the review book's size, which `refresh` notices before each page and answers with a full reload.
+every query's entry once (`trust.reviewing.entries`) and answers filters from memory. It stays current two ways:
+the review page's own writes replace the touched chunk's entries (`reload_chunks`, then `adopt` the version its
+write section ended at), and a write by anyone else (the CLI, another page) moves `index.version`, which `refresh`
+notices before each page and answers with a full reload.
 """
 from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from rag_augment.errors import InputError
-from rag_augment.filters import echoes_injection, injection_sentences, pii_found
-from rag_augment.types import FEEDBACK, GENERATED_KINDS, SyntheticQuery
+from rag_augment.trust.reviewing import ChunkInfo, Entry, chunk_infos, entries
+from rag_augment.types import FEEDBACK, GENERATED_KINDS, ReviewStatus
 
 log = logging.getLogger(__name__)
 
 REVIEWABLE_KINDS = GENERATED_KINDS + (FEEDBACK,)  # real queries are users' own words: listed only on request
-# status filter -> the review_status values it admits (None: any)
-STATUS_FILTERS: dict[str, tuple[str, ...] | None] = {
-    "to_review": ("unreviewed", "needs_review", ""),
-    "unreviewed": ("unreviewed", ""),
-    "needs_review": ("needs_review",),
-    "approved": ("approved",),
-    "edited": ("edited",),
-    "reviewed": ("approved", "edited"),
+# status filter -> the review statuses it admits (None: any)
+STATUS_FILTERS: dict[str, tuple[ReviewStatus, ...] | None] = {
+    "to_review": (ReviewStatus.UNREVIEWED, ReviewStatus.NEEDS_REVIEW),
+    "unreviewed": (ReviewStatus.UNREVIEWED,),
+    "needs_review": (ReviewStatus.NEEDS_REVIEW,),
+    "approved": (ReviewStatus.APPROVED,),
+    "edited": (ReviewStatus.EDITED,),
+    "reviewed": (ReviewStatus.APPROVED, ReviewStatus.EDITED),
     "any": None,
 }
 FLAGS = ("pii", "injection_echo", "needs_review")
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    query_id: str
-    parent_id: str
-    doc_id: str
-    kind: str
-    persona: str
-    generator: str
-    status: str
-    flags: tuple[str, ...] = ()
-
-
-def query_flags(text: str, status: str, planted: Sequence[str] = ()) -> tuple[str, ...]:
-    """What the indexing filters would say about this text now, plus a feedback round's needs_review mark.
-    A query the filters dropped is not in the index; these flag queries a person kept or wrote (filters off,
-    edits, feedback paraphrases) and judge picks that wait for a person."""
-    flags = []
-    if pii_found(text):
-        flags.append("pii")
-    if echoes_injection(text, planted):
-        flags.append("injection_echo")
-    if status == "needs_review":
-        flags.append("needs_review")
-    return tuple(flags)
-
-
-def entry_of(q: SyntheticQuery, planted: Sequence[str] = ()) -> Entry:
-    p = q.provenance
-    status = str(p.get("review_status") or "unreviewed")
-    return Entry(q.query_id, q.parent_id, q.doc_id, q.kind, str(p.get("persona") or ""),
-                 str(p.get("generator") or ""), status, query_flags(q.text, status, planted))
 
 
 @dataclass(frozen=True)
@@ -115,14 +81,6 @@ class QueueFilter:
 
 
 @dataclass
-class ChunkInfo:
-    doc_id: str
-    position: int
-    title: str
-    planted: tuple[str, ...] = ()
-
-
-@dataclass
 class Position:
     """Where a chunk stands in a filtered queue."""
     index: int              # 0-based among the matching chunks; -1 when the chunk itself no longer matches
@@ -139,75 +97,57 @@ class _Snapshot:
 
 
 class QueryCatalog:
-    def __init__(self, store, review_book_path: str | Path | None = None, cache_size: int = 32):
-        self.store = store
-        self._book = Path(review_book_path) if review_book_path else None
+    def __init__(self, index, cache_size: int = 32):
+        self.index = index
         self._lock = threading.RLock()
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_size
-        self.version = 0
-        self._signature: tuple = ()
+        self.version = 0  # bumped on every change the catalog takes in (keys its caches)
+        self._index_version = ""  # the index version the entries are current with
         self._snap = _Snapshot()
         self.load()
 
     # ---- loading and staying current ------------------------------------------------------------------------
-    def _current_signature(self) -> tuple:
-        counts = self.store.counts()
-        book: tuple[int, ...] = ()
-        if self._book is not None:
-            try:
-                st = self._book.stat()
-                book = (st.st_size, st.st_mtime_ns)
-            except FileNotFoundError:
-                pass
-        return counts["chunks"], counts["queries"], book
-
     def load(self) -> None:
         snap = _Snapshot()
-        signature = self._current_signature()  # taken first: a write during the scan shows as a change later
-        for ids, texts, metas in self.store.iter_all("chunks", include=("documents", "metadatas")):
-            for cid, text, meta in zip(ids, texts, metas):
-                meta = meta or {}
-                snap.chunks[cid] = ChunkInfo(str(meta.get("doc_id") or ""), int(meta.get("position") or 0),
-                                             str(meta.get("title") or ""), tuple(injection_sentences(text or "")))
+        seen = self.index.version  # taken first: a write during the scan shows as a change later
+        snap.chunks = chunk_infos(self.index)
         order = sorted(snap.chunks, key=lambda c: (snap.chunks[c].doc_id, snap.chunks[c].position, c))
         snap.rank = {c: i for i, c in enumerate(order)}
-        for ids, texts, metas in self.store.iter_all("queries", include=("documents", "metadatas")):
-            for qid, text, meta in zip(ids, texts, metas):
-                meta = meta or {}
-                parent = str(meta.get("parent_id") or "")
-                status = str(meta.get("review_status") or "unreviewed")
-                info = snap.chunks.get(parent)
-                snap.by_parent.setdefault(parent, {})[qid] = Entry(
-                    qid, parent, str(meta.get("doc_id") or ""), str(meta.get("kind") or ""),
-                    str(meta.get("persona") or ""), str(meta.get("generator") or ""), status,
-                    query_flags(text or "", status, info.planted if info else ()))
+        for e in entries(self.index, snap.chunks):
+            snap.by_parent.setdefault(e.parent_id, {})[e.query_id] = e
         with self._lock:
             self._snap = snap
-            self._signature = signature
+            self._index_version = seen
             self._bump()
         log.debug("review catalog: %d chunks, %d queries", len(snap.chunks), self.query_count())
 
     def refresh(self) -> bool:
         """Reload when someone else wrote since; True if it did."""
-        if self._current_signature() == self._signature:
+        if self.index.version == self._index_version:
             return False
         self.load()
         return True
 
     def reload_chunks(self, parent_ids: Iterable[str]) -> None:
-        """After our own write: re-read the touched chunks' queries and take the new signature as ours."""
+        """After our own write: re-read the touched chunks' entries."""
         parents = sorted(set(parent_ids))
-        fresh = self.store.queries_of(parents) if parents else []
+        fresh = entries(self.index, self._snap.chunks, parents) if parents else []
         with self._lock:
             snap = self._snap
             for p in parents:
                 snap.by_parent.pop(p, None)
-            for q in fresh:
-                info = snap.chunks.get(q.parent_id)
-                snap.by_parent.setdefault(q.parent_id, {})[q.query_id] = entry_of(q, info.planted if info else ())
-            self._signature = self._current_signature()
+            for e in fresh:
+                snap.by_parent.setdefault(e.parent_id, {})[e.query_id] = e
             self._bump()
+
+    def adopt(self, before: str, after: str) -> None:
+        """Our write section moved the index from version `before` to `after`. Nobody else wrote meanwhile (the
+        section holds the index's lock) and reload_chunks took our writes in: if the catalog was current at
+        `before`, it is current at `after`, and no full reload is needed."""
+        with self._lock:
+            if self._index_version == before:
+                self._index_version = after
 
     def _bump(self) -> None:
         self.version += 1
@@ -281,10 +221,6 @@ class QueryCatalog:
                    "flagged": ["any", *FLAGS]}
             self._cache[key] = out
             return out
-
-    def status_counts(self, kinds: Sequence[str] = REVIEWABLE_KINDS) -> Counter:
-        return Counter(e.status for entries in self._snap.by_parent.values() for e in entries.values()
-                       if e.kind in kinds)
 
     def doc_coverage(self, m: int = 3, kinds: Sequence[str] = GENERATED_KINDS) -> list[dict]:
         """Per document: chunks, chunks with at least m queries of these kinds, and those queries; least

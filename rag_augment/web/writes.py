@@ -30,13 +30,16 @@ _STOP = object()
 
 
 class BatchedWriter:
-    def __init__(self, index, idle: float = 20.0, max_open: float = 300.0):
+    def __init__(self, index, idle: float = 20.0, max_open: float = 300.0,
+                 on_close: Callable[[str, str], None] | None = None):
         self.index = index
+        self.on_close = on_close  # told the index versions a closed section went from and to
         self.idle = idle
         self.max_open = max_open
         self._jobs: queue.Queue = queue.Queue()
         self._section = None
         self._opened_at = 0.0
+        self._version = ""
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="rag-augment-review-writer", daemon=True)
         self._thread.start()
@@ -94,9 +97,9 @@ class BatchedWriter:
     def _open(self) -> None:
         if self._section is not None:
             return
-        section = self.index.batch()
+        section = self.index.writing()
         section.__enter__()  # may raise StoreError: another process holds the index; the request says so
-        self._section, self._opened_at = section, time.monotonic()
+        self._section, self._opened_at, self._version = section, time.monotonic(), self.index.version
 
     def _close(self) -> None:
         section, self._section = self._section, None
@@ -107,4 +110,6 @@ class BatchedWriter:
             section.__exit__(None, None, None)
         except Exception:  # the index stays marked stale; the next reader rebuilds the lexical index
             log.exception("review page: rebuilding the lexical index failed; it is rebuilt on the next search")
+        if self.on_close is not None:
+            self.on_close(self._version, self.index.version)
         log.debug("review page: lexical index rebuilt in %.2f s", time.perf_counter() - started)

@@ -84,3 +84,25 @@ def test_committed_table_equals_its_rendering(folder: Path):
 
 def test_some_committed_run_exists():
     assert COMMITTED, "benchmarks/lifecycle/results/<set>/ holds no committed run"
+
+
+# ---- the blended SciFact runs under the guard and step-aside (benchmarks/lifecycle/blend.py)
+
+def test_blend_table_equals_its_rendering():
+    from benchmarks.lifecycle import blend
+
+    assert blend.table(blend.read()) == (blend.RESULTS / blend.TABLE).read_text(encoding="utf-8")
+
+
+def test_blend_before_the_guard_reproduces_the_committed_eval_runs():
+    """The blend script builds the two indexes as run_benchmarks.py does: under the default as it was before the
+    guard, its per-query scores are the committed runs' "rag_augment" system, claim for claim; the one exception
+    allowed is on the model's run, where one abstract's text was normalised after its cache was made."""
+    from benchmarks.lifecycle import blend
+
+    record = blend.read()
+    diff = blend.reproduced(record)
+    assert diff[blend.WITHOUT] == []
+    assert len(diff[blend.WITH]) <= 1 and len(record["runs"][blend.WITH]["replayed_by_document"]) == 1
+    for name in (blend.WITH, blend.WITHOUT):
+        assert record["runs"][name]["covered_queries"] == record["runs"][blend.WITH]["covered_queries"]

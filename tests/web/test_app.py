@@ -240,6 +240,15 @@ def test_queue_follows_a_review_applied_from_the_cli(client, index):
     assert int(re.search(r"([\d,]+) matching queries", after).group(1).replace(",", "")) == total - 1
 
 
+def test_own_decisions_need_no_full_reload_after_the_write_section_closes(client, index):
+    chunk_id, qs = first_chunk_with(index, 1)
+    version = index.version
+    assert post(client, "/review", {"query_id": qs[0]["query_id"], "decision": "approve"}).status_code == 200
+    client.review.writer.flush()  # the section closes: one lexical rebuild, a new index version
+    assert index.version != version
+    assert not client.review.catalog.refresh()  # the catalog took its own write in already
+
+
 # ---- escaping ----------------------------------------------------------------------------------------------------
 def test_query_and_chunk_text_are_escaped(tmp_path):
     from starlette.testclient import TestClient

@@ -107,7 +107,13 @@ def scifact(seed: int = 0, path: Path = SCIFACT, subset: Path = SUBSETS / "scifa
                         ChunkingConfig(chunk_size=2048), how, shown(path), {"near_duplicates": sorted(near)})
 
 
-SETS: dict[str, Callable[..., LifecycleSet]] = {"xquad": xquad, "sample_kb": sample_kb, "scifact": scifact}
+def squad_train(seed: int = 0) -> LifecycleSet:
+    from benchmarks.lifecycle.extra_sets import squad_train as load  # it builds on this module
+    return load(seed)
+
+
+SETS: dict[str, Callable[..., LifecycleSet]] = {"xquad": xquad, "sample_kb": sample_kb, "scifact": scifact,
+                                                "squad_train": squad_train}
 
 
 def load_set(name: str, seed: int = 0) -> LifecycleSet:

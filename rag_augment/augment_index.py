@@ -205,7 +205,6 @@ class AugmentIndex:
         home wait, then are refused, meanwhile."""
         return self._writing()
 
-    batch = writing  # the earlier name
 
     def lexical_state(self) -> str:
         """How the lexical index stands against Chroma: current, stale, dirty (a write did not finish) or missing."""
@@ -457,13 +456,12 @@ class AugmentIndex:
                 "embedding_model": self.embedding_model, "home": str(self.home)}
 
     def show(self, chunk_id: str) -> dict[str, Any]:
-        got = self.store.get_chunks([chunk_id])
-        if chunk_id not in got:
-            raise InputError(f"chunk {chunk_id!r} is not in the index")
-        queries = self.store.queries_of([chunk_id])
-        return {"chunk_id": chunk_id, **got[chunk_id],
+        """A chunk, its metadata and its queries (by kind, then text) with their provenance."""
+        from rag_augment.trust.reviewing import show
+        chunk, queries = show(self, chunk_id)
+        return {"chunk_id": chunk_id, **chunk,
                 "queries": [{"query_id": q.query_id, "text": q.text, "kind": q.kind, "provenance": q.provenance}
-                            for q in sorted(queries, key=lambda q: (q.kind, q.text))]}
+                            for q in queries]}
 
 
 def read_source(path: str | Path, chunking: ChunkingConfig | None, prune: bool, force: bool,

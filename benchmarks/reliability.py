@@ -10,8 +10,8 @@ that file or from the load JSON; nothing is typed in. A test that fails shows as
 
 What each test asserts is described below (CATALOGUE, MATRIX_MEANS ...): keep those descriptions in step with the
 tests. A test the descriptions do not know is listed under "Other tests", so none disappears from the report.
-tests/test_reliability_report.py fails when the committed RELIABILITY.md does not list exactly the test functions
-of TESTS (or names a commit git does not know): regenerate it when a test is added, renamed or removed.
+tests/results/test_reliability_report.py fails when the committed RELIABILITY.md does not list exactly the test
+functions of TESTS (or names a commit git does not know): regenerate it when a test is added, renamed or removed.
 """
 from __future__ import annotations
 
@@ -31,13 +31,13 @@ from pathlib import Path
 
 from benchmarks.paths import BENCHMARKS, REPO_ROOT, RESULTS, RUNS, command_line, shown
 
-TESTS = ["tests/test_faults_openai.py", "tests/test_faults_cache.py", "tests/test_faults_secrets.py",
-         "tests/test_bad_inputs_chunking.py", "tests/test_bad_inputs_generation.py", "tests/test_index_safety.py",
-         "tests/test_resume_kill9.py", "tests/test_faults_round2_generation.py", "tests/test_bad_inputs_round2.py",
-         "tests/test_store_round2.py", "tests/test_llama_build.py",
-         "tests/test_cli.py::test_errors_are_one_line_and_nonzero"]
+TESTS = [f"tests/reliability/{name}.py" for name in (
+    "test_faults_openai", "test_faults_cache", "test_faults_secrets", "test_bad_inputs_chunking",
+    "test_bad_inputs_generation", "test_index_safety", "test_resume_kill9", "test_faults_round2_generation",
+    "test_bad_inputs_round2", "test_store_round2", "test_llama_build")] + [
+    "tests/integration/test_cli.py::test_errors_are_one_line_and_nonzero"]
 LOAD_COMMAND = "python -m benchmarks.perf.bench_load --out benchmarks/results/bench_load.json"
-PLANTED_KEY_FILES = ["tests/test_faults_openai.py", "tests/test_faults_secrets.py"]
+PLANTED_KEY_FILES = ["tests/reliability/test_faults_openai.py", "tests/reliability/test_faults_secrets.py"]
 
 
 # ---- junit ---------------------------------------------------------------------------------------------------
@@ -164,8 +164,8 @@ FAULTS_MODULE = "test_faults_openai"
 MATRIX = "test_index_recovers_from_every_fault"
 WHEN = {"first": "first request", "mid": "mid-run", "persistent": "persistent"}
 MATRIX_MEANS = (
-    "Each cell is one run of `tests/test_faults_openai.py::test_index_recovers_from_every_fault`: three documents "
-    "are indexed through the real index (real Chroma) with the OpenAI back end against a fault-injecting "
+    "Each cell is one run of `tests/reliability/test_faults_openai.py::test_index_recovers_from_every_fault`: three "
+    "documents are indexed through the real index (real Chroma) with the OpenAI back end against a fault-injecting "
     "OpenAI-compatible server on 127.0.0.1 that injects the fault on the first request, on one request mid-run, or "
     "on every request. **survived = the test passed**, which asserts: during the faulty run no query outside a "
     "clean run's set is stored (garbage stored 0), no failed chunk is cached or marked done, a transient fault "
@@ -230,8 +230,8 @@ def fault_matrix(suite: Suite, keys: list[str]) -> tuple[list[str], dict]:
               + (f"0 in all {len(cases)}" if summary["chunks_lost"] == 0 else
                  f"0 in the {passed} that passed, not measured in {len(cases) - passed}") + ".**", ""]
     lines += table(head, rows, "ll" + "l" * len(whens) + "l")
-    lines += ["The last column: the back end on its own against the same server (tests/test_faults_openai.py), "
-              "where a test exists for that fault.", ""]
+    lines += ["The last column: the back end on its own against the same server "
+              "(tests/reliability/test_faults_openai.py), where a test exists for that fault.", ""]
     extra = [(suite.one("test_index_safety", "test_a_chunk_the_model_keeps_refusing_is_given_up_after_three_tries"),
               "a chunk the model keeps refusing (a fake chat back end) fails runs 1 and 2 and is given up on run 3 "
               "(reported apart from the errors; the cache records the give-up with no query); it is asked again on "
@@ -265,7 +265,7 @@ def kill9(suite: Suite, keys: list[str]) -> tuple[list[str], dict]:
         where, asserts = KILL9.get(c.function, (c.name, "(see the test)"))
         rows.append([where, asserts, mark(c, "identical", keys), f"{c.seconds:.0f} s"])
     lines = ["## kill -9 and resume", "", f"Kill points in the suite: {len(cases)} "
-             f"(tests/test_resume_kill9.py), identical after resume: {sum(c.passed for c in cases)}.", ""]
+             f"(tests/reliability/test_resume_kill9.py), identical after resume: {sum(c.passed for c in cases)}.", ""]
     lines += table(["kill point", "the resume must give", "result", "test time"], rows) if rows else ["None run.", ""]
     return lines, {"points": len(cases), "identical": sum(c.passed for c in cases)}
 
@@ -548,8 +548,8 @@ LOAD_LABELS = {
 
 
 def defined(module: str, function: str, root: Path = REPO_ROOT) -> bool:
-    """Whether tests/<module>.py defines the test (not run is not the same as not written)."""
-    path = root / "tests" / f"{module}.py"
+    """Whether tests/<lane>/<module>.py defines the test (not run is not the same as not written)."""
+    path = next((root / "tests").rglob(f"{module}.py"), root / "tests" / f"{module}.py")
     return path.exists() and any(isinstance(n, ast.FunctionDef) and n.name == function
                                  for n in ast.parse(path.read_text()).body)
 

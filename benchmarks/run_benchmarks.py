@@ -8,8 +8,8 @@
 Each run writes benchmarks/results/per_query/<run>.json.gz: every query's score under every system, its latency,
 and the run's settings, nothing derived. Every table, figure and plot of the section (and the README's block
 between `<!-- results:start -->` and `<!-- results:end -->`) is computed from those files; the prose comes from
-benchmarks/results/notes.md, whose figures are placeholders filled from the same files. tests/test_results_tables.py
-renders the section again from the committed files and compares.
+benchmarks/results/notes.md, whose figures are placeholders filled from the same files.
+tests/results/test_results_tables.py renders the section again from the committed files and compares.
 
 Data sets are read from --shared (default: ../shared beside the repository; see its README); run folders go to
 benchmarks/runs/ (gitignored). Paths are resolved from the repository root, whatever the working folder, and
@@ -218,7 +218,7 @@ RUNS_PAGES = "runs"  # benchmarks/results/runs/<run>.md: each run's detail page,
 def render_section(results: list[dict], shared: str = "", runs: str = "", png_dir: str = "results",
                    notes: dict[str, str] | None = None) -> str:
     """The whole "## Retrieval quality" section, from the runs' records alone (a pure function of them: the test
-    in tests/test_results_tables.py renders it again from the committed files and compares): the headline tables
+    in tests/results/test_results_tables.py renders it again from the committed files and compares): the headline tables
     and one line per run linking its detail page (render_run_pages)."""
     notes = read_notes() if notes is None else notes
     table = run_table(shared or shown(SHARED), runs or shown(RUNS))
@@ -655,7 +655,8 @@ LIFECYCLE = REPO_ROOT / "benchmarks" / "lifecycle" / "results"
 
 def _fill_lifecycle(kind: str, args: list[str]) -> str:
     """[[lc SET path]], [[lcpct SET path]]: a setting run.json records; [[lcbar SET]]: the bullets table.md gives
-    under "The issue's bar" (tests/test_lifecycle.py renders table.md again from the run's files and compares)."""
+    under "The issue's bar" (tests/results/test_lifecycle.py renders table.md again from the run's files and
+    compares)."""
     folder = LIFECYCLE / args[0]
     if kind == "lcbar":
         text = (folder / "table.md").read_text()

@@ -3,14 +3,14 @@ import shutil
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
+from support import REPO
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 SAMPLE_DOCS = ROOT / "sample_kb" / "docs"
 
 

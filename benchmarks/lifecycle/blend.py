@@ -13,7 +13,7 @@ before the guard (real_floor 0), as shipped (the guard), and with step_aside on.
     python -m benchmarks.lifecycle.blend --render-only
 
 The per-query file holds nDCG@10 and R@10 per index, profile and claim, and which claims' abstract holds a real query;
-table.md is rendered from it (tests/test_lifecycle.py checks the committed table equals a fresh rendering, and
+table.md is rendered from it (tests/results/test_lifecycle.py checks the committed table equals a fresh rendering, and
 that the "before the guard" column reproduces the committed per-query files of the two eval runs).
 """
 from __future__ import annotations

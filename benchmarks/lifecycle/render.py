@@ -2,7 +2,7 @@
 
     python -m benchmarks.lifecycle xquad --render-only     # results/xquad/{table.md,curve.png} from its files
 
-Every figure is computed here from scored.jsonl.gz, use.jsonl.gz and run.json (tests/test_lifecycle.py renders
+Every figure is computed here from scored.jsonl.gz, use.jsonl.gz and run.json (tests/results/test_lifecycle.py renders
 again and compares with the committed table, so a hand-typed figure fails).
 """
 from __future__ import annotations

@@ -4,7 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "rag_augment"
+from support import REPO
+
+PACKAGE = REPO / "rag_augment"
 
 
 def _module_name(path: Path) -> str:

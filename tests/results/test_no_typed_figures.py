@@ -1,17 +1,17 @@
 """README.md and benchmarks/RESULTS.md type no figure by hand: every measured number sits in a block rendered from
-committed result files (tests/test_results_tables.py renders each again and compares), and what is left, once those
-blocks, code and link targets are taken out, holds no figure. Every relative link of those pages and of the detail
-pages under benchmarks/results/ resolves, every `python -m` module they name exists, and every page of typed
+committed result files (tests/results/test_results_tables.py renders each again and compares), and what is left,
+once those blocks, code and link targets are taken out, holds no figure. Every relative link of those pages and of
+the detail pages under benchmarks/results/ resolves, every `python -m` module they name exists, and every page of typed
 figures under benchmarks/results/historical/ says plainly that it is historical."""
 import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+from support import REPO
 
 from benchmarks import run_benchmarks as rb
 
-REPO = Path(__file__).resolve().parents[1]
 PAGES = (REPO / "README.md", rb.RESULTS_MD)
 HISTORICAL = rb.RESULTS / "historical"
 

@@ -1,13 +1,13 @@
 """README's command lines say what the parser does: every flag a README command shows exists for that command,
 and a default README shows in `[--flag VALUE]` is the parser's default (or the one its help text names)."""
 import re
-from pathlib import Path
 
 import pytest
+from support import REPO
 
 from rag_augment.cli import build_parser
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = REPO / "README.md"
 
 
 def _subparsers(parser):

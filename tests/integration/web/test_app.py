@@ -5,7 +5,8 @@ import html as html_lib
 import re
 
 import pytest
-from conftest import SAMPLE_DOCS, open_index, rules
+from conftest import open_index, rules
+from support import SAMPLE_DOCS
 
 JSON = {"Accept": "application/json"}
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import chromadb
 import pytest
+from support import REPO
 
 pytest.importorskip("llama_index.vector_stores.chroma", reason="needs the llamaindex extra")
 from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
@@ -47,7 +48,7 @@ from rag_augment.integrations.llamaindex import (
 from rag_augment.testing import FakeChatBackend, SlowEmbedder
 from rag_augment.types import QUESTION
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 METRICS = ["hit_rate", "mrr", "precision", "recall", "ap", "ndcg"]
 TEXTS = {
     "n-travel": "Travel reimbursement claims for my trips go through the travel system within five days.",

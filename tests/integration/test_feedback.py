@@ -12,9 +12,9 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from support import REPO
 
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.embedding import HashEmbedder
@@ -25,7 +25,7 @@ from rag_augment.testing import FakeChatBackend, RecordingGenerator
 from rag_augment.trust.feedback import JUDGE_SYSTEM, FeedbackStore, apply_feedback, parse_judgement, rewriter_for
 from rag_augment.trust.real_queries import add_real_queries
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 DOCS = ROOT / "sample_kb" / "docs"
 PICKED = ["getting-started/piv.md", "tools/zoom.md",
           "general-information-and-resources/employee-resources-policies/transit-benefit.md"]

@@ -10,10 +10,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from support import REPO
 
 from rag_augment.chunking import ChunkingConfig, clean_markup, load_documents
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def reasons(skipped):

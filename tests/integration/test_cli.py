@@ -2,6 +2,7 @@
 import json
 
 import pytest
+from support import SAMPLE_DOCS
 
 from rag_augment.cli import main
 
@@ -10,7 +11,6 @@ from rag_augment.cli import main
 def indexed(tmp_path_factory):
     import shutil
 
-    from conftest import SAMPLE_DOCS
     root = tmp_path_factory.mktemp("cli")
     kb = root / "kb"
     for rel in ("travel-and-leave/leave.md", "getting-started/piv.md"):
@@ -158,7 +158,6 @@ def test_index_tune_writes_the_index_profile_at_the_end(tmp_path, capsys):
     reported in the same JSON."""
     import shutil
 
-    from conftest import SAMPLE_DOCS
     kb, home = tmp_path / "kb", tmp_path / "home"
     kb.mkdir()
     shutil.copy(SAMPLE_DOCS / "travel-and-leave/leave.md", kb / "leave.md")

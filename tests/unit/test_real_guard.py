@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
+from support import SAMPLE_DOCS
 
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.embedding import HashEmbedder
@@ -20,7 +20,7 @@ from rag_augment.generators.rules import RulesGenerator
 from rag_augment.profiles import load_profile
 from rag_augment.search.legs import LegSearch, is_user_query
 
-DOCS = Path(__file__).resolve().parent.parent / "sample_kb" / "docs"
+DOCS = SAMPLE_DOCS
 FILES = ("getting-started/piv.md", "tools/zoom.md", "tools/office.md", "travel-and-leave/leave.md",
          "general-information-and-resources/sensitive-information.md")
 LOGGED = "how do I send a file with PII to a partner agency whose email strips attachments"
@@ -50,7 +50,7 @@ def legs(index: AugmentIndex, text: str, profile: FusionProfile) -> dict:
 @pytest.fixture(scope="module")
 def logged(index):
     """The legs of both questions before and after LOGGED is stored as a real query of the sensitive-information
-    chunk it names (the q142 case of tests/test_lifecycle.py)."""
+    chunk it names (the q142 case of tests/results/test_lifecycle.py)."""
     before = {t: {p.real_floor: legs(index, t, p) for p in (GUARDED, OPEN)} for t in (LOGGED, UNRELATED)}
     vec = index.embedder.embed([LOGGED, UNRELATED])
     assert float(vec[0] @ vec[1]) < GUARDED.real_floor, "the two questions must sit below the floor"

@@ -1,7 +1,7 @@
 """The rules generator: deterministic, batch-independent, non-empty on real chunks."""
-from pathlib import Path
 
 import pytest
+from support import TEST_DATA
 
 from rag_augment.chunking import chunk_documents, load_documents
 from rag_augment.errors import ConfigError
@@ -10,7 +10,7 @@ from rag_augment.generators.parsing import parse_queries
 from rag_augment.generators.rules import RulesGenerator
 from rag_augment.types import GENERATED_KINDS, KEYWORD, PARAPHRASE, QUESTION, Chunk
 
-HANDBOOK = Path(__file__).parent / "data" / "handbook_18f"
+HANDBOOK = TEST_DATA / "handbook_18f"
 
 
 @pytest.fixture(scope="module")

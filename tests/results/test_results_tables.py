@@ -2,16 +2,13 @@
 committed per-query files alone: rendered again here and compared, so no figure there is typed by hand."""
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from support import REPO
 
 from benchmarks import run_benchmarks as rb
 from rag_augment.eval.report import read_per_query, result_from_per_query, write_per_query
-
-REPO = Path(__file__).resolve().parents[1]
-
 
 # ---------------------------------------------------------------- the committed files
 

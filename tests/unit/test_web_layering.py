@@ -2,9 +2,10 @@
 and writes through the index's own write paths. It never reaches into the store or the index's private parts, nor
 re-implements what trust owns (docs/architecture.md)."""
 import ast
-from pathlib import Path
 
-WEB = Path(__file__).resolve().parent.parent / "rag_augment" / "web"
+from support import REPO
+
+WEB = REPO / "rag_augment" / "web"
 
 # What web/ may import from rag_augment, and why:
 ALLOWED = (

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
+from support import SAMPLE_DOCS
 
 from rag_augment.trust.diversity import (
     coverage,
@@ -21,7 +21,7 @@ from rag_augment.trust.diversity import (
 )
 from rag_augment.types import SyntheticQuery
 
-DOCS = Path(__file__).resolve().parent.parent / "sample_kb" / "docs"
+DOCS = SAMPLE_DOCS
 
 
 def q(text, parent="c1", kind="question", persona=None):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from faults_openai_server import FaultServerProcess, key_fragments
+from support import REPO
 
 from rag_augment.generators.openai import openai_generator
 
@@ -22,7 +23,6 @@ from rag_augment.generators.openai import openai_generator
 # writes out whole, unwritten bytes included (the CI failure of session 10), and be found in the index files.
 KEY = "sk-" + secrets.token_urlsafe(30)
 KEY_ENV = "RAG_SECRETS_TEST_KEY"
-REPO = Path(__file__).resolve().parent.parent
 DOCS = {
     "leave.md": "# Leave\n\nAnnual leave requests go through the portal two weeks ahead of the first day off.\n",
     "travel.md": "# Travel\n\nBook flights through the travel desk and keep every receipt for the voucher.\n",

@@ -9,11 +9,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from support import REPO
 
 pytest.importorskip("starlette", reason="the review page needs the web extra")
 pytest.importorskip("jinja2", reason="the review page needs the web extra")
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 SAMPLE_DOCS = ROOT / "sample_kb" / "docs"
 EMBED_DIM = 128
 

@@ -11,7 +11,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_DOCS, chunk_queries_of, rules
+from conftest import chunk_queries_of, rules
+from support import SAMPLE_DOCS
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from pathlib import Path
 
 import pytest
+from support import SAMPLE_DOCS
 
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.embedding import HashEmbedder
@@ -18,7 +18,7 @@ from rag_augment.trust.review import ReviewBook
 from rag_augment.trust.reviewing import EXPORT_FIELDS, apply_review, export, read_decisions
 from rag_augment.types import SyntheticQuery
 
-DOCS = Path(__file__).resolve().parent.parent / "sample_kb" / "docs"
+DOCS = SAMPLE_DOCS
 PICKED = ["getting-started/piv.md", "tools/zoom.md",
           "general-information-and-resources/employee-resources-policies/transit-benefit.md"]
 

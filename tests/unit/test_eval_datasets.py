@@ -3,11 +3,12 @@ import json
 from pathlib import Path
 
 import pytest
+from support import REPO
 
 from rag_augment.errors import InputError
 from rag_augment.eval import datasets as D
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 
 
 def write_beir(root: Path, n_docs: int = 12, graded: bool = False) -> Path:

@@ -7,13 +7,14 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from support import TEST_DATA
 
 from rag_augment.chunking import ChunkingConfig, chunk_document, chunk_documents, load_documents
 from rag_augment.errors import ConfigError, InputError
 from rag_augment.hashing import sha1_hex
 from rag_augment.types import Document
 
-HANDBOOK = Path(__file__).parent / "data" / "handbook_18f"
+HANDBOOK = TEST_DATA / "handbook_18f"
 DOCKER = "tools/docker-hub.md"
 CARD = "travel/first-time-travel-travel-card.md"
 

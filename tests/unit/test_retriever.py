@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 import threading
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
+from support import SAMPLE_DOCS
 
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.embedding import HashEmbedder
@@ -17,7 +17,7 @@ from rag_augment.lexical import Tokenizer
 from rag_augment.profiles import load_profile
 from rag_augment.search.pipeline import SearchPipeline
 
-DOCS = Path(__file__).resolve().parent.parent / "sample_kb" / "docs"
+DOCS = SAMPLE_DOCS
 QUERIES = ["can I carry over vacation days", "lost my badge", "video calls with guests", "transit subsidy",
            "does the government pay for my commute", "zoom", "jury duty leave", "PIV card renewal"]
 

@@ -393,7 +393,8 @@ def render_note(text: str, by_name: dict[str, dict]) -> str:
     [[searchbars FILE dense|lexical]] that run against issue 2's and issue 8's bars,
     [[sv FILE dotted.path [DECIMALS]]] one of its values;
     [[lc SET dotted.path]] / [[lcpct SET dotted.path]] a lifecycle run's recorded setting (as a percentage),
-    [[lcbar SET]] the lines of its table.md under "The issue's bar"."""
+    [[lcbar SET]] the lines of its table.md under "The issue's bar"; [[check WHAT ...]] the self-checks of tune and
+    train against labelled test splits (see _fill_check)."""
     text = _IF_MADE.sub(lambda m: m.group(2) if all(n in by_name for n in m.group(1).split()) else "", text)
     return _PLACEHOLDER.sub(lambda m: _fill(m.group(1), m.group(2).split(), by_name), text)
 
@@ -419,6 +420,8 @@ def _fill(kind: str, args: list[str], by_name: dict[str, dict]) -> str:
         return _fill_search(kind, args)
     if kind in ("lc", "lcpct", "lcbar"):
         return _fill_lifecycle(kind, args)
+    if kind == "check":
+        return _fill_check(args)
     if kind == "cover":
         a, b = by_name.get(args[0]), by_name.get(args[1])
         return _split_by_cover(a, b) if a and b else f"(run {args[0] if a is None else args[1]} not made)"
@@ -651,6 +654,37 @@ def _fill_search(kind: str, args: list[str]) -> str:
 # ---------------------------------------------------------------- the lifecycle runs' committed tables
 
 LIFECYCLE = REPO_ROOT / "benchmarks" / "lifecycle" / "results"
+
+
+def _fill_check(args: list[str]) -> str:
+    """[[check WHAT [MODE]]]: how the self-checks of `tune` and `train` fared against labelled test splits.
+    tune-sets / tune-installed: sets the shipped tune ran on end to end (probe_agreement's selfcheck files) and on
+    how many its held-out check installed the choice; decisions MODE / lost MODE: the label-free study's gate-style
+    decisions on MODE probes that installed a change, and those whose test interval lies wholly below 0;
+    gate-sets / gate-installed / gate-agree: rerankers trained by `train` and checked (reranker gate_check files),
+    installed by the check, decisions that agree with the test split; gate-tests: each set's test gain."""
+    from benchmarks.studies.probe_agreement import study as probes
+    from benchmarks.studies.reranker import gate_check as gate
+
+    what = args[0]
+    if what in ("tune-sets", "tune-installed"):
+        runs = [probes.read(p) for p in sorted((probes.HERE / "results").glob("selfcheck-*.json.gz"))]
+        if what == "tune-sets":
+            return str(len(runs))
+        return str(sum(bool((r["modes"]["masked"]["shipped_check"] or {}).get("passed")) for r in runs))
+    if what in ("decisions", "lost"):
+        rows = [r for r in probes.gate_rows() if r["mode"] == args[1] and r["installed"]]
+        return str(len(rows) if what == "decisions" else sum(r["test"][2] < 0 for r in rows))
+    trained = [(name, rec) for name, rec in gate.load_records() if not rec.get("refused")]
+    if what == "gate-sets":
+        return str(len(trained))
+    if what == "gate-installed":
+        return str(sum(bool(rec["gate"]["installed"]) for _, rec in trained))
+    if what == "gate-agree":
+        return str(sum(gate.agreement(rec["gate"]["installed"], *gate.test_gain(rec))[0] for _, rec in trained))
+    if what == "gate-tests":
+        return ", ".join(f"{name} {gate.points(*gate.test_gain(rec))}" for name, rec in trained)
+    raise ValueError(f"[[check {' '.join(args)}]]: unknown")
 
 
 def _fill_lifecycle(kind: str, args: list[str]) -> str:

@@ -74,7 +74,7 @@ def test_no_figure_is_typed_by_hand(page):
 
 def test_results_md_is_a_page_one_reads_to_the_end():
     assert len(rb.RESULTS_MD.read_text().splitlines()) <= 300
-    assert "## Probes that predict the test split" in rb.RESULTS_MD.read_text()
+    assert "## Do the self-checks agree with labelled test splits?" in rb.RESULTS_MD.read_text()
 
 
 def _linked_pages() -> list[Path]:

@@ -76,7 +76,7 @@ def load_records(folder: Path = RESULTS) -> list[tuple[str, dict]]:
     return out
 
 
-def _pts(d: float, lo: float, hi: float) -> str:
+def points(d: float, lo: float, hi: float) -> str:
     return f"{100 * d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
 
 
@@ -111,8 +111,8 @@ def render(records: list[tuple[str, dict]]) -> str:
             lines.append(
                 f"| {name} ({cache}) | {t['layers']} layers, {t['steps']}/{t['steps_total']} steps "
                 f"({t['epochs_done']:g} epoch), {minutes:.1f} min | {gate['queries']} | "
-                f"{_pts(gate['delta'], gate['lo'], gate['hi'])} | {installed} | {len(test)} | "
-                f"{before.mean():.4f} / {after.mean():.4f} | {_pts(*g)} | {wl[0]}/{wl[1]} | {label} |")
+                f"{points(gate['delta'], gate['lo'], gate['hi'])} | {installed} | {len(test)} | "
+                f"{before.mean():.4f} / {after.mean():.4f} | {points(*g)} | {wl[0]}/{wl[1]} | {label} |")
         m = rec["machine"]
         notes.append(f"- {name}: `{rec['command']}` ({rec['date']}, {m['cpus']} cores, load "
                      f"{m['load_start'][0]:.1f} -> {m['load_end'][0]:.1f}): index {rec['index']['chunks']} chunks, "

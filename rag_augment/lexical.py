@@ -1,9 +1,11 @@
 """The lexical leg: BM25 (bm25s, Snowball stemming) over chunk text and over synthetic queries.
 
 Three indexes are derived from what Chroma holds: chunk text alone, synthetic queries alone (hits collapse to
-their parents), and chunk text with its queries appended (Doc2Query style). Chroma is the source of truth; the
-lexical index is rebuilt from it and swapped in atomically, so a crash leaves the old or the new index, never a
-mix. bm25s has no incremental update; rebuilding is a few seconds per 100k short documents.
+their parents), and chunk text with its queries appended (Doc2Query style). Once users' queries (real, feedback)
+are indexed, a fourth holds chunk text with its generated queries only: the guard on users' queries
+(rag_augment.search.legs) scores a chunk by it when none of its users' queries is close to the query. Chroma is
+the source of truth; the lexical index is rebuilt from it and swapped in atomically, so a crash leaves the old or
+the new index, never a mix. bm25s has no incremental update; rebuilding is a few seconds per 100k short documents.
 """
 from __future__ import annotations
 
@@ -19,8 +21,17 @@ from pathlib import Path
 import numpy as np
 
 from rag_augment.text import Tokenizer
+from rag_augment.types import FEEDBACK, GENERATED_KINDS, REAL
 
 LEGS = ("chunks", "queries", "doc2query")
+SYNTHETIC_DOC2QUERY = "doc2query_synthetic"  # built and saved only when users' queries are indexed
+# a query id ends in "::" + the first letter of its kind (rag_augment.indexer.query_id): users' kinds by that letter
+USER_LETTERS = frozenset(k[:1] for k in (REAL, FEEDBACK))
+assert not USER_LETTERS & {k[:1] for k in GENERATED_KINDS}, "query kinds must differ in their first letter"
+
+
+def is_user_query(query_id: str) -> bool:
+    return query_id.rpartition("::")[2][:1] in USER_LETTERS
 
 
 class _Bm25:
@@ -79,14 +90,22 @@ class LexicalIndex:
         chunk_tokens = [self.tokenize(t) for t in chunk_texts]
         query_tokens = [self.tokenize(t) for t in query_texts]
         appended = {cid: list(toks) for cid, toks in zip(chunk_ids, chunk_tokens)}
-        for parent, toks in zip(query_parents, query_tokens):
+        synthetic = {cid: list(toks) for cid, toks in zip(chunk_ids, chunk_tokens)}
+        users = False
+        for qid, parent, toks in zip(query_ids, query_parents, query_tokens):
             if parent in appended:
                 appended[parent].extend(toks)
+                if is_user_query(qid):
+                    users = True
+                else:
+                    synthetic[parent].extend(toks)
         self._legs = {
             "chunks": _Bm25.build(list(chunk_ids), chunk_tokens),
             "queries": _Bm25.build(list(query_ids), query_tokens),
             "doc2query": _Bm25.build(list(appended), list(appended.values())),
         }
+        if users:
+            self._legs[SYNTHETIC_DOC2QUERY] = _Bm25.build(list(synthetic), list(synthetic.values()))
         self.query_parent = dict(zip(query_ids, query_parents))
 
     def save(self) -> None:
@@ -131,9 +150,13 @@ class LexicalIndex:
                     continue
                 try:
                     legs = {leg: _Bm25.load(folder / leg) for leg in LEGS}
+                    if (folder / SYNTHETIC_DOC2QUERY).is_dir():
+                        legs[SYNTHETIC_DOC2QUERY] = _Bm25.load(folder / SYNTHETIC_DOC2QUERY)
                     parents = json.loads((folder / "parents.json").read_text())
                 except (OSError, ValueError):
                     continue  # swapped away while we read it
+                if SYNTHETIC_DOC2QUERY not in legs and any(map(is_user_query, parents)):
+                    return False  # saved before that leg existed: rebuilt from Chroma
                 self._legs, self.query_parent = legs, parents
                 return True
             time.sleep(0.05 * (attempt + 1))
@@ -143,9 +166,12 @@ class LexicalIndex:
     def search(self, leg: str, text: str | list[str], n: int) -> list[tuple[str, float]]:
         """(id, bm25 score) best first; for the "queries" leg the ids are query ids (see query_parent). `text` may
         come tokenized already (self.tokenize), when several legs search one query."""
-        if leg not in self._legs:
+        index = self._legs.get(leg)
+        if index is None and leg == SYNTHETIC_DOC2QUERY:
+            index = self._legs.get("doc2query")  # no users' queries: the same documents
+        if index is None:
             return []
-        return self._legs[leg].search(self.tokenize(text) if isinstance(text, str) else text, n)
+        return index.search(self.tokenize(text) if isinstance(text, str) else text, n)
 
     def sizes(self) -> dict[str, int]:
         return {leg: len(idx.ids) for leg, idx in self._legs.items()}

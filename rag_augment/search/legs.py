@@ -7,15 +7,16 @@ nothing else searches the store or the lexical index for a leg.
 The guard on users' queries (FusionProfile.real_floor > 0): a query of kind real or feedback (a click, a support
 person's fix, a feedback paraphrase) votes for its chunk only when the incoming query's cosine to it is at least the
 floor. Below it, the query is left out of query_dense and query_lexical, and its chunk is scored in doc2query_lexical
-by a document of its text and synthetic queries only (a second BM25 index without users' queries, built here when
-the lexical index changes). Without the guard, a logged query of another page that shares a few words with an
-unrelated question raised that page's doc2query and query_lexical scores, which moved the legs' min-max scale and
-pushed the question's own page down (issue 32: q142 on sample_kb fell from rank 3 to 4); with it, a question that
-is close to no logged query is ranked as the index was before any was logged.
+by a document of its text and synthetic queries only (the lexical index's doc2query_synthetic, built with the rest
+of it, so a query pays nothing for the guard but a cosine test). Without the guard, a logged query of another page
+that shares a few words with an unrelated question raised that page's doc2query and query_lexical scores, which
+moved the legs' min-max scale and pushed the question's own page down (issue 32: q142 on sample_kb fell from rank 3
+to 4); with it, a question that is close to no logged query is ranked as the index was before any was logged.
 
 With FusionProfile.step_aside (and the guard on), a chunk whose users' queries vote for it is found through them
 and its text alone: its synthetic queries leave query_dense and query_lexical, and its doc2query document holds its
-text and its users' queries (a third BM25 index). Where no user query votes, the synthetic queries stay.
+text and its users' queries (a BM25 index built here on first need). Where no user query votes, the synthetic
+queries stay.
 
 Depths come from the profile (FusionProfile holds the defaults); tuning and evaluation pass their own, and can
 leave some query vectors out (`exclude`, with a lexical index built without them) or score some chunks by other
@@ -34,49 +35,36 @@ import numpy as np
 
 from rag_augment.embedding import Embedder
 from rag_augment.fusion import LEG_NAMES, FusionProfile, Ranked, collapse_to_parents
-from rag_augment.lexical import LexicalIndex, _Bm25
+from rag_augment.lexical import SYNTHETIC_DOC2QUERY, LexicalIndex, _Bm25, is_user_query
 from rag_augment.store.chroma import ChromaStore
-from rag_augment.types import FEEDBACK, GENERATED_KINDS, REAL
 
 LEXICAL_LEGS = {"chunk_lexical": "chunks", "doc2query_lexical": "doc2query", "query_lexical": "queries"}
 DEFAULT_PROFILE = FusionProfile()
-# a query id ends in "::" + the first letter of its kind (rag_augment.indexer.query_id): users' kinds by that letter
-USER_LETTERS = frozenset(k[:1] for k in (REAL, FEEDBACK))
-assert not USER_LETTERS & {k[:1] for k in GENERATED_KINDS}, "query kinds must differ in their first letter"
-
-
-def is_user_query(query_id: str) -> bool:
-    return query_id.rpartition("::")[2][:1] in USER_LETTERS
-
-
 class _UserGuard:
-    """What the guard needs of one lexical index: which query ids are users', and (built on first need) the BM25
-    index of chunk text plus synthetic queries only. Kept per lexical index state (its query_parent object is
-    replaced whenever it is rebuilt or reloaded)."""
+    """What the guard needs of one lexical index: which query ids are users', and for step_aside (built on first
+    need) a BM25 index of chunk text plus users' queries only. Kept per lexical index state (its query_parent
+    object is replaced whenever it is rebuilt or reloaded)."""
 
     def __init__(self, lex: LexicalIndex):
         self.key = lex.query_parent
         self.user = frozenset(q for q in lex.query_parent if is_user_query(q))
-        self._doc2query: dict[str, _Bm25] = {}
+        self._users: _Bm25 | None = None
         self._lock = threading.Lock()
 
-    def doc2query(self, which: str, store: ChromaStore, lex: LexicalIndex) -> _Bm25:
-        """"synthetic": every chunk's text and synthetic queries; "users": its text and users' queries."""
+    def users_doc2query(self, store: ChromaStore, lex: LexicalIndex) -> _Bm25:
         with self._lock:
-            if not self._doc2query:
+            if self._users is None:
                 chunk: dict[str, list[str]] = {}
                 for ids, texts, _ in store.iter_all("chunks", include=("documents",)):
                     for cid, text in zip(ids, texts or []):
                         chunk[cid] = list(lex.tokenize(text or ""))
-                docs = {"synthetic": {c: list(t) for c, t in chunk.items()}, "users": chunk}
                 parent = lex.query_parent
                 for ids, texts, _ in store.iter_all("queries", include=("documents",)):
                     for qid, text in zip(ids, texts or []):
-                        if qid in parent and parent[qid] in chunk:
-                            docs["users" if qid in self.user else "synthetic"][parent[qid]].extend(
-                                lex.tokenize(text or ""))
-                self._doc2query = {k: _Bm25.build(list(d), list(d.values())) for k, d in docs.items()}
-            return self._doc2query[which]
+                        if qid in self.user and parent.get(qid) in chunk:
+                            chunk[parent[qid]].extend(lex.tokenize(text or ""))
+                self._users = _Bm25.build(list(chunk), list(chunk.values()))
+            return self._users
 
 
 @dataclass
@@ -157,9 +145,11 @@ class LegSearch:
             for leg in lexical_legs:
                 tasks[leg] = partial(lex.search, LEXICAL_LEGS[leg], tokens, depth[leg])
             if guard is not None and "doc2query_lexical" in wanted:
-                for which in ("synthetic", "users") if prof.step_aside else ("synthetic",):
-                    tasks["doc2query_" + which] = partial(guard.doc2query(which, self.store, lex).search, tokens,
-                                                          depth["doc2query_lexical"])
+                tasks["doc2query_synthetic"] = partial(lex.search, SYNTHETIC_DOC2QUERY, tokens,
+                                                       depth["doc2query_lexical"])
+                if prof.step_aside:
+                    tasks["doc2query_users"] = partial(guard.users_doc2query(self.store, lex).search, tokens,
+                                                       depth["doc2query_lexical"])
         raw = self._run(tasks)
         if guard is not None:
             raw = _apply_guard(raw, guard, prof, lex, depth["doc2query_lexical"])

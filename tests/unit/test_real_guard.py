@@ -17,8 +17,9 @@ from rag_augment.embedding import HashEmbedder
 from rag_augment.errors import ConfigError
 from rag_augment.fusion import FusionProfile
 from rag_augment.generators.rules import RulesGenerator
+from rag_augment.lexical import is_user_query
 from rag_augment.profiles import load_profile
-from rag_augment.search.legs import LegSearch, is_user_query
+from rag_augment.search.legs import LegSearch
 
 DOCS = SAMPLE_DOCS
 FILES = ("getting-started/piv.md", "tools/zoom.md", "tools/office.md", "travel-and-leave/leave.md",
@@ -113,3 +114,27 @@ def test_the_floor_is_checked_and_the_kind_letters_are_distinct():
     assert is_user_query("a.md#1::r0123") and is_user_query("a.md#1::f0123")
     assert not is_user_query("a.md#1::q0123") and not is_user_query("a::b.md#1::p0123")
     assert np.isclose(load_profile("default").real_floor, 0.4)
+
+
+def test_the_guard_reads_nothing_from_chroma_at_query_time(index, logged, monkeypatch):
+    """The synthetic-only doc2query index is part of the saved lexical index: a query (a CLI process starts cold)
+    does not read and tokenize the corpus again."""
+    from rag_augment.lexical import SYNTHETIC_DOC2QUERY, LexicalIndex
+    fresh = LexicalIndex(index.lexical.folder)
+    assert fresh.load() and SYNTHETIC_DOC2QUERY in fresh.sizes()
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("the corpus was read at query time")
+    monkeypatch.setattr(index.store, "iter_all", no_scan)
+    res = LegSearch(index.store, index.embedder, fresh, workers=1).search(UNRELATED, profile=GUARDED)
+    assert res.legs["doc2query_lexical"] == legs(index, UNRELATED, GUARDED)["doc2query_lexical"]
+
+
+def test_a_lexical_index_saved_before_that_leg_is_rebuilt_once_users_queries_exist(index, logged):
+    import shutil as sh
+
+    from rag_augment.lexical import SYNTHETIC_DOC2QUERY, LexicalIndex
+    copy = index.lexical.folder.parent / "lexical-old-format"
+    sh.copytree(index.lexical.folder, copy)
+    sh.rmtree(copy / SYNTHETIC_DOC2QUERY)
+    assert not LexicalIndex(copy).load()  # the index then rebuilds it from Chroma (AugmentIndex._ensure_lexical)

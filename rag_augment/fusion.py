@@ -40,9 +40,8 @@ class FusionProfile:
     # the guard on users' queries (kinds real and feedback): a user query votes for its chunk (in the query legs
     # and in its chunk's doc2query document) only when the incoming query's cosine to it is at least this; below,
     # the legs are as if it were not in the index. 0: off (user queries vote like synthetic ones). See
-    # rag_augment.search.legs. The shipped default's 0.4 (MiniLM): on the train splits of the lifecycle sets, the
-    # lowest of 0.3-0.7 that lets under 1% of pairs of questions about different documents through (0.6% XQuAD,
-    # 0.95% SciFact) while 62% and 91% of pairs about the same document pass (python -m benchmarks.lifecycle.floor).
+    # rag_augment.search.legs; the shipped default's value is chosen by `python -m benchmarks.lifecycle.floor`
+    # (it depends on the embedder: a floor that lets few questions about other documents through).
     real_floor: float = 0.0
     # with the guard on: where a user query votes (at the floor), its chunk's synthetic queries step aside (they
     # leave the query legs, and the chunk's doc2query document holds its text and users' queries only)

@@ -10,8 +10,8 @@ floor. Below it, the query is left out of query_dense and query_lexical, and its
 by a document of its text and synthetic queries only (the lexical index's doc2query_synthetic, built with the rest
 of it, so a query pays nothing for the guard but a cosine test). Without the guard, a logged query of another page
 that shares a few words with an unrelated question raised that page's doc2query and query_lexical scores, which
-moved the legs' min-max scale and pushed the question's own page down (issue 32: q142 on sample_kb fell from rank 3
-to 4); with it, a question that is close to no logged query is ranked as the index was before any was logged.
+moved the legs' min-max scale and pushed the question's own page down; with it, a question that is close to no
+logged query is ranked as the index was before any was logged.
 
 With FusionProfile.step_aside (and the guard on), a chunk whose users' queries vote for it is found through them
 and its text alone: its synthetic queries leave query_dense and query_lexical, and its doc2query document holds its

@@ -205,7 +205,6 @@ class AugmentIndex:
         home wait, then are refused, meanwhile."""
         return self._writing()
 
-
     def lexical_state(self) -> str:
         """How the lexical index stands against Chroma: current, stale, dirty (a write did not finish) or missing."""
         if self._state().get("lexical_dirty"):
@@ -411,7 +410,7 @@ class AugmentIndex:
         r = self._retriever
         if r is None or r.profile is not self.profile or r.lexical is not self.lexical:
             r = self._retriever = SearchPipeline(self.store, self.embedder, self.lexical, self.profile,
-                                                     before_search=_weak_call(self._ensure_lexical))
+                                                 before_search=_weak_call(self._ensure_lexical))
         return r
 
     def query(self, text: str, k: int = 10, profile: FusionProfile | None = None, rerank: bool = False

@@ -34,14 +34,14 @@ def is_user_query(query_id: str) -> bool:
     return query_id.rpartition("::")[2][:1] in USER_LETTERS
 
 
-class _Bm25:
+class Bm25:
     """One bm25s index plus the ids of its rows."""
 
     def __init__(self, model, ids: list[str]):
         self.model, self.ids = model, ids
 
     @classmethod
-    def build(cls, ids: list[str], token_lists: list[list[str]]) -> _Bm25:
+    def build(cls, ids: list[str], token_lists: list[list[str]]) -> Bm25:
         import bm25s
 
         model = bm25s.BM25()
@@ -69,7 +69,7 @@ class _Bm25:
         (folder / "ids.json").write_text(json.dumps(self.ids))
 
     @classmethod
-    def load(cls, folder: Path) -> _Bm25:
+    def load(cls, folder: Path) -> Bm25:
         import bm25s
 
         ids = json.loads((folder / "ids.json").read_text())
@@ -81,7 +81,7 @@ class LexicalIndex:
     def __init__(self, folder: str | Path, tokenizer: Tokenizer | None = None):
         self.folder = Path(folder)
         self.tokenize = tokenizer or Tokenizer()
-        self._legs: dict[str, _Bm25] = {}
+        self._legs: dict[str, Bm25] = {}
         self.query_parent: dict[str, str] = {}
 
     # ---- build ---------------------------------------------------------------------------------------------
@@ -100,12 +100,12 @@ class LexicalIndex:
                 else:
                     synthetic[parent].extend(toks)
         self._legs = {
-            "chunks": _Bm25.build(list(chunk_ids), chunk_tokens),
-            "queries": _Bm25.build(list(query_ids), query_tokens),
-            "doc2query": _Bm25.build(list(appended), list(appended.values())),
+            "chunks": Bm25.build(list(chunk_ids), chunk_tokens),
+            "queries": Bm25.build(list(query_ids), query_tokens),
+            "doc2query": Bm25.build(list(appended), list(appended.values())),
         }
         if users:
-            self._legs[SYNTHETIC_DOC2QUERY] = _Bm25.build(list(synthetic), list(synthetic.values()))
+            self._legs[SYNTHETIC_DOC2QUERY] = Bm25.build(list(synthetic), list(synthetic.values()))
         self.query_parent = dict(zip(query_ids, query_parents))
 
     def save(self) -> None:
@@ -149,9 +149,9 @@ class LexicalIndex:
                 if not (folder / "COMPLETE").exists():
                     continue
                 try:
-                    legs = {leg: _Bm25.load(folder / leg) for leg in LEGS}
+                    legs = {leg: Bm25.load(folder / leg) for leg in LEGS}
                     if (folder / SYNTHETIC_DOC2QUERY).is_dir():
-                        legs[SYNTHETIC_DOC2QUERY] = _Bm25.load(folder / SYNTHETIC_DOC2QUERY)
+                        legs[SYNTHETIC_DOC2QUERY] = Bm25.load(folder / SYNTHETIC_DOC2QUERY)
                     parents = json.loads((folder / "parents.json").read_text())
                 except (OSError, ValueError):
                     continue  # swapped away while we read it

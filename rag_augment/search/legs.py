@@ -35,11 +35,13 @@ import numpy as np
 
 from rag_augment.embedding import Embedder
 from rag_augment.fusion import LEG_NAMES, FusionProfile, Ranked, collapse_to_parents
-from rag_augment.lexical import SYNTHETIC_DOC2QUERY, LexicalIndex, _Bm25, is_user_query
+from rag_augment.lexical import SYNTHETIC_DOC2QUERY, Bm25, LexicalIndex, is_user_query
 from rag_augment.store.chroma import ChromaStore
 
 LEXICAL_LEGS = {"chunk_lexical": "chunks", "doc2query_lexical": "doc2query", "query_lexical": "queries"}
 DEFAULT_PROFILE = FusionProfile()
+
+
 class _UserGuard:
     """What the guard needs of one lexical index: which query ids are users', and for step_aside (built on first
     need) a BM25 index of chunk text plus users' queries only. Kept per lexical index state (its query_parent
@@ -48,10 +50,10 @@ class _UserGuard:
     def __init__(self, lex: LexicalIndex):
         self.key = lex.query_parent
         self.user = frozenset(q for q in lex.query_parent if is_user_query(q))
-        self._users: _Bm25 | None = None
+        self._users: Bm25 | None = None
         self._lock = threading.Lock()
 
-    def users_doc2query(self, store: ChromaStore, lex: LexicalIndex) -> _Bm25:
+    def users_doc2query(self, store: ChromaStore, lex: LexicalIndex) -> Bm25:
         with self._lock:
             if self._users is None:
                 chunk: dict[str, list[str]] = {}
@@ -63,7 +65,7 @@ class _UserGuard:
                     for qid, text in zip(ids, texts or []):
                         if qid in self.user and parent.get(qid) in chunk:
                             chunk[parent[qid]].extend(lex.tokenize(text or ""))
-                self._users = _Bm25.build(list(chunk), list(chunk.values()))
+                self._users = Bm25.build(list(chunk), list(chunk.values()))
             return self._users
 
 

@@ -190,12 +190,12 @@ def test_concurrent_lexical_rebuilds_are_serialised(make_index, kb, monkeypatch)
 
     index = make_index(lock_timeout=300)
     index.index_path(kb, RulesGenerator())
-    slow_save = lexical._Bm25.save
+    slow_save = lexical.Bm25.save
 
     def save(self, folder):  # a slower disk: rebuilds overlap
         time.sleep(0.02)
         slow_save(self, folder)
-    monkeypatch.setattr(lexical._Bm25, "save", save)
+    monkeypatch.setattr(lexical.Bm25, "save", save)
     errors: list[Exception] = []
 
     def rebuild():

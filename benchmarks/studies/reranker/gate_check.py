@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from rag_augment import metrics as M
+from rag_augment.eval.harness import machine_info
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -114,7 +115,8 @@ def render(records: list[tuple[str, dict]]) -> str:
                 f"{points(gate['delta'], gate['lo'], gate['hi'])} | {installed} | {len(test)} | "
                 f"{before.mean():.4f} / {after.mean():.4f} | {points(*g)} | {wl[0]}/{wl[1]} | {label} |")
         m = rec["machine"]
-        notes.append(f"- {name}: `{rec['command']}` ({rec['date']}, {m['cpus']} cores, load "
+        notes.append(f"- {name}: `{rec['command']}` ({rec['date']}, {m.get('cpu') or 'CPU not recorded'}, "
+                     f"{m['cpus']} cores, load "
                      f"{m['load_start'][0]:.1f} -> {m['load_end'][0]:.1f}): index {rec['index']['chunks']} chunks, "
                      f"{rec['index']['query_vectors']} query vectors; budget {rec['budget_minutes']:g} min"
                      + ("" if rec.get("refused") else
@@ -169,7 +171,8 @@ def run_set(name: str, max_minutes: float, smoke: bool, argv: list[str]) -> dict
                                                 "chunks_generated_this_run", "cache_hits")},
                         "cache": Path(spec["cache"]).name, "chunk_size": spec["chunk_size"],
                         "pool": Path(spec["pool"]).name if spec["pool"] else None},
-              "machine": {"cpus": os.cpu_count(), "load_start": load_start}, "refused": None}
+              "machine": {"cpus": os.cpu_count(), "cpu": machine_info()["cpu"], "load_start": load_start},
+              "refused": None}
     t0 = time.time()
     try:
         meta = index.train_reranker(config)   # trains, then gate_reranker (the self-check), as `train` does

@@ -19,9 +19,8 @@ that the "before the guard" column reproduces the committed per-query files of t
 from __future__ import annotations
 
 import argparse
-import gzip
-import io
 import json
+import shutil
 import sys
 import time
 from dataclasses import asdict, replace
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.lifecycle.files import read_json_gz, write_json_gz
 from benchmarks.paths import RUNS, SHARED, command_line, shown
 
 RESULTS = Path(__file__).resolve().parent / "results" / "blend"
@@ -53,8 +53,6 @@ def doc_replay(cache: Path, work: Path):
     also answers a chunk whose hash moved since the cache was made by the one cached chunk of the same document:
     one abstract (41493639) has had its text normalised since (zero-width characters are stripped now), so the
     plain replay refuses it. Its queries are the model's for that abstract, as in the committed run."""
-    import shutil
-
     from rag_augment.cache import read_records
     from rag_augment.errors import GenerationError
     from rag_augment.eval.replay import ReplayGenerator
@@ -86,58 +84,80 @@ def doc_replay(cache: Path, work: Path):
     return DocReplay(copy), copy
 
 
-def build_and_score(name: str, work: Path, log=print) -> dict[str, Any]:
+def build(name: str, work: Path) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+    """One of the two eval runs' indexes, as run_benchmarks builds it, with no real query attached yet: (index,
+    data set, eval spec, generator, index info)."""
     from benchmarks.run_benchmarks import _parse
-    from rag_augment import metrics as M
     from rag_augment.chunking import chunk_documents
     from rag_augment.embedding import SentenceTransformerEmbedder
     from rag_augment.eval.command import _dataset, _generator, _spec
-    from rag_augment.eval.harness import attach_train_queries, build_index, chunk_docs, clear_human_queries
-    from rag_augment.eval.systems import MAX_K
-    from rag_augment.fusion import fuse
+    from rag_augment.eval.harness import build_index, clear_human_queries
 
-    t0 = time.perf_counter()
     args = _parse(name, shown(SHARED), shown(RUNS))
     ds, spec = _dataset(args), _spec(args, name)
+    shutil.rmtree(work / name, ignore_errors=True)  # a fresh index every time, as the eval run builds it
     generator, cache = (doc_replay(Path(args.cache), work / name) if args.cache
                         else (_generator(args, ds), work / name / "generations.jsonl"))
-    qrels = ds.split(spec.split)
-    queries = {q: ds.queries[q] for q in sorted(qrels)}
     chunks = chunk_documents(ds.documents, spec.chunking)
     index, info = build_index(ds, chunks, generator, work / name / "index", spec, SentenceTransformerEmbedder(),
                               cache)
     clear_human_queries(index)
-    real = attach_train_queries(ds, index, spec.train_split or "train", queries.values())
-    with_real = set(real.pop("documents"))
-    covered = sorted(q for q, rels in qrels.items() if any(g > 0 and d in with_real for d, g in rels.items()))
+    info["argv"] = args.argv
+    return index, ds, spec, generator, info
+
+
+def covered_by(qrels: dict[str, dict[str, int]], documents: set[str]) -> list[str]:
+    """The queries with a relevant document that holds a real query."""
+    return sorted(q for q, rels in qrels.items() if any(g > 0 and d in documents for d, g in rels.items()))
+
+
+def score(index: Any, queries: dict[str, str], qrels: dict[str, dict[str, int]], versions: dict[str, Any]
+          ) -> dict[str, dict[str, list[float]]]:
+    """nDCG@10 and R@10 per version of the profile and query (in `queries` order), through the product path. A
+    version is a profile, or a function (LegSearch, text, embedding) -> (legs, profile to fuse them with)."""
+    from rag_augment import metrics as M
+    from rag_augment.eval.harness import chunk_docs
+    from rag_augment.eval.systems import MAX_K
+    from rag_augment.fusion import fuse
+
     chunk_doc, legs = chunk_docs(index), index.retriever.legs
+    embedded = {qid: index.embedder.embed([text])[0] for qid, text in queries.items()}  # one by one, as a user's
     scores: dict[str, dict[str, list[float]]] = {}
-    for label, prof in profiles().items():
+    for label, prof in versions.items():
         rankings = {}
         for qid, text in queries.items():
-            emb = index.embedder.embed([text])[0]
-            ranked, _ = fuse(legs.search(text, emb, prof).legs, prof, MAX_K)
+            got_legs, fuse_with = (prof(legs, text, embedded[qid]) if callable(prof)
+                                   else (legs.search(text, embedded[qid], prof).legs, prof))
+            ranked, _ = fuse(got_legs, fuse_with, MAX_K)
             rankings[qid] = M.to_documents([p for p, _ in ranked], chunk_doc)[0]
-        got = M.score_run(rankings, qrels)
+        got = M.score_run(rankings, {q: qrels[q] for q in queries})
         scores[label] = {m: [round(float(v), 6) for v in got[m]] for m in METRICS}
+    return scores
+
+
+def build_and_score(name: str, work: Path, log=print) -> dict[str, Any]:
+    from rag_augment.eval.harness import attach_train_queries
+
+    t0 = time.perf_counter()
+    index, ds, spec, generator, info = build(name, work)
+    qrels = ds.split(spec.split)
+    queries = {q: ds.queries[q] for q in sorted(qrels)}
+    real = attach_train_queries(ds, index, spec.train_split or "train", queries.values())
+    covered = covered_by(qrels, set(real.pop("documents")))
+    scores = score(index, queries, qrels, profiles())
     log(f"{name}: {len(queries)} queries, {len(covered)} covered, {time.perf_counter() - t0:.0f}s")
-    return {"command_args": args.argv, "query_vectors": info["query_vectors"],
+    return {"command_args": info["argv"], "query_vectors": info["query_vectors"],
             "replayed_by_document": list(getattr(generator, "moved", [])),
             "real_from_train": {k: v for k, v in real.items() if k != "near_duplicates_dropped"},
             "covered_queries": covered, "query_ids": sorted(qrels), "scores": scores}
 
 
 def write(folder: Path, record: dict[str, Any]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="") as f:
-        f.write(json.dumps(record, sort_keys=True).encode("utf-8"))
-    (folder / FILE).write_bytes(buf.getvalue())
+    write_json_gz(folder / FILE, record)
 
 
 def read(folder: Path = RESULTS) -> dict[str, Any]:
-    with gzip.open(folder / FILE, "rt", encoding="utf-8") as f:
-        return json.load(f)
+    return read_json_gz(folder / FILE)
 
 
 def _cell(a: np.ndarray, b: np.ndarray, n: int) -> str:
@@ -215,25 +235,34 @@ def table(record: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    p = argparse.ArgumentParser(prog="python -m benchmarks.lifecycle.blend", description=__doc__.split("\n")[0])
+def arguments(prog: str, description: str, argv: list[str]) -> argparse.Namespace:
+    """The command line of this script and of the studies built on its indexes."""
+    p = argparse.ArgumentParser(prog=f"python -m {prog}", description=description)
     p.add_argument("--render-only", action="store_true")
     p.add_argument("--work", type=Path, default=RUNS / "lifecycle-blend")
     p.add_argument("--bootstrap", type=int, default=5000)
-    args = p.parse_args(argv)
-    if not args.render_only:
-        from rag_augment.eval.harness import machine_info
+    return p.parse_args(argv)
 
+
+def stamped(record: dict[str, Any], prog: str, argv: list[str], started: float) -> dict[str, Any]:
+    """The record with the command, machine, date and seconds it took."""
+    from rag_augment.eval.harness import machine_info
+
+    m = machine_info()
+    return {**record, "command": command_line(prog, argv), "machine": f"{m['cpu']} ({m['nproc']} cores)",
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = arguments("benchmarks.lifecycle.blend", __doc__.split("\n")[0], argv)
+    if not args.render_only:
         t0 = time.perf_counter()
         runs = {name: build_and_score(name, args.work) for name in (WITH, WITHOUT)}
-        m = machine_info()
-        write(RESULTS, {"runs": runs, "bootstrap": args.bootstrap, "command": command_line("benchmarks.lifecycle.blend",
-                                                                                            argv),
-                        "profiles": {k: asdict(v) for k, v in profiles().items()},
-                        "machine": f"{m['cpu']} ({m['nproc']} cores)",
-                        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                        "seconds": round(time.perf_counter() - t0, 1)})
+        write(RESULTS, stamped({"runs": runs, "bootstrap": args.bootstrap,
+                                "profiles": {k: asdict(v) for k, v in profiles().items()}},
+                               "benchmarks.lifecycle.blend", argv, t0))
     (RESULTS / TABLE).write_text(table(read()), encoding="utf-8")
     print(f"wrote {shown(RESULTS / TABLE)}")
     return 0

@@ -33,6 +33,20 @@ def _read_jsonl_gz(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def write_json_gz(path: Path, record: dict[str, Any]) -> None:
+    """One JSON record, gzip-compressed the same way (the studies of users' queries keep theirs so)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="") as f:
+        f.write(json.dumps(record, sort_keys=True).encode("utf-8"))
+    path.write_bytes(buf.getvalue())
+
+
+def read_json_gz(path: Path) -> dict[str, Any]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return json.load(f)
+
+
 def write_run(folder: Path, result: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / RUN).write_text(json.dumps(result["run"], indent=1, sort_keys=True) + "\n", encoding="utf-8")

@@ -581,7 +581,9 @@ def tune_index(index, generator: Any = None, *, min_real: int = DEFAULT_MIN_REAL
     notes = (f"tuned for this index without labels ({source} evidence: {ev.get('queries', 0)} held-out queries, "
              f"{METRIC} {ev['scores']['chosen']:.3f} vs start {ev['scores']['start']:.3f}, plain hybrid "
              f"{ev['scores']['hybrid']:.3f})" if ev and "scores" in ev else "the start profile (no evidence)")
-    chosen = replace(chosen, name=name, notes=notes)
+    # the guard on users' queries is a query-time setting tuning does not search: the current one stays
+    chosen = replace(chosen, name=name, notes=notes, real_floor=current.real_floor, step_aside=current.step_aside,
+                     floor_from_log=current.floor_from_log)
     if check is None and held_out:
         held = probe_tune_set(index, held_out, DEFAULT_PROBE_MODE, depths, progress, chunk_doc, corpus)
         check = verdict(per_query(chosen, held), per_query(current, held),

@@ -127,6 +127,8 @@ def test_enough_real_queries_take_over(index):
     assert {"cv_tuned", "synthetic_choice", "start", "hybrid"} <= set(report.real["scores"])
     assert "decided by real" in "\n".join(report.lines())
     assert report.synthetic["queries"] > 0  # the synthetic evidence is still reported beside
+    # the shipped guard on users' queries survives tuning (tune-start has none; an installed profile kept it off)
+    assert report.profile.real_floor == index.profile.real_floor > 0
 
 
 def test_too_few_real_queries_leave_the_synthetic_choice(index):

@@ -393,8 +393,9 @@ def render_note(text: str, by_name: dict[str, dict]) -> str:
     [[searchbars FILE dense|lexical]] that run against issue 2's and issue 8's bars,
     [[sv FILE dotted.path [DECIMALS]]] one of its values;
     [[lc SET dotted.path]] / [[lcpct SET dotted.path]] a lifecycle run's recorded setting (as a percentage),
-    [[lcbar SET]] the lines of its table.md under "The issue's bar"; [[check WHAT ...]] the self-checks of tune and
-    train against labelled test splits (see _fill_check)."""
+    [[lcbar SET]] the lines of its table.md under "The issue's bar"; [[lcvs VARIANT BASE]] a variant run's
+    learning index against a base run's (benchmarks.lifecycle.render.compare_line); [[check WHAT ...]] the
+    self-checks of tune and train against labelled test splits (see _fill_check)."""
     text = _IF_MADE.sub(lambda m: m.group(2) if all(n in by_name for n in m.group(1).split()) else "", text)
     return _PLACEHOLDER.sub(lambda m: _fill(m.group(1), m.group(2).split(), by_name), text)
 
@@ -418,7 +419,7 @@ def _fill(kind: str, args: list[str], by_name: dict[str, dict]) -> str:
         return reranker_summary(args[0])
     if kind in ("searchtable", "searchbars", "sv"):
         return _fill_search(kind, args)
-    if kind in ("lc", "lcpct", "lcbar"):
+    if kind in ("lc", "lcpct", "lcbar", "lcvs"):
         return _fill_lifecycle(kind, args)
     if kind == "check":
         return _fill_check(args)
@@ -692,6 +693,9 @@ def _fill_lifecycle(kind: str, args: list[str]) -> str:
     under "The issue's bar" (tests/results/test_lifecycle.py renders table.md again from the run's files and
     compares)."""
     folder = LIFECYCLE / args[0]
+    if kind == "lcvs":
+        from benchmarks.lifecycle.render import compare_line
+        return compare_line(LIFECYCLE / args[1], folder)
     if kind == "lcbar":
         text = (folder / "table.md").read_text()
         tail = text[text.index("The issue's bar:"):].split("\n\n")[1]

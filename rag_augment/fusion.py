@@ -46,6 +46,10 @@ class FusionProfile:
     # with the guard on: where a user query votes (at the floor), its chunk's synthetic queries step aside (they
     # leave the query legs, and the chunk's doc2query document holds its text and users' queries only)
     step_aside: bool = False
+    # with the guard on: the index sets its floor from its own log (rag_augment.search.floor): the lowest floor, from
+    # real_floor up, at which most of its real queries' votes for one another are for their own chunk. Off: it lost
+    # on SciFact's train claims and moved no lifecycle run (benchmarks/studies/users_vote, benchmarks/RESULTS.md)
+    floor_from_log: bool = False
     notes: str = ""
 
     def __post_init__(self) -> None:
@@ -62,6 +66,8 @@ class FusionProfile:
             raise ConfigError("fusion.rrf_k must be >= 1")
         if not 0.0 <= self.real_floor < 1.0:
             raise ConfigError(f"fusion.real_floor: {self.real_floor!r} is not in [0, 1)")
+        if self.floor_from_log and self.real_floor <= 0:
+            raise ConfigError("fusion.floor_from_log: needs the guard on (a real_floor above 0)")
 
     def leg_enabled(self, leg: str) -> bool:
         """A raw leg runs when its own weight, or the merged dense leg's weight, is positive."""

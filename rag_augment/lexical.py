@@ -34,6 +34,10 @@ def is_user_query(query_id: str) -> bool:
     return query_id.rpartition("::")[2][:1] in USER_LETTERS
 
 
+def is_real_query(query_id: str) -> bool:
+    return query_id.rpartition("::")[2][:1] == REAL[:1]
+
+
 class Bm25:
     """One bm25s index plus the ids of its rows."""
 

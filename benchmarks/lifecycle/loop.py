@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,7 @@ class Config:
     click_from_rank: int = 1      # clicks at this rank or lower are logged (1: every click; 2: not the ones at
                                   # rank 1, which the index already answers; above click_depth: none)
     step_aside: bool = False      # a chunk's synthetic queries are removed once it holds a real or feedback query
+    floor_from_log: bool = False  # the learning index sets the guard's floor from its own real queries
     log_every: int = 10           # clicks reach the index in batches of this many queries (a periodic log import;
                                   # each write rebuilds the lexical index, about a second here)
     judge: str = "simulated"      # simulated | none (thumbs-down reports then wait: the rules rewriter cannot judge)
@@ -90,6 +91,7 @@ class State:
     clicks: list[dict] = field(default_factory=list)            # logged, not yet imported
     stepped_aside: int = 0                                      # synthetic query vectors removed (step_aside)
     covered: set[str] = field(default_factory=set)              # docs holding a real or feedback query
+    floors: list[dict] = field(default_factory=list)            # the guard's floor at each block (floor_from_log)
 
 
 # ---------------------------------------------------------------- building
@@ -268,6 +270,8 @@ def run(ls: LifecycleSet, cfg: Config, work: Path, embedder=None, log: Log = pri
     cache = work / "generations.jsonl"
     frozen = build_home(work / "frozen", ls, embedder, generator, cache)
     learning = build_home(work / "learning", ls, embedder, generator, cache)
+    if cfg.floor_from_log:
+        learning.profile = replace(learning.profile, floor_from_log=True)
     chunk_doc = chunk_docs(frozen)
     log(f"indexed {len(ls.dataset.documents)} documents twice ({len(chunk_doc)} chunks) "
         f"in {time.perf_counter() - started:.0f}s")
@@ -282,6 +286,8 @@ def run(ls: LifecycleSet, cfg: Config, work: Path, embedder=None, log: Log = pri
     starts = block_starts(len(ls.stream), cfg)
     for b, used in enumerate(starts):
         block = ls.stream[used:used + cfg.block]
+        if cfg.floor_from_log:
+            state.floors.append({"used": used, "floor": learning.retriever.legs.floor(learning.profile)})
         rows = score_block(ls, block, learning, frozen, profiles, used, state)
         scored += rows
         log(_block_line(used, rows))
@@ -298,6 +304,7 @@ def run(ls: LifecycleSet, cfg: Config, work: Path, embedder=None, log: Log = pri
               "feedback_generator": "simulated judge + rules paraphrases" if cfg.judge == "simulated" else "rules",
               "rival": rival_info, "index_start": start_stats, "index_end": learning.stats(),
               "rounds": state.rounds, "tunes": state.tunes, "stepped_aside": state.stepped_aside,
+              **({"floors": state.floors} if cfg.floor_from_log else {}),
               "machine": machine_info(),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "seconds": round(time.perf_counter() - started, 1)}

@@ -193,6 +193,15 @@ def setup_line(run: dict) -> str:
                f"({run.get('stepped_aside', 0)} removed)." if config.get("step_aside") else ""))
 
 
+def floor_lines(run: dict) -> list[str]:
+    """With floor_from_log: the guard's floor the learning index set from its real queries, at each block."""
+    if "floors" not in run:
+        return []
+    shown = ", ".join(f"{f['floor']:g} at {f['used']}" if f["floor"] is not None else f"none at {f['used']}"
+                      for f in run["floors"])
+    return [f"- the guard's floor, set from the index's own real queries (rag_augment.search.floor): {shown}"]
+
+
 def table(result: dict[str, Any]) -> str:
     run, scored, use = result["run"], result["scored"], result["use"]
     config, by_block = run["config"], blocks(scored)
@@ -229,6 +238,7 @@ def table(result: dict[str, Any]) -> str:
         *covered_lines(scored, config),
         *round_lines(run),
         *tune_lines(run),
+        *floor_lines(run),
         "",
         "The issue's bar:",
         "",
@@ -280,6 +290,24 @@ def render(folder: Path) -> tuple[Path, Path]:
 
 
 # ---------------------------------------------------------------- variants
+
+def compare_line(base: Path, variant: Path) -> str:
+    """One line: the variant's learning index against the base run's at the bar's block, and the blocks where it
+    differs beyond the interval."""
+    a, b = files.read_run(base), files.read_run(variant)
+    config, by_block = b["run"]["config"], blocks(b["scored"])
+    left = {(r["used"], r["qid"]): r["ndcg"]["learning"] for r in a["scored"]}
+    diffs = {}
+    for used, rows in by_block.items():
+        y = np.array([r["ndcg"]["learning"] for r in rows])
+        x = np.array([left[(used, r["qid"])] for r in rows])
+        d, lo, hi = paired_bootstrap(y, x, n=config["bootstrap"], seed=config["seed"])
+        diffs[used] = (100 * d, 100 * lo, 100 * hi)
+    at = bar_block(b["run"], list(by_block))
+    beyond = [f"{u} used ({fmt_lift(v)})" for u, v in diffs.items() if v[1] > 0 or v[2] < 0]
+    return (f"learning index minus {base.name}'s at the bar's block ({at} used): {fmt_lift(diffs[at])} points; "
+            f"beyond the interval at: {', '.join(beyond) or 'no block'}")
+
 
 def compare(base: Path, variant: Path) -> str:
     """The variant's learning index against the base run's, paired on the same scored queries, block by block

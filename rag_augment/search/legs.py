@@ -11,7 +11,8 @@ by a document of its text and synthetic queries only (the lexical index's doc2qu
 of it, so a query pays nothing for the guard but a cosine test). Without the guard, a logged query of another page
 that shares a few words with an unrelated question raised that page's doc2query and query_lexical scores, which
 moved the legs' min-max scale and pushed the question's own page down; with it, a question that is close to no
-logged query is ranked as the index was before any was logged.
+logged query is ranked as the index was before any was logged. With FusionProfile.floor_from_log the floor is the
+one the index's own real queries give (rag_augment.search.floor), recomputed whenever the log changes.
 
 With FusionProfile.step_aside (and the guard on), a chunk whose users' queries vote for it is found through them
 and its text alone: its synthetic queries leave query_dense and query_lexical, and its doc2query document holds its
@@ -35,7 +36,8 @@ import numpy as np
 
 from rag_augment.embedding import Embedder
 from rag_augment.fusion import LEG_NAMES, FusionProfile, Ranked, collapse_to_parents
-from rag_augment.lexical import SYNTHETIC_DOC2QUERY, Bm25, LexicalIndex, is_user_query
+from rag_augment.lexical import SYNTHETIC_DOC2QUERY, Bm25, LexicalIndex, is_real_query, is_user_query
+from rag_augment.search.floor import floor_from_log
 from rag_augment.store.chroma import ChromaStore
 
 LEXICAL_LEGS = {"chunk_lexical": "chunks", "doc2query_lexical": "doc2query", "query_lexical": "queries"}
@@ -51,7 +53,20 @@ class _UserGuard:
         self.key = lex.query_parent
         self.user = frozenset(q for q in lex.query_parent if is_user_query(q))
         self._users: Bm25 | None = None
+        self._floors: dict[float, float] = {}
         self._lock = threading.Lock()
+
+    def floor(self, store: ChromaStore, lex: LexicalIndex, prof: FusionProfile) -> float:
+        """The profile's floor, or with floor_from_log the one the index's real queries give (computed once per
+        state of the log)."""
+        if not prof.floor_from_log:
+            return prof.real_floor
+        with self._lock:
+            if prof.real_floor not in self._floors:
+                real = [q for q in self.user if is_real_query(q)]
+                self._floors[prof.real_floor] = floor_from_log(store.embeddings("queries", real),
+                                                               lex.query_parent, prof.real_floor)
+            return self._floors[prof.real_floor]
 
     def users_doc2query(self, store: ChromaStore, lex: LexicalIndex) -> Bm25:
         with self._lock:
@@ -117,6 +132,12 @@ class LegSearch:
                     self._guards.pop(next(iter(self._guards)))
         return g if g.user else None
 
+    def floor(self, profile: FusionProfile | None = None) -> float | None:
+        """The guard's floor in use now (None: no guard: no floor set, or no user query in the index)."""
+        prof = profile or DEFAULT_PROFILE
+        guard = self._guard(self.lexical, prof)
+        return guard.floor(self.store, self.lexical, prof) if guard is not None and self.lexical else None
+
     def search(self, query: str, embedding: np.ndarray | None = None, profile: FusionProfile | None = None,
                legs: Iterable[str] | None = None, depths: Mapping[str, int] | None = None,
                exclude: Iterable[str] = (), lexical: LexicalIndex | None = None,
@@ -154,7 +175,8 @@ class LegSearch:
                                                        depth["doc2query_lexical"])
         raw = self._run(tasks)
         if guard is not None:
-            raw = _apply_guard(raw, guard, prof, lex, depth["doc2query_lexical"])
+            floor = guard.floor(self.store, lex, prof)
+            raw = _apply_guard(raw, guard, prof, floor, lex, depth["doc2query_lexical"])
             if "query_dense" not in wanted:
                 raw.pop("query_dense", None)
         return self._collect(raw, lex, excluded)
@@ -221,15 +243,15 @@ class LegSearch:
         return children[:depth], texts, cosine
 
 
-def _apply_guard(raw: dict[str, Any], guard: _UserGuard, prof: FusionProfile, lex: LexicalIndex | None,
-                 d2q_depth: int) -> dict[str, Any]:
+def _apply_guard(raw: dict[str, Any], guard: _UserGuard, prof: FusionProfile, floor: float,
+                 lex: LexicalIndex | None, d2q_depth: int) -> dict[str, Any]:
     """The guard (see the module's text): users' queries below the floor leave the query legs, and a chunk none of
     whose users' queries is at the floor is scored in doc2query_lexical without them. With step_aside, a chunk one
     of whose users' queries is at the floor loses its synthetic queries instead."""
     parent = lex.query_parent if lex is not None else {}
     close: set[str] = set()
     if "query_dense" in raw:
-        close = {q for q in guard.user if raw["query_dense"][2].get(q, -1.0) >= prof.real_floor}
+        close = {q for q in guard.user if raw["query_dense"][2].get(q, -1.0) >= floor}
     voted = {parent[q] for q in close if q in parent}
 
     def kept(qid: str) -> bool:

@@ -138,3 +138,13 @@ def test_a_lexical_index_saved_before_that_leg_is_rebuilt_once_users_queries_exi
     sh.copytree(index.lexical.folder, copy)
     sh.rmtree(copy / SYNTHETIC_DOC2QUERY)
     assert not LexicalIndex(copy).load()  # the index then rebuilds it from Chroma (AugmentIndex._ensure_lexical)
+
+
+def test_the_floor_from_the_log_stays_the_profiles_until_the_log_can_judge(index, logged):
+    """floor_from_log (rag_augment.search.floor, tested on its own in test_floor_from_log.py): one logged query
+    gives no pair to judge, so the profile's floor stands; without the guard there is no floor."""
+    search = LegSearch(index.store, index.embedder, index.lexical, workers=1)
+    assert search.floor(replace(GUARDED, floor_from_log=True)) == GUARDED.real_floor
+    assert search.floor(GUARDED) == GUARDED.real_floor and search.floor(OPEN) is None
+    assert (search.search(LOGGED, profile=replace(GUARDED, floor_from_log=True)).legs
+            == search.search(LOGGED, profile=GUARDED).legs)

@@ -15,7 +15,7 @@ import numpy as np
 
 from rag_augment.errors import ConfigError
 from rag_augment.text import content_stems
-from rag_augment.types import GENERATED_KINDS, REAL, Chunk, SyntheticQuery
+from rag_augment.types import GENERATED_KINDS, REAL, Chunk, ReviewStatus, SyntheticQuery
 
 PII_PATTERNS = {
     "email": re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b"),
@@ -226,7 +226,8 @@ def near_duplicates(vecs: np.ndarray, parents: Sequence[str], threshold: float) 
     return drop
 
 
-HUMAN_STATUSES = ("approved", "edited")
+# compared as stored strings: an unknown status is kept to the filters, not an error at index time
+HUMAN_STATUSES = tuple(s.value for s in ReviewStatus if s.by_person)
 
 
 def exempt(q: SyntheticQuery) -> bool:

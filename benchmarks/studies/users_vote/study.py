@@ -13,7 +13,9 @@ here from the product's legs (nothing in the package changes):
   chunk's document under the guard);
 - "kind weight W": users' cosines multiplied by W in query_dense (FusionProfile.kind_weights);
 - "others' synthetic queries step aside": as shipped, but where a user's query votes, query_dense and query_lexical
-  keep the voted chunks only.
+  keep the voted chunks only;
+- "floor from the log": the guard's floor set from the index's own real queries (FusionProfile.floor_from_log,
+  rag_augment.search.floor).
 
 They are compared on a two-fold split of the train claims, never on the test claims: the train claims (seeded,
 random.Random(0)) fall into two halves; one half is attached as real queries exactly as the blended runs attach all
@@ -63,6 +65,7 @@ def versions() -> dict[str, Any]:
     out.update({f"kind weight {w:g}": replace(shipped, kind_weights={"real": w, "feedback": w})
                 for w in KIND_WEIGHTS})
     out["others' synthetic queries step aside"] = partial(_others_step_aside, shipped)
+    out["floor from the log"] = replace(shipped, floor_from_log=True)
     return out
 
 

@@ -48,7 +48,8 @@ class FusionProfile:
     step_aside: bool = False
     # with the guard on: the index sets its floor from its own log (rag_augment.search.floor): the lowest floor, from
     # real_floor up, at which most of its real queries' votes for one another are for their own chunk. Off: it lost
-    # on SciFact's train claims and moved no lifecycle run (benchmarks/studies/users_vote, benchmarks/RESULTS.md)
+    # on SciFact's train claims and moved no lifecycle run beyond its interval (benchmarks/studies/users_vote,
+    # benchmarks/RESULTS.md)
     floor_from_log: bool = False
     notes: str = ""
 

@@ -121,7 +121,8 @@ def score(index: Any, queries: dict[str, str], qrels: dict[str, dict[str, int]],
     from rag_augment.fusion import fuse
 
     chunk_doc, legs = chunk_docs(index), index.retriever.legs
-    embedded = {qid: index.embedder.embed([text])[0] for qid, text in queries.items()}  # one by one, as a user's
+    # one at a time, as users send them (a batch can round differently, and the committed runs embedded so)
+    embedded = {qid: index.embedder.embed([text])[0] for qid, text in queries.items()}
     scores: dict[str, dict[str, list[float]]] = {}
     for label, prof in versions.items():
         rankings = {}

@@ -43,7 +43,6 @@ LIFECYCLE = files.RESULTS
 SETS = ("xquad", "scifact", "squad_train")
 LATER = 1000          # stream queries scored after the mark, at most
 BATCH, EPOCHS, LR, SCALE = 32, 3, 2e-5, 20.0
-SYSTEMS = ("hybrid tuned", "hybrid tuned, trained embedder", "dense", "dense, trained embedder")
 
 
 def _lifecycle(name: str) -> tuple[dict, list[dict], list[dict]]:
@@ -134,6 +133,7 @@ def run_set(name: str, log=print) -> dict[str, Any]:
     from rag_augment import metrics as M
     from rag_augment.chunking import chunk_documents
     from rag_augment.embedding import DEFAULT_MODEL, load_sentence_transformer
+    from rag_augment.eval.harness import machine_info
     from rag_augment.fusion import FusionProfile
     from rag_augment.lexical import Bm25
     from rag_augment.text import Tokenizer
@@ -172,7 +172,6 @@ def run_set(name: str, log=print) -> dict[str, Any]:
     same = sum(abs(committed[q] - v) < 1e-6 for q, v in zip(block, per_query["hybrid tuned"]["nDCG@10"]))
     log(f"{name}: rival reproduces the committed run on {same} of {len(block)} block queries; "
         f"{time.perf_counter() - t0:.0f}s")
-    from rag_augment.eval.harness import machine_info
     m = machine_info()
     return {"set": name, "mark": mark, "block": len(block), "query_ids": later, "pairs": len(pairs),
             "pair_documents": len({d for _, d in pairs}), "scores": per_query, "rival_reproduced": same,

@@ -56,7 +56,7 @@ class _UserGuard:
         self._floors: dict[float, float] = {}
         self._lock = threading.Lock()
 
-    def floor(self, store: ChromaStore, lex: LexicalIndex, prof: FusionProfile) -> float:
+    def floor(self, store: ChromaStore, prof: FusionProfile) -> float:
         """The profile's floor, or with floor_from_log the one the index's real queries give (computed once per
         state of the log)."""
         if not prof.floor_from_log:
@@ -64,8 +64,8 @@ class _UserGuard:
         with self._lock:
             if prof.real_floor not in self._floors:
                 real = [q for q in self.user if is_real_query(q)]
-                self._floors[prof.real_floor] = floor_from_log(store.embeddings("queries", real),
-                                                               lex.query_parent, prof.real_floor)
+                self._floors[prof.real_floor] = floor_from_log(store.embeddings("queries", real), self.key,
+                                                               prof.real_floor)
             return self._floors[prof.real_floor]
 
     def users_doc2query(self, store: ChromaStore, lex: LexicalIndex) -> Bm25:
@@ -136,7 +136,7 @@ class LegSearch:
         """The guard's floor in use now (None: no guard: no floor set, or no user query in the index)."""
         prof = profile or DEFAULT_PROFILE
         guard = self._guard(self.lexical, prof)
-        return guard.floor(self.store, self.lexical, prof) if guard is not None and self.lexical else None
+        return guard.floor(self.store, prof) if guard is not None else None
 
     def search(self, query: str, embedding: np.ndarray | None = None, profile: FusionProfile | None = None,
                legs: Iterable[str] | None = None, depths: Mapping[str, int] | None = None,
@@ -175,7 +175,7 @@ class LegSearch:
                                                        depth["doc2query_lexical"])
         raw = self._run(tasks)
         if guard is not None:
-            floor = guard.floor(self.store, lex, prof)
+            floor = guard.floor(self.store, prof)
             raw = _apply_guard(raw, guard, prof, floor, lex, depth["doc2query_lexical"])
             if "query_dense" not in wanted:
                 raw.pop("query_dense", None)

@@ -2,20 +2,17 @@
 import json
 
 import pytest
-from support import SAMPLE_DOCS
+from support import SAMPLE_DOCS, copy_sample_docs
 
 from rag_augment.cli import main
 
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory):
-    import shutil
 
     root = tmp_path_factory.mktemp("cli")
     kb = root / "kb"
-    for rel in ("travel-and-leave/leave.md", "getting-started/piv.md"):
-        (kb / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(SAMPLE_DOCS / rel, kb / rel)
+    copy_sample_docs(kb, ("travel-and-leave/leave.md", "getting-started/piv.md"))
     home = root / "home"
     assert main(["index", str(kb), "--home", str(home), "--generator", "rules", "--json"]) == 0
     return kb, home

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -14,7 +13,7 @@ import sys
 import time
 
 import pytest
-from support import REPO
+from support import REPO, copy_sample_docs
 
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.embedding import HashEmbedder
@@ -26,7 +25,6 @@ from rag_augment.trust.feedback import JUDGE_SYSTEM, FeedbackStore, apply_feedba
 from rag_augment.trust.real_queries import add_real_queries
 
 ROOT = REPO
-DOCS = ROOT / "sample_kb" / "docs"
 PICKED = ["getting-started/piv.md", "tools/zoom.md",
           "general-information-and-resources/employee-resources-policies/transit-benefit.md"]
 ZOOM = "tools/zoom.md"
@@ -34,10 +32,7 @@ ZOOM = "tools/zoom.md"
 
 @pytest.fixture
 def small_kb(tmp_path):
-    for rel in PICKED:
-        (tmp_path / "kb" / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(DOCS / rel, tmp_path / "kb" / rel)
-    return tmp_path / "kb"
+    return copy_sample_docs(tmp_path / "kb", PICKED)
 
 
 @pytest.fixture

@@ -6,13 +6,12 @@ import email.utils
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from support import served
 
 from rag_augment import models
 from rag_augment.errors import ConfigError
@@ -277,30 +276,11 @@ def test_local_backend_records_a_too_long_prompt_per_request(smollm2, parallel, 
 def llama_server(smollm2, tmp_path_factory):
     pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is required")
     port = free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"  # a file, not a pipe: a full pipe blocks the server
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", smollm2, "--host",
-                                 "127.0.0.1", "--port", str(port), "--n_ctx", "2048"], stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 180
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/models", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            pytest.fail(f"llama_cpp.server did not start: {log.read_text(errors='replace')[-2000:]}")
-        time.sleep(0.5)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    with served([sys.executable, "-m", "llama_cpp.server", "--model", smollm2, "--host", "127.0.0.1", "--port",
+                 str(port), "--n_ctx", "2048"], url + "/models", tmp_path_factory.mktemp("server") / "server.log",
+                "llama_cpp.server", 180):
+        yield url
 
 
 @pytest.mark.integration

@@ -214,7 +214,7 @@ def test_a_useless_tuning_change_is_not_installed_and_the_command_says_why(index
 
 
 def test_a_tuned_profile_that_beats_a_broken_current_one_is_installed(make_index):
-    from tests.conftest import SAMPLE_DOCS
+    from support import SAMPLE_DOCS
     index = make_index("whole")
     index.index_path(SAMPLE_DOCS, RulesGenerator())
     index.profile = FusionProfile(name="broken", dense_pair="separate", weights={"chunk_dense": 1.0},

@@ -5,12 +5,11 @@ it); a question close to one gets that query's vote in every leg it lives in; wi
 vote like synthetic ones (the behaviour before the guard)."""
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 
 import numpy as np
 import pytest
-from support import SAMPLE_DOCS
+from support import copy_sample_docs
 
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.embedding import HashEmbedder
@@ -21,7 +20,6 @@ from rag_augment.lexical import is_user_query
 from rag_augment.profiles import load_profile
 from rag_augment.search.legs import LegSearch
 
-DOCS = SAMPLE_DOCS
 FILES = ("getting-started/piv.md", "tools/zoom.md", "tools/office.md", "travel-and-leave/leave.md",
          "general-information-and-resources/sensitive-information.md")
 LOGGED = "how do I send a file with PII to a partner agency whose email strips attachments"
@@ -34,9 +32,7 @@ QUERY_LEGS = ("query_dense", "query_lexical", "doc2query_lexical")
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("guard")
-    for rel in FILES:
-        (tmp / "kb" / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(DOCS / rel, tmp / "kb" / rel)
+    copy_sample_docs(tmp / "kb", FILES)
     idx = AugmentIndex(tmp / "home", embedder=HashEmbedder(256))
     idx.index_path(tmp / "kb", RulesGenerator())
     _ = idx.retriever

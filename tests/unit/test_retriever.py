@@ -2,12 +2,11 @@
 on the hot path and on the metadata path (kind weights), and an error in one leg must surface."""
 from __future__ import annotations
 
-import shutil
 import threading
 from dataclasses import replace
 
 import pytest
-from support import SAMPLE_DOCS
+from support import copy_sample_docs
 
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.embedding import HashEmbedder
@@ -17,7 +16,6 @@ from rag_augment.lexical import Tokenizer
 from rag_augment.profiles import load_profile
 from rag_augment.search.pipeline import SearchPipeline
 
-DOCS = SAMPLE_DOCS
 QUERIES = ["can I carry over vacation days", "lost my badge", "video calls with guests", "transit subsidy",
            "does the government pay for my commute", "zoom", "jury duty leave", "PIV card renewal"]
 
@@ -25,10 +23,8 @@ QUERIES = ["can I carry over vacation days", "lost my badge", "video calls with 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("retriever")
-    for rel in ("getting-started/piv.md", "tools/zoom.md", "travel-and-leave/leave.md",
-                "general-information-and-resources/employee-resources-policies/transit-benefit.md"):
-        (tmp / "kb" / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(DOCS / rel, tmp / "kb" / rel)
+    copy_sample_docs(tmp / "kb", ("getting-started/piv.md", "tools/zoom.md", "travel-and-leave/leave.md",
+                                  "general-information-and-resources/employee-resources-policies/transit-benefit.md"))
     idx = AugmentIndex(tmp / "home", embedder=HashEmbedder(128))
     idx.index_path(tmp / "kb", RulesGenerator())
     _ = idx.retriever  # loads the lexical index

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 
 import pytest
-from support import SAMPLE_DOCS
+from support import copy_sample_docs
 
 from rag_augment.augment_index import AugmentIndex
 from rag_augment.embedding import HashEmbedder
@@ -18,7 +17,6 @@ from rag_augment.trust.review import ReviewBook
 from rag_augment.trust.reviewing import EXPORT_FIELDS, apply_review, export, read_decisions
 from rag_augment.types import SyntheticQuery
 
-DOCS = SAMPLE_DOCS
 PICKED = ["getting-started/piv.md", "tools/zoom.md",
           "general-information-and-resources/employee-resources-policies/transit-benefit.md"]
 
@@ -30,10 +28,7 @@ def regenerate() -> RecordingGenerator:
 
 @pytest.fixture
 def small_kb(tmp_path):
-    for rel in PICKED:
-        (tmp_path / "kb" / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(DOCS / rel, tmp_path / "kb" / rel)
-    return tmp_path / "kb"
+    return copy_sample_docs(tmp_path / "kb", PICKED)
 
 
 @pytest.fixture

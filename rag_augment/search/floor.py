@@ -13,7 +13,7 @@ If no candidate is right that often, only near-copies vote (the highest candidat
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -23,11 +23,16 @@ RIGHT_SHARE = 0.5      # a vote is right at least as often as it is wrong
 MAX_QUERIES = 2000     # a seeded sample of a larger log (the pairs grow with its square)
 
 
+def log_sample(ids: Iterable[str]) -> list[str]:
+    """The real queries the floor is judged on: all of them, or a seeded sample of a larger log (read only these
+    vectors from the store)."""
+    ids = sorted(ids)
+    return sorted(random.Random(0).sample(ids, MAX_QUERIES)) if len(ids) > MAX_QUERIES else ids
+
+
 def floor_from_log(vectors: Mapping[str, np.ndarray], chunk_of: Mapping[str, str], start: float) -> float:
     """The floor for a log of real queries (id -> stored vector, id -> its chunk); `start`: the profile's floor."""
-    ids = sorted(q for q in vectors if q in chunk_of)
-    if len(ids) > MAX_QUERIES:
-        ids = sorted(random.Random(0).sample(ids, MAX_QUERIES))
+    ids = log_sample(q for q in vectors if q in chunk_of)
     if len(ids) < 2:
         return start
     vecs = np.stack([vectors[q] for q in ids]).astype(np.float32)

@@ -37,7 +37,7 @@ import numpy as np
 from rag_augment.embedding import Embedder
 from rag_augment.fusion import LEG_NAMES, FusionProfile, Ranked, collapse_to_parents
 from rag_augment.lexical import SYNTHETIC_DOC2QUERY, Bm25, LexicalIndex, is_real_query, is_user_query
-from rag_augment.search.floor import floor_from_log
+from rag_augment.search.floor import floor_from_log, log_sample
 from rag_augment.store.chroma import ChromaStore
 
 LEXICAL_LEGS = {"chunk_lexical": "chunks", "doc2query_lexical": "doc2query", "query_lexical": "queries"}
@@ -63,7 +63,7 @@ class _UserGuard:
             return prof.real_floor
         with self._lock:
             if prof.real_floor not in self._floors:
-                real = [q for q in self.user if is_real_query(q)]
+                real = log_sample(q for q in self.user if is_real_query(q))
                 self._floors[prof.real_floor] = floor_from_log(store.embeddings("queries", real), self.key,
                                                                prof.real_floor)
             return self._floors[prof.real_floor]

@@ -58,3 +58,12 @@ def test_the_setting_needs_the_guard():
     with pytest.raises(ConfigError, match="floor_from_log"):
         FusionProfile(floor_from_log=True)
     assert FusionProfile(real_floor=0.4, floor_from_log=True).floor_from_log
+
+
+def test_a_large_log_is_judged_on_a_seeded_sample_read_alone(monkeypatch):
+    import rag_augment.search.floor as F
+    monkeypatch.setattr(F, "MAX_QUERIES", 10)
+    ids = [f"c{i}#a::r{i}" for i in range(25)]
+    picked = F.log_sample(reversed(ids))
+    assert len(picked) == 10 and picked == sorted(picked) and picked == F.log_sample(ids) and set(picked) < set(ids)
+    assert F.log_sample(ids[:5]) == sorted(ids[:5])
